@@ -1,2 +1,59 @@
-"""intersim: discrete-event simulation of intermittently powered MCUs running int8 inference."""
+"""intersim: discrete-event simulation of intermittently powered MCUs running int8 inference.
+
+The public surface: :func:`simulate`, :func:`load_scenario`, :func:`load_trace`,
+:class:`Trace`, :class:`Storage`, :func:`load_onnx`, the scheduler contract
+(:class:`Scheduler` and its actions) and the shipped schedulers.
+"""
+import os as _os
+from pathlib import Path as _Path
+
 __version__ = "0.1.0"
+
+
+def _numba_cache_dir():
+    """numba caches next to the package; where that is read-only, use a user cache directory."""
+    if "NUMBA_CACHE_DIR" in _os.environ:
+        return
+    pkg = _Path(__file__).resolve().parent
+    if not _os.access(pkg, _os.W_OK):
+        cache = _Path(_os.environ.get("XDG_CACHE_HOME", _Path.home() / ".cache")) / "intersim" / "numba"
+        cache.mkdir(parents=True, exist_ok=True)
+        _os.environ["NUMBA_CACHE_DIR"] = str(cache)
+
+
+_numba_cache_dir()
+
+from .errors import IntersimError, ModelError, PlatformError, ScenarioError, SchedulerError, TraceError  # noqa: E402
+from .trace import Trace  # noqa: E402
+from .capacitor import Storage  # noqa: E402
+from .platform import Platform, get_platform  # noqa: E402
+from .scheduler import Copy, Done, Idle, RunTask, Scheduler, Sleep, WriteWords  # noqa: E402
+from .schedulers import SCHEDULERS, get_scheduler  # noqa: E402
+from .scenario import Scenario, load_scenario  # noqa: E402
+from .simulate import simulate  # noqa: E402
+
+
+def load_trace(*args, **kwargs):
+    """Load a trace file; see :func:`intersim.trace_io.load_trace`."""
+    from .trace_io import load_trace as _load
+    return _load(*args, **kwargs)
+
+
+def load_onnx(path):
+    """Import a quantized ONNX model; see :func:`intersim.onnx_import.load_onnx`."""
+    from .onnx_import import load_onnx as _load
+    return _load(path)
+
+
+def warmup():
+    """Compile (or load from cache) the numba kernels once: a tiny simulation of every path."""
+    from ._warmup import warmup as _w
+    _w()
+
+
+__all__ = [
+    "__version__", "simulate", "load_scenario", "Scenario", "load_trace", "load_onnx", "Trace",
+    "Storage", "Platform", "get_platform", "Scheduler", "RunTask", "Copy", "WriteWords", "Sleep",
+    "Done", "Idle", "SCHEDULERS", "get_scheduler", "warmup", "IntersimError", "ScenarioError",
+    "TraceError", "ModelError", "PlatformError", "SchedulerError",
+]

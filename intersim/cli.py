@@ -1,0 +1,64 @@
+"""The ``intersim`` command line: ``run``, ``trace inspect``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _run(args) -> int:
+    from .scenario import load_scenario
+    from .simulate import simulate
+    scenario = load_scenario(args.scenario)
+    if args.scheduler:
+        scenario = scenario.with_schedulers(args.scheduler)
+    out = Path(args.out) if args.out else Path("out") / scenario.name
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out} exists and is not a directory", file=sys.stderr)
+        return 2
+    results = simulate(scenario, record_timeline=True)
+    print(f"scenario {scenario.name} ({scenario.source}), trace {results.provenance['trace']}, "
+          f"model {results.provenance['model']} in {results.provenance['tasks']} tasks on "
+          f"{results.provenance['platform']}")
+    print(results.table())
+    for _, row in results.summary.iterrows():
+        if row["verdict"] != "ok":
+            print(f"{row['scheduler']}: {row['verdict']}: {row['verdict_detail']}")
+    written = results.write(out, plot=not args.no_plot)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(prog="intersim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"intersim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="simulate a scenario under each scheduler and compare")
+    run.add_argument("scenario", help="scenario TOML file")
+    run.add_argument("--out", help="output directory (default: out/<scenario name>)")
+    run.add_argument("--scheduler", action="append", metavar="NAME",
+                     help="scheduler to run (repeatable; default: the scenario's list)")
+    run.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    run.set_defaults(func=_run)
+    trace = sub.add_parser("trace", help="trace tools")
+    tsub = trace.add_subparsers(dest="trace_command", required=True)
+    inspect = tsub.add_parser("inspect", help="validate a trace file, print statistics, save a plot")
+    from . import trace_inspect
+    trace_inspect.add_arguments(inspect)
+    inspect.set_defaults(func=trace_inspect.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .errors import IntersimError
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except IntersimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

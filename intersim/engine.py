@@ -1,0 +1,660 @@
+"""The discrete-event engine: one scheduler, one scenario, one run.
+
+simpy drives the events (turn-on, brown-out, request arrivals, sleeps and wake-ups, comparator
+interrupts); between events the numba kernel in :mod:`intersim.capacitor` advances the capacitor
+exactly across trace samples (trace samples are never simpy events). Tasks really compute on
+the memory contents; volatile memory is poisoned at every brown-out and the scheduler's runtime
+object is rebuilt at every boot from non-volatile memory only.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from . import capacitor as cap
+from .cost import transfer_cost
+from .memory import NVM, SRAM, Memory
+from .scheduler import (
+    DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, RunTask, Sleep,
+    WriteWords, tensor_buffer,
+)
+from .tasks import price
+
+#: Energy-book categories of loads at the MCU pin (design.md 3.2), in table order.
+LOAD_BOOKS = ("boot", "restore", "compute", "checkpoint", "reexecution", "sleep")
+#: Timeline states.
+STATES = ("off", "boot", "compute", "preserve", "restore", "sleep", "idle")
+#: Verdicts a run can end with.
+VERDICTS = ("ok", "infeasible", "does_not_fit", "boot_loop", "livelock", "starved")
+#: Events with no advance of simulated time before the livelock guard stops a run.
+LIVELOCK_EVENTS = 100_000
+
+
+class _Sum:
+    """Neumaier-compensated running sum."""
+
+    __slots__ = ("s", "c")
+
+    def __init__(self):
+        self.s = 0.0
+        self.c = 0.0
+
+    def add(self, x):
+        t = self.s + x
+        if abs(self.s) >= abs(x):
+            self.c += (self.s - t) + x
+        else:
+            self.c += (x - t) + self.s
+        self.s = t
+
+    @property
+    def value(self):
+        return self.s + self.c
+
+
+class _Horizon(Exception):
+    """The run reached its horizon."""
+
+
+class _Stop(Exception):
+    """The run stopped early with a verdict."""
+
+
+@dataclass
+class Setup:
+    """Everything one run needs, resolved (see :func:`intersim.simulate.simulate`)."""
+
+    network: object
+    tasks: list
+    platform: object
+    storage: cap.Storage
+    trace: object
+    workload: object
+    inputs: np.ndarray              # int8 request inputs, cycled over
+    labels: np.ndarray | None       # labels of those inputs, or None
+    references: list                # continuous-power output per input
+    costs: list = field(default_factory=list)
+    record_timeline: bool = True
+
+
+@dataclass
+class RunResult:
+    """Raw outcome of one run; :mod:`intersim.results` turns it into tables."""
+
+    scheduler: str
+    verdict: str
+    verdict_detail: str
+    requests: dict                  # column -> array, one row per request
+    books: dict                     # energy_*_j -> float
+    counts: dict                    # power_failures, checkpoints, restores, ...
+    timeline: dict                  # column -> array
+    events: int
+    horizon_s: float
+    e_initial_j: float
+
+
+class Device:
+    """What a scheduler may observe (see :mod:`intersim.scheduler`)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.memory = engine.memory
+        self.tasks = engine.setup.tasks
+        self.costs = engine.setup.costs
+        self.network = engine.setup.network
+        self.storage = engine.setup.storage
+        self.platform = engine.setup.platform
+
+    @property
+    def now_s(self) -> float:
+        return self._engine.t
+
+    @property
+    def request_seq(self) -> int:
+        return self.memory.read_word(REQUEST_SEQ_WORD)
+
+    @property
+    def request_active(self) -> bool:
+        return self.memory.read_word(REQUEST_SEQ_WORD) != self.memory.read_word(DONE_SEQ_WORD)
+
+
+class Engine:
+    """Simulates one scheduler on one :class:`Setup`."""
+
+    def __init__(self, setup: Setup, scheduler_cls):
+        self.setup = setup
+        self.cls = scheduler_cls
+        self.ideal = bool(getattr(scheduler_cls, "ideal_supply", False))
+        st = setup.storage
+        self.st = st
+        self.memory = Memory(setup.platform.nvm_word_bytes)
+        net = setup.network
+        self.memory.allocate(INPUT_BUFFER, NVM, net.tensors[net.input_name])
+        self.memory.allocate(REQUEST_SEQ_WORD, NVM, (1,), "uint16")
+        self.memory.allocate(DONE_SEQ_WORD, NVM, (1,), "uint16")
+        self.result_buffer = scheduler_cls.layout(self.memory, setup)
+        self.memory.finalize()
+        tensor_memory = {name: (NVM if name == net.input_name
+                                else self.memory.buffers[tensor_buffer(name)].memory)
+                         for name in net.tensors}
+        self.tensor_memory = tensor_memory
+        setup.costs = price(setup.tasks, net, setup.platform, tensor_memory)
+        self.plan = scheduler_cls.prepare(setup, self.memory)
+        self.dev = Device(self)
+        self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
+        thr = scheduler_cls.threshold_v(self.plan)
+        self.e_threshold = cap.energy_j(st.capacitance_f, thr) if thr is not None else None
+        self.suspends_task = bool(getattr(scheduler_cls, "suspends_task", True))
+        # trace arrays for the kernel
+        (self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop) = cap.trace_arrays(setup.trace)
+        self.arrivals = setup.workload.arrival_times()
+        self.horizon = setup.workload.horizon_s()
+        n = self.arrivals.size
+        self.req = {
+            "arrival_s": self.arrivals.copy(), "status": np.array(["unfinished"] * n, dtype=object),
+            "done_s": np.full(n, math.nan), "correct": np.zeros(n, bool),
+            "power_failures": np.zeros(n, np.int64), "service_s": np.full(n, math.nan),
+            "off_s": np.zeros(n), "compute_s": np.zeros(n), "preserve_s": np.zeros(n),
+            "restore_s": np.zeros(n), "reexecution_s": np.zeros(n),
+            "predicted": np.full(n, -1, np.int64),
+        }
+        self.queue = deque()
+        self.head = None
+        # energy books
+        self.cap_books = cap.new_books()
+        self.load_books = {k: _Sum() for k in LOAD_BOOKS}
+        self.output_loss = _Sum()
+        self.supply = _Sum()
+        self.pending = []  # (category, energy_j, time_s, request) since the last commit
+        self.counts = {"power_failures": 0, "boots": 0, "wasted_boots": 0, "checkpoints": 0,
+                       "restores": 0, "commits": 0, "reexecuted_cycles": 0}
+        self._commits_at_boot = 0
+        # timeline buffers
+        cap0 = 4096 if setup.record_timeline else 0
+        self.seg = [np.empty(cap0) for _ in range(5)]
+        self.n_seg = 0
+        self.seg_meta = []  # (n_from, n_to, state, load_w)
+        self.events = 0
+        self._idle_wake = None
+        self._stalled = 0
+        # the run starts with the trace (or the first arrival, if earlier)
+        self.t = min(float(self.arrivals[0]), setup.trace.start_s)
+        self.t0 = self.t
+        self.e = st.e_initial_j if not self.ideal else st.e_max_j
+        self.e_initial = self.e
+        self.verdict = "ok"
+        self.verdict_detail = ""
+
+    # ------------------------------------------------------------------ capacitor
+    def _advance(self, load_pin_w, t_stop, e_low, e_high, state):
+        """Advance the capacitor under a constant pin load; records segments. Returns reason."""
+        load_cap = load_pin_w / self.st.output_efficiency
+        t_stop = min(t_stop, self.horizon)
+        t_start = self.t
+        while True:
+            n0 = self.n_seg
+            t, e, reason, n1 = cap._advance(
+                self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
+                self.st.input_efficiency, self.st.leak_rate_per_s, self.st.e_max_j,
+                self.t, self.e, t_stop, load_cap, e_low, e_high, self.cap_books,
+                self.seg[0], self.seg[1], self.seg[2], self.seg[3], self.seg[4], self.n_seg)
+            if n1 > n0:
+                self.seg_meta.append((n0, n1, state, load_pin_w))
+            self.n_seg = n1
+            self.t, self.e = t, e
+            if reason != cap.STOP_FULL:
+                break
+            self.seg = [np.concatenate([a, np.empty(a.size)]) for a in self.seg]
+        return reason, self.t - t_start
+
+    def _book_load(self, category, p_pin_w, dt, pending=False):
+        e_pin = p_pin_w * dt
+        if self.ideal:
+            self.supply.add(e_pin)
+        else:
+            self.output_loss.add(e_pin / self.st.output_efficiency - e_pin)
+        if pending:
+            self.pending.append((category, e_pin, dt, self.head))
+        else:
+            self.load_books[category].add(e_pin)
+
+    def _req_time(self, column, dt):
+        if self.head is not None:
+            self.req[column][self.head] += dt
+
+    def _req_span(self, column, t_start, t_end):
+        """Attribute ``[t_start, t_end]`` to the request in service, from when it entered service
+        (a request can be handed over while the device is off or booting)."""
+        if self.head is not None:
+            self.req[column][self.head] += t_end - max(t_start, self.req["service_s"][self.head])
+
+    # ------------------------------------------------------------------ loads
+    def _load(self, p_pin_w, duration_s, category, state, pending, e_threshold=None):
+        """Run a constant pin load for ``duration_s``; returns (outcome, elapsed_s).
+
+        outcome: "done", "brownout" or "threshold". Raises _Horizon at the run's end.
+        """
+        if self.ideal:
+            t_end = self.t + duration_s
+            if t_end > self.horizon:
+                raise _Horizon
+            if self.setup.record_timeline:
+                self._ideal_segment(self.t, t_end, state, p_pin_w)
+            self._book_load(category, p_pin_w, duration_s, pending)
+            self.t = t_end
+            return "done", duration_s
+        e_low = self.st.e_off_j if e_threshold is None else max(self.st.e_off_j, e_threshold)
+        t_target = self.t + duration_s
+        reason, dt = self._advance(p_pin_w, t_target, e_low, math.inf, state)
+        self._book_load(category, p_pin_w, dt, pending)
+        if reason == cap.STOP_TIME:
+            if t_target > self.horizon and self.t >= self.horizon:
+                raise _Horizon
+            return "done", dt
+        if reason == cap.STOP_LOW and e_threshold is not None and self.e > self.st.e_off_j:
+            return "threshold", dt
+        return "brownout", dt
+
+    def _ideal_segment(self, t0, t1, state, load_w):
+        if self.n_seg >= self.seg[0].size:
+            self.seg = [np.concatenate([a, np.empty(max(a.size, 16))]) for a in self.seg]
+        i = self.n_seg
+        v = self.st.e_max_j
+        for arr, x in zip(self.seg, (t0, t1, 0.0, v, v)):
+            arr[i] = x
+        self.seg_meta.append((i, i + 1, state, load_w))
+        self.n_seg = i + 1
+
+    # ------------------------------------------------------------------ bookkeeping at events
+    def _commit(self):
+        """Work since the last commit becomes durable."""
+        for category, e_pin, dt, r in self.pending:
+            self.load_books[category].add(e_pin)
+            if r is not None:
+                self.req["compute_s" if category == "compute" else "preserve_s"][r] += dt
+        self.pending.clear()
+        self.counts["commits"] += 1
+
+    def _brownout(self):
+        for category, e_pin, dt, r in self.pending:
+            self.load_books["reexecution"].add(e_pin)
+            if r is not None:
+                self.req["reexecution_s"][r] += dt
+        self.pending.clear()
+        self.memory.poison_volatile()
+        self.counts["power_failures"] += 1
+        if self.counts["commits"] == self._commits_at_boot:
+            self.counts["wasted_boots"] += 1
+        if self.head is not None:
+            self.req["power_failures"][self.head] += 1
+
+    def _deliver(self):
+        """The environment hands the next queued request to the device (no cost)."""
+        if self.head is not None or not self.queue:
+            return
+        k = self.queue.popleft()
+        self.head = k
+        self.req["service_s"][k] = self.t if self.env is None else self.env.now
+        x = self.setup.inputs[k % len(self.setup.inputs)]
+        self.memory.write_buffer(INPUT_BUFFER, x)
+        self.memory.write_word(REQUEST_SEQ_WORD, (k % 0xFFFF) + 1)
+
+    # ------------------------------------------------------------------ simpy processes
+    def _sync(self):
+        """Yield a timeout that brings simpy's clock to the engine's."""
+        self.events += 1
+        if self.t > self.env.now:
+            self._stalled = 0
+            return self.env.timeout(self.t - self.env.now)
+        self._stalled += 1
+        if self._stalled > LIVELOCK_EVENTS:
+            self.verdict = "livelock"
+            self.verdict_detail = (f"{LIVELOCK_EVENTS} events without simulated time advancing at "
+                                   f"t = {self.t!r} s")
+            raise _Stop
+        return self.env.timeout(0)
+
+    def _arrivals(self):
+        cap_q = self.setup.workload.queue_capacity
+        for k, ta in enumerate(self.arrivals):
+            if ta > self.env.now:
+                yield self.env.timeout(ta - self.env.now)
+            in_system = len(self.queue) + (self.head is not None)
+            if in_system >= cap_q:
+                self.req["status"][k] = "dropped"
+                continue
+            self.queue.append(k)
+            self._deliver_if_free()
+            if self._idle_wake is not None and not self._idle_wake.triggered:
+                self._idle_wake.succeed()
+
+    def _deliver_if_free(self):
+        # the device may be mid-interval in the engine's clock; delivery only happens when no
+        # request is in service, i.e. when the device is off or idle, so memory is consistent
+        if self.head is None:
+            t_saved = self.t
+            self.t = self.env.now
+            self._deliver()
+            self.t = t_saved
+
+    def _device(self):
+        st = self.st
+        plat = self.setup.platform
+        p_boot = plat.boot_energy_j / plat.boot_time_s if plat.boot_time_s > 0 else 0.0
+        while True:
+            if not self.ideal:
+                t_start = self.t
+                reason, dt = self._advance(0.0, self.horizon, -1.0, st.e_on_j, "off")
+                yield self._sync()
+                self._req_span("off_s", t_start, self.t)
+                if reason == cap.STOP_TIME:
+                    return
+            # boot
+            self.counts["boots"] += 1
+            self._commits_at_boot = self.counts["commits"]
+            t_start = self.t
+            outcome, dt = self._load(p_boot, plat.boot_time_s, "boot", "boot", pending=False)
+            yield self._sync()
+            self._req_span("restore_s", t_start, self.t)
+            if outcome != "done":
+                self._brownout()
+                continue
+            sched = self.cls(self.plan)
+            sched.on_boot(self.dev)
+            self._sched = sched
+            armed = self.e_threshold is not None
+            while True:
+                action = sched.next_action(self.dev)
+                ok, armed = yield from self._execute(sched, action, armed)
+                if not ok:
+                    self._brownout()
+                    self._sched = None
+                    break
+
+    def _execute(self, sched, action, armed):
+        """Carry out one action. Returns (still powered, comparator armed)."""
+        plat = self.setup.platform
+        if isinstance(action, RunTask):
+            return (yield from self._run_task(sched, action, armed))
+        if isinstance(action, Copy):
+            src, dst = self._raw(action.src), self._buffer_memory(action.dst)
+            if src.size != self._raw(action.dst).size:
+                raise ValueError(f"Copy {action.src!r} -> {action.dst!r}: sizes differ "
+                                 f"({src.size} vs {self._raw(action.dst).size} bytes)")
+            src_mem = self._buffer_memory(action.src)
+            direction = ("sram_to_nvm" if dst == NVM and src_mem == SRAM else
+                         "nvm_to_sram" if dst == SRAM else "sram_to_nvm")
+            cost = transfer_cost(plat, int(src.size), direction)
+            restore = action.category == "restore"
+            data = src.copy()
+            outcome, dt = self._load(cost.power_w, cost.time_s, "restore" if restore else "checkpoint",
+                                     "restore" if restore else "preserve", pending=not restore)
+            if restore:
+                self._req_time("restore_s", dt)
+            frac = 1.0 if outcome == "done" else dt / cost.time_s
+            self._write_raw(action.dst, data, frac)
+            yield self._sync()
+            if outcome == "done" and restore:
+                self.counts["restores"] += 1
+            return outcome == "done", armed
+        if isinstance(action, WriteWords):
+            n = len(action.words)
+            t_word = self.word_cost.time_s
+            outcome, dt = self._load(self.word_cost.power_w, n * t_word, "checkpoint", "preserve",
+                                     pending=True)
+            done_words = n if outcome == "done" else int(dt / t_word)
+            for name, value in action.words[:done_words]:
+                self.memory.write_word(name, int(value))
+            yield self._sync()
+            if outcome == "done" and action.commits:
+                self._commit()
+                if any(name == "ckpt_flag" for name, _ in action.words):
+                    self.counts["checkpoints"] += 1
+            return outcome == "done", armed
+        if isinstance(action, Sleep):
+            e_target = cap.energy_j(self.st.capacitance_f, action.until_v)
+            if self.ideal:
+                yield self._sync()
+                return True, armed
+            reason, dt = self._advance(self.setup.platform.sleep_power_w, self.horizon,
+                                       self.st.e_off_j, e_target, "sleep")
+            self._book_load("sleep", self.setup.platform.sleep_power_w, dt)
+            self._req_time("off_s", dt)
+            yield self._sync()
+            if reason == cap.STOP_TIME:
+                raise _Horizon
+            if reason == cap.STOP_HIGH:
+                return True, self.e_threshold is not None
+            return False, armed
+        if isinstance(action, Done):
+            outcome, dt = self._load(self.word_cost.power_w, self.word_cost.time_s, "checkpoint",
+                                     "preserve", pending=True)
+            yield self._sync()
+            if outcome != "done":
+                return False, armed
+            self.memory.write_word(DONE_SEQ_WORD, self.memory.read_word(REQUEST_SEQ_WORD))
+            self._commit()
+            self._complete_head()
+            return True, armed
+        if isinstance(action, Idle):
+            ok = yield from self._idle()
+            return ok, armed
+        raise TypeError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
+                        "(RunTask, Copy, WriteWords, Sleep, Done, Idle)")
+
+    def _run_task(self, sched, action, armed):
+        i = action.index
+        task = self.setup.tasks[i]
+        cost = self.setup.costs[i]
+        clock = self.setup.platform.clock_hz
+        remaining = max(cost.cycles - action.resume_cycles, 0)
+        duration = remaining / clock
+        power = cost.power_w
+        e_thr = self.e_threshold if armed else None
+        outcome, dt = self._load(power, duration, "compute", "compute", pending=True, e_threshold=e_thr)
+        if outcome == "threshold":
+            armed = False
+            done_cycles = action.resume_cycles + int(dt * clock)
+            if self.suspends_task:
+                yield self._sync()
+                sched.on_threshold(self.dev, i, min(done_cycles, cost.cycles))
+                return True, armed
+            outcome, dt2 = self._load(power, duration - dt, "compute", "compute", pending=True)
+            dt += dt2
+            if outcome == "done":
+                self._compute_task(task, 1.0)
+                yield self._sync()
+                sched.on_threshold(self.dev, None, None)
+                return True, armed
+        if outcome == "done":
+            self._compute_task(task, 1.0)
+            yield self._sync()
+            return True, armed
+        # brown-out inside the task: a CPU kernel has written its NVM output in loop order
+        frac = (action.resume_cycles + dt * clock) / cost.cycles if cost.cycles else 1.0
+        self.counts["reexecuted_cycles"] += int(dt * clock)
+        self._compute_task(task, min(frac, 1.0 - 1e-15))
+        yield self._sync()
+        return False, armed
+
+    def _compute_task(self, task, fraction):
+        """Run the task's int8 kernel on memory; outputs to NVM persist by ``fraction``."""
+        net = self.setup.network
+        layer = net.layers[task.layer]
+        inputs = [self.memory.view(self._tensor_buf(name)) for name in task.inputs]
+        out_name = self._tensor_buf(task.output)
+        if self.memory.buffers[out_name].memory == SRAM:
+            if fraction >= 1.0:
+                layer.compute(inputs, self.memory.view(out_name), task.c_start, task.c_stop)
+            return
+        scratch = self.memory.view(out_name).copy()
+        layer.compute(inputs, scratch, task.c_start, task.c_stop)
+        tile = scratch.reshape(-1).view(np.uint8)[task.out_byte_start:task.out_byte_stop]
+        self.memory.write_buffer(out_name, tile, fraction, byte_start=task.out_byte_start)
+
+    def _tensor_buf(self, name):
+        return INPUT_BUFFER if name == self.setup.network.input_name else tensor_buffer(name)
+
+    def _raw(self, name):
+        return self.memory.arena[SRAM] if name == SRAM_IMAGE else self.memory.raw(name)
+
+    def _buffer_memory(self, name):
+        return SRAM if name == SRAM_IMAGE else self.memory.buffers[name].memory
+
+    def _write_raw(self, name, data, fraction):
+        if name == SRAM_IMAGE:
+            if fraction >= 1.0:
+                self.memory.arena[SRAM][:] = data
+            return
+        self.memory.write_buffer(name, data, fraction)
+
+    def _idle(self):
+        """Sleep until an arrival wakes the device; returns False on a brown-out."""
+        if self.queue and self.head is None:
+            self._deliver()
+            return True
+        p = self.setup.platform.sleep_power_w
+        wake = self.env.event()
+        self._idle_wake = wake
+        try:
+            if self.ideal:
+                t_from = self.t
+                yield wake
+                self.t = self.env.now
+                if self.setup.record_timeline and self.t > t_from:
+                    self._ideal_segment(t_from, self.t, "idle", p)
+                self._book_load("sleep", p, self.t - t_from)
+                self.events += 1
+                return True
+            saved = (self.t, self.e, self.cap_books.copy(), self.n_seg, len(self.seg_meta))
+            reason, dt = self._advance(p, self.horizon, self.st.e_off_j, math.inf, "idle")
+            timeout = self.env.timeout(self.t - self.env.now)
+            self.events += 1
+            yield wake | timeout
+            if wake.triggered and self.env.now < self.t:
+                # woken before the predicted end: redo the interval up to the wake time
+                self.t, self.e, books, self.n_seg, n_meta = saved
+                self.cap_books[:] = books
+                del self.seg_meta[n_meta:]
+                reason, dt = self._advance(p, self.env.now, self.st.e_off_j, math.inf, "idle")
+                self._book_load("sleep", p, dt)
+                return True
+            self._book_load("sleep", p, dt)
+            if reason == cap.STOP_TIME:
+                raise _Horizon
+            return reason != cap.STOP_LOW
+        finally:
+            self._idle_wake = None
+
+    def _complete_head(self):
+        k = self.head
+        out = self.memory.view(self.result_buffer)
+        ref = self.setup.references[k % len(self.setup.references)]
+        self.req["status"][k] = "done"
+        self.req["done_s"][k] = self.t
+        self.req["correct"][k] = bool(np.array_equal(out.reshape(-1), ref.reshape(-1)))
+        self.req["predicted"][k] = int(np.argmax(out.reshape(-1)))
+        self.head = None
+        self._deliver()
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> RunResult:
+        verdict = self._precheck()
+        if verdict is None:
+            self.env = simpy.Environment(initial_time=self.t)
+            self._sched = None
+            self.env.process(self._arrivals())
+            self.env.process(self._guarded(self._device()))
+            # every process ends by the horizon (kernels stop there; an idle ideal supply waits
+            # on an arrival that never comes, which leaves no event scheduled)
+            self.env.run()
+        else:
+            self.env = None
+        return self._result()
+
+    def _guarded(self, gen):
+        try:
+            yield from gen
+        except (_Horizon, _Stop):
+            return
+
+    def _precheck(self):
+        """Verdicts that need no simulation: does_not_fit, boot_loop, infeasible."""
+        plat, st = self.setup.platform, self.st
+        sram, nvm = self.memory.used_bytes(SRAM), self.memory.used_bytes(NVM)
+        weights = sum(t.weight_bytes for t in self.setup.tasks)
+        if sram > plat.sram_bytes or nvm + weights > plat.nvm_bytes:
+            self.verdict = "does_not_fit"
+            self.verdict_detail = (f"needs {sram} B SRAM (has {plat.sram_bytes}) and {nvm + weights} B "
+                                   f"NVM incl. {weights} B weights (has {plat.nvm_bytes})")
+            return self.verdict
+        if self.ideal:
+            return None
+        if self.plan.get("feasible") is False:
+            self.verdict = "infeasible"
+            self.verdict_detail = (f"checkpoint threshold V_ckpt = {self.plan['v_ckpt']:.4g} V is not below "
+                                   f"V_on = {st.v_on_v} V: the checkpoint does not fit the capacitor")
+            return self.verdict
+        window = st.e_max_j - st.e_off_j
+        p_max = float(self.setup.trace.power_w.max()) * st.input_efficiency
+        boot_cap = plat.boot_energy_j / st.output_efficiency
+        if boot_cap > window + p_max * plat.boot_time_s:
+            self.verdict = "boot_loop"
+            self.verdict_detail = (f"boot needs {boot_cap:.4g} J at the capacitor; V_max..V_off holds "
+                                   f"{window:.4g} J plus at most {p_max * plat.boot_time_s:.4g} J harvested")
+            return self.verdict
+        unit = self.cls.unit_energy_j(self.setup, self.plan)
+        unit_cap = (unit + plat.boot_energy_j) / st.output_efficiency
+        unit_time = unit / plat.active_power_w + plat.boot_time_s
+        if unit_cap > window + p_max * unit_time:
+            self.verdict = "infeasible"
+            self.verdict_detail = (f"one atomic unit plus its preservation and the boot needs {unit_cap:.4g} J "
+                                   f"at the capacitor; V_max..V_off holds {window:.4g} J plus at most "
+                                   f"{p_max * unit_time:.4g} J harvested in its {unit_time:.4g} s")
+            return self.verdict
+        return None
+
+    def _result(self) -> RunResult:
+        # leftover pending work at the horizon was neither kept nor discarded by a failure
+        for category, e_pin, dt, r in self.pending:
+            self.load_books[category].add(e_pin)
+            if r is not None:
+                self.req["compute_s" if category == "compute" else "preserve_s"][r] += dt
+        self.pending.clear()
+        cb = cap.book_totals(self.cap_books)
+        books = {
+            "energy_harvested_j": cb["harvested_j"],
+            "energy_supply_j": self.supply.value,
+            "energy_input_loss_j": cb["input_loss_j"],
+            "energy_clamped_j": cb["clamped_j"],
+            "energy_stored_delta_j": 0.0 if self.ideal else self.e - self.e_initial,
+            "energy_leakage_j": cb["leakage_j"],
+            "energy_esr_j": 0.0,
+            "energy_output_loss_j": self.output_loss.value,
+        }
+        for k in LOAD_BOOKS:
+            books[f"energy_{k}_j"] = self.load_books[k].value
+        if self.verdict == "ok" and not np.any(self.req["status"] == "done"):
+            self.verdict = "starved"
+            self.verdict_detail = (f"no request completed before the horizon t = {self.horizon:.6g} s "
+                                   f"({self.counts['power_failures']} power failures)")
+        n = self.n_seg
+        if self.setup.record_timeline:
+            state = np.empty(n, dtype=object)
+            load = np.zeros(n)
+            for a, b, s, w in self.seg_meta:
+                state[a:b] = s
+                load[a:b] = w
+            c = self.st.capacitance_f
+            timeline = {"t_start_s": self.seg[0][:n].copy(), "t_end_s": self.seg[1][:n].copy(),
+                        "state": state, "harvest_w": self.seg[2][:n].copy(), "load_w": load,
+                        "v_start_v": cap.voltage_v(c, self.seg[3][:n]),
+                        "v_end_v": cap.voltage_v(c, self.seg[4][:n])}
+        else:
+            timeline = {}
+        return RunResult(self.cls.name, self.verdict, self.verdict_detail, self.req, books,
+                         dict(self.counts), timeline, self.events, self.horizon, self.e_initial)

@@ -1,0 +1,131 @@
+"""Volatile and non-volatile memory with power-failure semantics.
+
+* Volatile memory (SRAM, registers) is **lost** at a brown-out: it is filled with a poison
+  pattern, so a scheduler that relies on it produces a detectably wrong result.
+* Non-volatile writes (FRAM, flash) are atomic per aligned word of ``word_bytes`` and persist in
+  ascending address order; a write cut by a failure is **torn**: exactly the whole words finished
+  before the failure persist.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Byte written over volatile memory at every brown-out.
+POISON_BYTE = 0xA5
+
+SRAM = "sram"
+NVM = "nvm"
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A named region: ``memory`` ("sram" or "nvm"), byte ``offset`` and ``shape``/``dtype``."""
+
+    name: str
+    memory: str
+    offset: int
+    shape: tuple
+    dtype: str
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+class Memory:
+    """Two byte arenas and a directory of named buffers laid out in them.
+
+    Parameters
+    ----------
+    word_bytes : int [B] atomic write unit of the non-volatile memory
+    """
+
+    def __init__(self, word_bytes: int = 2):
+        self.word_bytes = int(word_bytes)
+        self.buffers: dict[str, Buffer] = {}
+        self._size = {SRAM: 0, NVM: 0}
+        self.arena = {SRAM: np.zeros(0, np.uint8), NVM: np.zeros(0, np.uint8)}
+
+    # --- layout -------------------------------------------------------------------------
+    def allocate(self, name: str, memory: str, shape, dtype="int8") -> Buffer:
+        """Append a word-aligned buffer to ``memory``; returns it."""
+        if name in self.buffers:
+            raise ValueError(f"buffer {name!r} allocated twice")
+        if memory not in (SRAM, NVM):
+            raise ValueError(f"memory {memory!r} unknown; valid: sram, nvm")
+        align = max(self.word_bytes, np.dtype(dtype).itemsize)
+        off = -(-self._size[memory] // align) * align
+        buf = Buffer(name, memory, off, tuple(int(s) for s in shape), str(np.dtype(dtype)))
+        self._size[memory] = off + buf.nbytes
+        self.buffers[name] = buf
+        return buf
+
+    def finalize(self):
+        """Create the arenas once the layout is complete (SRAM starts poisoned, NVM zeroed)."""
+        self.arena[SRAM] = np.full(self._size[SRAM], POISON_BYTE, np.uint8)
+        self.arena[NVM] = np.zeros(self._size[NVM], np.uint8)
+
+    def used_bytes(self, memory: str) -> int:
+        """Bytes of ``memory`` the layout uses [B]."""
+        return self._size[memory]
+
+    # --- access -------------------------------------------------------------------------
+    def view(self, name: str) -> np.ndarray:
+        """A typed, shaped view of buffer ``name`` (writes go to memory directly)."""
+        b = self.buffers[name]
+        raw = self.arena[b.memory][b.offset:b.offset + b.nbytes]
+        return raw.view(b.dtype).reshape(b.shape)
+
+    def raw(self, name: str) -> np.ndarray:
+        """The bytes of buffer ``name``."""
+        b = self.buffers[name]
+        return self.arena[b.memory][b.offset:b.offset + b.nbytes]
+
+    def read_word(self, name: str) -> int:
+        """The value of a scalar control word (``uint16``)."""
+        return int(self.view(name).reshape(-1)[0])
+
+    def poison_volatile(self):
+        """Brown-out: volatile memory is lost."""
+        self.arena[SRAM].fill(POISON_BYTE)
+
+    def write(self, memory: str, offset: int, data: np.ndarray, fraction: float = 1.0) -> int:
+        """Write ``data`` (bytes) at ``offset`` of ``memory``.
+
+        ``fraction`` [0..1] of the write's duration elapsed before a failure: for the
+        non-volatile memory exactly the aligned words finished by then persist, in ascending
+        address order; volatile writes that are cut do not matter (SRAM is poisoned anyway).
+        Returns the number of bytes that persisted.
+        """
+        data = np.asarray(data, dtype=np.uint8).reshape(-1)
+        n = data.size
+        if memory == SRAM or fraction >= 1.0:
+            self.arena[memory][offset:offset + n] = data
+            return n
+        w = self.word_bytes
+        # words touched by [offset, offset+n), aligned; a cut write completes floor(f * words)
+        first = offset // w
+        last = -(-(offset + n) // w)
+        done_words = int(np.floor(max(fraction, 0.0) * (last - first)))
+        end = min(offset + n, (first + done_words) * w)
+        if end > offset:
+            self.arena[memory][offset:end] = data[:end - offset]
+            return end - offset
+        return 0
+
+    def write_buffer(self, name: str, values: np.ndarray, fraction: float = 1.0,
+                     byte_start: int = 0) -> int:
+        """Write ``values`` into buffer ``name`` starting ``byte_start`` bytes in (torn semantics)."""
+        b = self.buffers[name]
+        data = np.ascontiguousarray(values).view(np.uint8).reshape(-1)
+        return self.write(b.memory, b.offset + byte_start, data, fraction)
+
+    def write_word(self, name: str, value: int, fraction: float = 1.0) -> bool:
+        """Write a ``uint16`` control word; atomic: it persists only if the write completed."""
+        b = self.buffers[name]
+        if fraction < 1.0 and b.memory == NVM:
+            return False
+        self.view(name).reshape(-1)[0] = value & 0xFFFF
+        return True

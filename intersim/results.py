@@ -1,0 +1,194 @@
+"""Result tables (pandas) and their files: summary.csv, requests.csv, timeline.parquet, run.json."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Energy-book columns in the order of the balance equation (inputs first).
+BOOK_INPUTS = ("energy_harvested_j", "energy_supply_j")
+BOOK_OUTPUTS = ("energy_input_loss_j", "energy_clamped_j", "energy_stored_delta_j",
+                "energy_leakage_j", "energy_esr_j", "energy_output_loss_j", "energy_boot_j",
+                "energy_restore_j", "energy_compute_j", "energy_checkpoint_j",
+                "energy_reexecution_j", "energy_sleep_j")
+BOOK_COLUMNS = BOOK_INPUTS + BOOK_OUTPUTS
+
+SUMMARY_COLUMNS = (
+    "scheduler", "requests", "completed", "dropped", "unfinished", "completion_rate", "correct",
+    "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s", "throughput_per_h",
+    "power_failures", "verdict",
+) + BOOK_COLUMNS + (
+    "energy_residual_j", "checkpoints", "restores", "commits", "boots", "wasted_boots",
+    "reexecuted_cycles", "events", "verdict_detail",
+)
+REQUEST_COLUMNS = ("scheduler", "request", "status", "arrival_s", "done_s", "latency_s", "correct",
+                   "power_failures", "queue_s", "off_s", "compute_s", "preserve_s", "restore_s",
+                   "reexecution_s", "label", "predicted")
+TIMELINE_COLUMNS = ("scheduler", "t_start_s", "t_end_s", "state", "harvest_w", "load_w",
+                    "v_start_v", "v_end_v")
+
+
+def neumaier_sum(values) -> float:
+    """Compensated sum of floats."""
+    s = c = 0.0
+    for x in values:
+        t = s + x
+        c += (s - t) + x if abs(s) >= abs(x) else (x - t) + s
+        s = t
+    return s + c
+
+
+def books_residual_j(books: dict) -> float:
+    """``inputs - outputs`` of the energy books [J], compensated."""
+    return neumaier_sum([books[k] for k in BOOK_INPUTS] + [-books[k] for k in BOOK_OUTPUTS])
+
+
+def quantile_with_inf(latencies: np.ndarray, q: float) -> float:
+    """Empirical quantile (inverted CDF, no interpolation), so ``+inf`` entries stay meaningful."""
+    if latencies.size == 0:
+        return math.nan
+    return float(np.quantile(latencies, q, method="inverted_cdf"))
+
+
+def request_table(run, labels) -> pd.DataFrame:
+    r = run.requests
+    n = r["arrival_s"].size
+    status = r["status"].astype(str)
+    done = status == "done"
+    latency = np.where(done, r["done_s"] - r["arrival_s"], math.inf)
+    queue = np.where(np.isnan(r["service_s"]), math.nan, r["service_s"] - r["arrival_s"])
+    lab = (np.asarray(labels)[np.arange(n) % len(labels)] if labels is not None and len(labels)
+           else np.full(n, -1))
+    return pd.DataFrame({
+        "scheduler": run.scheduler, "request": np.arange(n), "status": status,
+        "arrival_s": r["arrival_s"], "done_s": r["done_s"], "latency_s": latency,
+        "correct": r["correct"] & done, "power_failures": r["power_failures"],
+        "queue_s": queue, "off_s": r["off_s"], "compute_s": r["compute_s"],
+        "preserve_s": r["preserve_s"], "restore_s": r["restore_s"],
+        "reexecution_s": r["reexecution_s"], "label": lab.astype(np.int64),
+        "predicted": np.where(done, r["predicted"], -1),
+    }, columns=list(REQUEST_COLUMNS))
+
+
+def summary_row(run, req: pd.DataFrame, t0_s: float) -> dict:
+    n = len(req)
+    done = req["status"] == "done"
+    lat = req["latency_s"].to_numpy()
+    row = {
+        "scheduler": run.scheduler, "requests": n, "completed": int(done.sum()),
+        "dropped": int((req["status"] == "dropped").sum()),
+        "unfinished": int((req["status"] == "unfinished").sum()),
+        "completion_rate": float(done.mean()) if n else math.nan,
+        "correct": int(req["correct"].sum()),
+        "latency_mean_s": float(lat[done].mean()) if done.any() else math.nan,
+        "latency_p50_s": quantile_with_inf(lat, 0.50),
+        "latency_p95_s": quantile_with_inf(lat, 0.95),
+        "latency_max_s": float(lat.max()) if n else math.nan,
+        "throughput_per_h": float(done.sum()) / (run.horizon_s - t0_s) * 3600.0,
+        "power_failures": run.counts["power_failures"], "verdict": run.verdict,
+    }
+    row.update(run.books)
+    row["energy_residual_j"] = books_residual_j(run.books)
+    for k in ("checkpoints", "restores", "commits", "boots", "wasted_boots", "reexecuted_cycles"):
+        row[k] = run.counts[k]
+    row["events"] = run.events
+    row["verdict_detail"] = run.verdict_detail
+    return row
+
+
+def timeline_table(run) -> pd.DataFrame:
+    tl = run.timeline
+    if not tl:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in TIMELINE_COLUMNS})
+    df = pd.DataFrame(tl)
+    df.insert(0, "scheduler", run.scheduler)
+    return df[list(TIMELINE_COLUMNS)]
+
+
+def git_hash() -> str | None:
+    """The commit of the intersim checkout, when it is one."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@dataclass
+class Results:
+    """Outcome of :func:`intersim.simulate`: three DataFrames and provenance."""
+
+    summary: pd.DataFrame
+    requests: pd.DataFrame
+    timeline: pd.DataFrame
+    provenance: dict = field(default_factory=dict)
+    runs: list = field(default_factory=list, repr=False)
+
+    def write(self, out_dir, plot=True) -> list[Path]:
+        """Write every output file into ``out_dir`` (created if needed; other files untouched).
+
+        Each file is written to a temporary name and moved into place, so an interrupted write
+        never leaves a half-written file under the final name.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [
+            _atomic(out / "summary.csv", lambda p: _write_csv(self.summary, p)),
+            _atomic(out / "requests.csv", lambda p: _write_csv(self.requests, p)),
+            _atomic(out / "timeline.parquet", lambda p: _write_parquet(self.timeline, p, self.provenance)),
+            _atomic(out / "run.json", lambda p: Path(p).write_text(json.dumps(self.provenance, indent=2) + "\n")),
+        ]
+        if plot:
+            from .plots import plot_comparison
+            written.append(_atomic(out / "comparison.png", lambda p: plot_comparison(self, p)))
+        return written
+
+    def table(self) -> str:
+        """The comparison table printed by ``intersim run``."""
+        cols = ["scheduler", "completed", "requests", "correct", "latency_p50_s", "latency_p95_s",
+                "latency_mean_s", "power_failures", "checkpoints", "energy_reexecution_j", "verdict"]
+        df = self.summary[cols].copy()
+        df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
+        df = df.drop(columns=["completed", "requests"])
+        df = df[["scheduler", "done"] + cols[3:]]
+        return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+
+
+def _atomic(path: Path, write) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _write_csv(df: pd.DataFrame, path):
+    """CSV whose floats round-trip exactly (shortest repr)."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = [repr(float(x)) for x in out[c]]
+    out.to_csv(path, index=False)
+
+
+def _write_parquet(df: pd.DataFrame, path, provenance: dict):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"intersim"] = json.dumps(provenance, sort_keys=True).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)

@@ -1,0 +1,318 @@
+"""Scenario files (TOML): schema, validation up front, and resolution into simulation inputs.
+
+Every key carries its unit in its name. A wrong value, a missing key or a misspelled key is
+refused with one line naming the file, the key, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import IntersimError, ScenarioError
+
+
+# --------------------------------------------------------------------------------------------
+# the schema: section -> key -> (checker, required, default, help)
+
+def _num(lo=None, hi=None, lo_open=False, unit=""):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        if lo is not None and (v <= lo if lo_open else v < lo):
+            return False
+        return hi is None or v <= hi
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+    if hi is not None:
+        parts.append(f"<= {hi:g}")
+    text = "a number" + (" " + " and ".join(parts) if parts else "") + (f" [{unit}]" if unit else "")
+    return check, text
+
+
+def _int(lo=None):
+    def check(v):
+        return isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo)
+    return check, f"an integer >= {lo}" if lo is not None else "an integer"
+
+
+def _str(choices=None):
+    def check(v):
+        return isinstance(v, str) and (choices is None or v in choices)
+    return check, ("one of " + ", ".join(repr(c) for c in choices)) if choices else "a string"
+
+
+def _bool():
+    return (lambda v: isinstance(v, bool)), "true or false"
+
+
+def _list_of_str(choices=None):
+    def check(v):
+        return (isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) for x in v)
+                and (choices is None or all(x in choices for x in v)) and len(set(v)) == len(v))
+    return check, ("a non-empty list of distinct names from " + ", ".join(repr(c) for c in choices)
+                   if choices else "a non-empty list of strings")
+
+
+def _list_of_num(unit):
+    def check(v):
+        return (isinstance(v, list) and len(v) > 0
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+                and all(b >= a for a, b in zip(v, v[1:])))
+    return check, f"a non-empty, non-decreasing list of numbers [{unit}]"
+
+
+REQUIRED = object()
+
+
+def _schema():
+    from .platform import PRESETS
+    from .schedulers import SCHEDULERS
+    return {
+        "": {
+            "name": (_str(), False, None, "scenario name"),
+            "seed": (_int(0), False, 0, "seed of every random process"),
+            "description": (_str(), False, "", "free text"),
+        },
+        "trace": {
+            "file": (_str(), False, None, "trace file, relative to the scenario file"),
+            "format": (_str(("csv", "parquet", "npz", "tmy", "midc", "lux", "rf-voltage")), False, None, "file format"),
+            "period_s": (_num(0, lo_open=True, unit="s"), False, None, "sample period (lux logs)"),
+            "load_ohm": (_num(0, lo_open=True, unit="Ohm"), False, None, "load resistance (RF voltage logs)"),
+            "loop": (_bool(), False, False, "repeat the trace"),
+            "max_power_w": (_num(0, lo_open=True, unit="W"), False, 10.0, "plausibility bound"),
+            "generator": (_str(("constant", "square", "solar", "indoor", "rf")), False, None, "generated trace"),
+            "power_w": (_num(0, unit="W"), False, None, "constant/high power"),
+            "low_power_w": (_num(0, unit="W"), False, 0.0, "square-wave low power"),
+            "square_period_s": (_num(0, lo_open=True, unit="s"), False, None, "square-wave period"),
+            "duty": (_num(0, 1, lo_open=True), False, 0.5, "square-wave duty cycle"),
+            "duration_s": (_num(0, lo_open=True, unit="s"), False, None, "generated trace length"),
+            "params": ((lambda v: isinstance(v, dict)), False, None, "generator parameters"),
+        },
+        "source": {
+            "kind": (_str(("mppt",)), False, "mppt", "source model"),
+            "input_efficiency": (_num(0, 1, lo_open=True), False, 1.0, "converter input efficiency"),
+        },
+        "storage": {
+            "capacitance_f": (_num(0, lo_open=True, unit="F"), True, REQUIRED, "capacitance"),
+            "v_on_v": (_num(0, lo_open=True, unit="V"), True, REQUIRED, "turn-on voltage"),
+            "v_off_v": (_num(0, lo_open=True, unit="V"), True, REQUIRED, "brown-out voltage"),
+            "v_max_v": (_num(0, lo_open=True, unit="V"), True, REQUIRED, "clamp voltage"),
+            "v_initial_v": (_num(0, unit="V"), False, 0.0, "initial voltage"),
+            "leakage_ohm": (_num(0, lo_open=True, unit="Ohm"), False, None, "parallel leakage resistance"),
+        },
+        "load": {
+            "output_efficiency": (_num(0, 1, lo_open=True), False, 1.0, "output regulator efficiency"),
+        },
+        "platform": {
+            "preset": (_str(tuple(sorted(PRESETS))), True, REQUIRED, "MCU platform preset"),
+        },
+        "model": {
+            "name": (_str(), True, REQUIRED, "model zoo name"),
+            "granularity": (_str(), False, "layer", "task granularity"),
+        },
+        "workload": {
+            "period_s": (_num(0, lo_open=True, unit="s"), False, None, "request period"),
+            "arrivals_s": (_list_of_num("s"), False, None, "explicit arrival times"),
+            "start_s": (_num(unit="s"), False, 0.0, "first arrival"),
+            "duration_s": (_num(0, lo_open=True, unit="s"), True, REQUIRED, "arrival window"),
+            "drain_s": (_num(0, unit="s"), False, 60.0, "time after the last arrival"),
+            "queue_capacity": (_int(1), False, 4, "requests held at once"),
+        },
+        "schedulers": {
+            "names": (_list_of_str(tuple(SCHEDULERS)), False, list(SCHEDULERS), "schedulers to compare"),
+        },
+    }
+
+
+def _where(section, key):
+    return f"{section}.{key}" if section else key
+
+
+def validate(raw: dict, source: str = "<scenario>") -> dict:
+    """Check ``raw`` (parsed TOML) against the schema; return it completed with defaults."""
+    schema = _schema()
+    out = {}
+    tables = [name for name in schema if name]
+    for key, value in raw.items():
+        if key in schema[""]:
+            continue
+        if key not in schema:
+            _unknown(source, "", key, list(schema[""]) + tables, table=isinstance(value, dict))
+        if not isinstance(value, dict):
+            raise ScenarioError(f"{source}: [{key}] must be a table, got {value!r}")
+    for section, keys in schema.items():
+        given = raw if section == "" else raw.get(section, {})
+        if section == "":
+            given = {k: v for k, v in raw.items() if k in keys}
+        else:
+            for k in given:
+                if k not in keys:
+                    _unknown(source, section, k, list(keys))
+        resolved = {}
+        for key, (checker, required, default, help_) in keys.items():
+            check, allowed = checker if isinstance(checker, tuple) else (checker, help_)
+            if key in given:
+                v = given[key]
+                if not check(v):
+                    raise ScenarioError(f"{source}: {_where(section, key)} = {v!r} is invalid; allowed: {allowed}")
+                resolved[key] = v
+            elif required:
+                raise ScenarioError(f"{source}: missing key {_where(section, key)} ({help_}; {allowed})")
+            else:
+                resolved[key] = default
+        if section == "":
+            out.update(resolved)
+        else:
+            out[section] = resolved
+    _cross_checks(out, source)
+    return out
+
+
+def _unknown(source, section, key, valid, table=False):
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    what = "table" if table else "key"
+    raise ScenarioError(f"{source}: unknown {what} {_where(section, key)!r}{hint} valid: {', '.join(valid)}")
+
+
+def _cross_checks(s, source):
+    st = s["storage"]
+    if not st["v_on_v"] > st["v_off_v"]:
+        raise ScenarioError(f"{source}: storage.v_on_v = {st['v_on_v']!r} must be above storage.v_off_v = "
+                            f"{st['v_off_v']!r} (hysteresis)")
+    if not st["v_max_v"] >= st["v_on_v"]:
+        raise ScenarioError(f"{source}: storage.v_max_v = {st['v_max_v']!r} must be >= storage.v_on_v = "
+                            f"{st['v_on_v']!r}")
+    if st["v_initial_v"] > st["v_max_v"]:
+        raise ScenarioError(f"{source}: storage.v_initial_v = {st['v_initial_v']!r} must be <= storage.v_max_v = "
+                            f"{st['v_max_v']!r}")
+    tr = s["trace"]
+    if (tr["file"] is None) == (tr["generator"] is None):
+        raise ScenarioError(f"{source}: [trace] needs exactly one of 'file' or 'generator' "
+                            f"(got file = {tr['file']!r}, generator = {tr['generator']!r})")
+    if tr["generator"] in ("constant", "square"):
+        for k in ("power_w", "duration_s") + (("square_period_s",) if tr["generator"] == "square" else ()):
+            if tr[k] is None:
+                raise ScenarioError(f"{source}: trace.{k} is required with generator = {tr['generator']!r}")
+    wl = s["workload"]
+    if (wl["period_s"] is None) == (wl["arrivals_s"] is None):
+        raise ScenarioError(f"{source}: [workload] needs exactly one of 'period_s' or 'arrivals_s'")
+    from .tasks import parse_granularity
+    parse_granularity(s["model"]["granularity"])
+
+
+@dataclass
+class Scenario:
+    """A validated scenario: ``data`` (every key resolved, defaults filled) and where it came from."""
+
+    data: dict
+    source: str = "<scenario>"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def name(self) -> str:
+        return self.data.get("name") or Path(self.source).stem
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved scenario (canonical JSON), for provenance and caching."""
+        text = json.dumps(self.data, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_schedulers(self, names) -> "Scenario":
+        data = json.loads(json.dumps(self.data))
+        data["schedulers"]["names"] = list(names)
+        validate(data, self.source)
+        return Scenario(data, self.source, self.base_dir)
+
+    # ---- resolution into simulation inputs -----------------------------------------------
+    def trace(self):
+        from .trace_io import load_trace
+        tr = self.data["trace"]
+        if tr["file"] is not None:
+            path = Path(tr["file"])
+            if not path.is_absolute():
+                path = self.base_dir / path
+            return load_trace(path, tr["format"], period_s=tr["period_s"], load_ohm=tr["load_ohm"],
+                              loop=tr["loop"], max_power_w=tr["max_power_w"])
+        return self._generated_trace(tr)
+
+    def _generated_trace(self, tr):
+        import numpy as np
+
+        from .trace import Trace
+        g = tr["generator"]
+        if g == "constant":
+            return Trace(np.array([0.0]), np.array([tr["power_w"]]), tr["duration_s"], loop=tr["loop"],
+                         name="constant")
+        if g == "square":
+            period, duty = tr["square_period_s"], tr["duty"]
+            n = int(math.ceil(tr["duration_s"] / period))
+            t = np.repeat(np.arange(n) * period, 2) + np.tile([0.0, duty * period], n)
+            p = np.tile([tr["power_w"], tr["low_power_w"]], n)
+            return Trace(t, p, n * period, loop=tr["loop"], name="square")
+        from . import trace_gen
+        import numpy as np
+        fn = getattr(trace_gen, g, None)
+        if fn is None:
+            raise ScenarioError(f"{self.source}: trace.generator = {g!r} is not available in this build")
+        params = dict(tr["params"] or {})
+        try:
+            return fn(rng=np.random.default_rng(self.data["seed"]), **params)
+        except TypeError as exc:
+            raise ScenarioError(f"{self.source}: trace.params for generator {g!r}: {exc}") from None
+
+    def storage(self):
+        from .capacitor import Storage
+        st = self.data["storage"]
+        return Storage(capacitance_f=float(st["capacitance_f"]), v_on_v=float(st["v_on_v"]),
+                       v_off_v=float(st["v_off_v"]), v_max_v=float(st["v_max_v"]),
+                       v_initial_v=float(st["v_initial_v"]),
+                       leakage_ohm=math.inf if st["leakage_ohm"] is None else float(st["leakage_ohm"]),
+                       input_efficiency=float(self.data["source"]["input_efficiency"]),
+                       output_efficiency=float(self.data["load"]["output_efficiency"]))
+
+    def platform(self):
+        from .platform import get_platform
+        return get_platform(self.data["platform"]["preset"])
+
+    def workload(self):
+        from .workload import Workload
+        wl = self.data["workload"]
+        return Workload(period_s=wl["period_s"] if wl["period_s"] is not None else 1.0,
+                        duration_s=float(wl["duration_s"]), drain_s=float(wl["drain_s"]),
+                        queue_capacity=wl["queue_capacity"], start_s=float(wl["start_s"]),
+                        arrivals_s=tuple(wl["arrivals_s"]) if wl["arrivals_s"] is not None else None)
+
+    def scheduler_names(self):
+        return list(self.data["schedulers"]["names"])
+
+
+def load_scenario(path) -> Scenario:
+    """Read and validate a scenario TOML file; raises :class:`ScenarioError` on any problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{source}: cannot read the scenario file ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+    return Scenario(validate(raw, source), source, path.resolve().parent)
+
+
+def scenario_from_dict(raw: dict, base_dir=None, source="<dict>") -> Scenario:
+    """Validate a scenario given as a Python dict (same schema as the TOML file)."""
+    return Scenario(validate(raw, source), source, Path(base_dir) if base_dir else Path.cwd())
+
+
+__all__ = ["Scenario", "load_scenario", "scenario_from_dict", "validate", "IntersimError"]

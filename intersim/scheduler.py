@@ -1,0 +1,149 @@
+"""The scheduler contract: what a scheduler sees, what it may do, and when it is asked.
+
+A scheduler is a class. The engine works with it in two phases:
+
+Offline (firmware build time), once per run:
+    ``cls.layout(memory, setup)`` allocates the scheduler's buffers -- every network tensor
+    ``t:<name>`` in "sram" or "nvm", plus any progress words or checkpoint slots in "nvm" -- and
+    returns the name of the non-volatile buffer that holds the result when it signals
+    :class:`Done`. Then ``plan = cls.prepare(setup, memory)`` computes firmware constants (task
+    grouping, thresholds) from the :class:`~intersim.engine.Setup` (tasks, costs, storage,
+    platform); the plan is a dict and survives brown-outs (it is firmware).
+
+Online, at every boot:
+    the engine constructs a **fresh** object ``cls(plan)`` -- the scheduler's runtime state is
+    volatile and is discarded at every brown-out -- and calls ``on_boot(dev)``, which may read
+    non-volatile memory only (``dev.memory``). Then it repeatedly calls ``next_action(dev)`` and
+    carries out the returned action. Hooks:
+
+    * ``on_boot(dev)``: after the boot sequence, before the first action.
+    * ``next_action(dev) -> Action``: at every task boundary / after every action.
+    * ``on_threshold(dev, task_index, cycles_done)``: the voltage comparator fired below
+      ``threshold_v(plan)`` while a task ran (only if ``threshold_v`` returns a voltage); the task
+      is suspended after ``cycles_done`` cycles. The next ``next_action`` decides what to do.
+    * ``on_arrival(dev)``: a request arrived (informational; the engine queues it).
+
+Observables on ``dev`` (:class:`~intersim.engine.Device`): ``memory`` (read NVM words and
+buffers), ``tasks``, ``costs`` (per-task :class:`~intersim.cost.Cost`), ``request_seq`` and
+``request_active`` (a request's input is in NVM buffer ``input`` and not yet done),
+``storage``, ``platform``, ``now_s``. Online schedulers never see the trace.
+
+Actions: :class:`RunTask`, :class:`Copy`, :class:`WriteWords`, :class:`Sleep`, :class:`Done`,
+:class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
+a brown-out, after which the engine boots again and builds a new scheduler object.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Name of the non-volatile buffer the engine writes each request's input into.
+INPUT_BUFFER = "input"
+#: Non-volatile control words the engine maintains.
+REQUEST_SEQ_WORD = "req_seq"
+DONE_SEQ_WORD = "done_seq"
+#: Pseudo-buffer name: the whole volatile arena (for full-image checkpoints).
+SRAM_IMAGE = "@sram"
+
+
+def tensor_buffer(tensor_name: str) -> str:
+    """Buffer name of a network tensor."""
+    return f"t:{tensor_name}"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Run task ``index``; ``resume_cycles`` [cycles] already done before a suspension."""
+
+    index: int
+    resume_cycles: int = 0
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Copy buffer ``src`` to buffer ``dst`` (same size). ``category``: "preserve" or "restore"."""
+
+    src: str
+    dst: str
+    category: str = "preserve"
+
+
+@dataclass(frozen=True)
+class WriteWords:
+    """Write ``uint16`` control words in order, one NVM write each.
+
+    ``commits=True`` marks this write as the point where work done so far becomes durable (a
+    progress counter or a checkpoint's valid flag): the engine books the work since the last
+    commit as ``compute`` once the last word has persisted.
+    """
+
+    words: tuple  # ((buffer_name, value), ...)
+    commits: bool = False
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Sleep (SRAM retained) until the terminal voltage reaches ``until_v`` [V] or brown-out."""
+
+    until_v: float
+
+
+@dataclass(frozen=True)
+class Done:
+    """The result is in ``result_buffer`` (NVM): write the done flag; the request completes."""
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Nothing to do: sleep until an arrival (or a brown-out)."""
+
+
+class Scheduler:
+    """Base class with the default hook implementations; see the module docstring."""
+
+    #: the name used in scenarios and result tables
+    name = "base"
+    #: True for the ideal-supply reference only
+    ideal_supply = False
+
+    def __init__(self, plan):
+        self.plan = plan
+
+    @classmethod
+    def layout(cls, memory, setup, plan=None):
+        """Allocate buffers and return the name of the NVM result buffer.
+
+        Default: every tensor in SRAM, the result in an NVM buffer ``result``.
+        """
+        net = setup.network
+        for name, shape in net.tensors.items():
+            if name != net.input_name:
+                memory.allocate(tensor_buffer(name), "sram", shape)
+        memory.allocate("result", "nvm", net.tensors[net.output_name])
+        return "result"
+
+    @classmethod
+    def prepare(cls, setup, memory):
+        """Offline plan (firmware constants) for ``setup`` once ``memory`` is laid out."""
+        return {}
+
+    @classmethod
+    def threshold_v(cls, plan):
+        """Voltage [V] below which ``on_threshold`` fires during a task; None: no comparator."""
+        return None
+
+    @classmethod
+    def unit_energy_j(cls, setup, plan):
+        """Largest energy [J at the MCU pin] that must fit in one power cycle (for verdicts)."""
+        return max(c.energy_j for c in setup.costs)
+
+    def on_boot(self, dev):
+        pass
+
+    def on_threshold(self, dev, task_index, cycles_done):
+        pass
+
+    def on_arrival(self, dev):
+        pass
+
+    def next_action(self, dev):
+        raise NotImplementedError("a scheduler must implement next_action(dev)")

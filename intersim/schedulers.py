@@ -1,0 +1,270 @@
+"""The shipped schedulers: ``continuous``, ``restart``, ``static``, ``jit`` and ``jit-task``.
+
+Each is a small class against the contract in :mod:`intersim.scheduler`; docs/architecture.md
+describes their execution designs (where activations live, what is preserved, and when).
+"""
+from __future__ import annotations
+
+import math
+
+from .cost import transfer_cost
+from .errors import SchedulerError
+from .scheduler import (
+    SRAM_IMAGE, Copy, Done, Idle, RunTask, Scheduler, Sleep, WriteWords, tensor_buffer,
+)
+
+
+class Continuous(Scheduler):
+    """Ideal supply, no failures: the reference every other scheduler's output is compared to.
+
+    Activations live in SRAM; the result is copied to NVM and the done flag written, as every
+    scheduler does, so latencies are comparable.
+    """
+
+    name = "continuous"
+    ideal_supply = True
+
+    def on_boot(self, dev):
+        self.seq = None
+
+    def next_action(self, dev):
+        if not dev.request_active:
+            return Idle()
+        if self.seq != dev.request_seq:  # a new request: start from its first task
+            self.seq = dev.request_seq
+            self.next = 0
+            self.copied = False
+        if self.next < len(dev.tasks):
+            self.next += 1
+            return RunTask(self.next - 1)
+        if not self.copied:
+            self.copied = True
+            return Copy(tensor_buffer(dev.network.output_name), "result")
+        return Done()
+
+    @classmethod
+    def unit_energy_j(cls, setup, plan):
+        return sum(c.energy_j for c in setup.costs)
+
+
+class Restart(Continuous):
+    """No preservation: every boot restarts the current inference from its first task."""
+
+    name = "restart"
+    ideal_supply = False
+
+
+class Static(Scheduler):
+    """iNAS-style static partition.
+
+    Offline, consecutive base tasks are grouped so that each group plus its commit and the boot
+    fits the budget ``eta_out * C (V_on^2 - V_off^2) / 2 * margin`` (zero harvest assumed).
+    Every tensor lives in NVM; a task reads its inputs from NVM and writes its output tile there;
+    after each group a progress counter is committed. A group cut by a failure is re-executed
+    (its tasks are idempotent: they never overwrite their own inputs). A group that does not fit
+    the V_on window on its own first sleeps until the voltage that makes it fit.
+    """
+
+    name = "static"
+    margin = 0.55  # iNAS's energy-budget margin
+
+    @classmethod
+    def layout(cls, memory, setup, plan=None):
+        net = setup.network
+        for name, shape in net.tensors.items():
+            if name != net.input_name:
+                memory.allocate(tensor_buffer(name), "nvm", shape)
+        memory.allocate("progress", "nvm", (1,), "uint16")
+        memory.allocate("progress_seq", "nvm", (1,), "uint16")
+        return tensor_buffer(net.output_name)
+
+    @classmethod
+    def prepare(cls, setup, memory):
+        st, plat = setup.storage, setup.platform
+        commit = transfer_cost(plat, 4, "sram_to_nvm")
+        budget = st.output_efficiency * st.usable_energy_j() * cls.margin
+        fixed = plat.boot_energy_j + commit.energy_j
+        groups, charge_v, cur, cur_e = [], [], [], 0.0
+        for i, c in enumerate(setup.costs):
+            if cur and cur_e + c.energy_j + fixed > budget:
+                groups.append(cur)
+                cur, cur_e = [], 0.0
+            cur.append(i)
+            cur_e += c.energy_j
+        if cur:
+            groups.append(cur)
+        for g in groups:
+            need = sum(setup.costs[i].energy_j for i in g) + fixed
+            if need <= budget:
+                charge_v.append(None)
+            else:  # one atomic task larger than the window: charge above V_on first
+                e_needed = st.e_off_j + need / (st.output_efficiency * cls.margin)
+                charge_v.append(math.sqrt(2 * e_needed / st.capacitance_f))
+        return {"groups": groups, "charge_v": charge_v, "budget_j": budget}
+
+    @classmethod
+    def unit_energy_j(cls, setup, plan):
+        commit = transfer_cost(setup.platform, 4, "sram_to_nvm")
+        return max(sum(setup.costs[i].energy_j for i in g) for g in plan["groups"]) + commit.energy_j
+
+    def on_boot(self, dev):
+        self.seq = None
+
+    def next_action(self, dev):
+        if not dev.request_active:
+            return Idle()
+        groups = self.plan["groups"]
+        if self.seq != dev.request_seq:
+            self.seq = dev.request_seq
+            mem = dev.memory
+            committed = mem.read_word("progress") if mem.read_word("progress_seq") == self.seq else 0
+            self.group, self.k, self.charged = committed, 0, False
+        if self.group < len(groups):
+            tasks = groups[self.group]
+            v = self.plan["charge_v"][self.group]
+            if self.k == 0 and v is not None and not self.charged:
+                self.charged = True
+                return Sleep(until_v=v)
+            if self.k < len(tasks):
+                self.k += 1
+                return RunTask(tasks[self.k - 1])
+            self.group, self.k, self.charged = self.group + 1, 0, False
+            # progress first, then the request it belongs to: a cut between the two words
+            # leaves a stale request tag, read as "nothing committed" -- safe, only slower
+            return WriteWords((("progress", self.group), ("progress_seq", self.seq)), commits=True)
+        return Done()
+
+
+class JIT(Scheduler):
+    """Hibernus-style just-in-time checkpointing.
+
+    Activations live in SRAM. A comparator interrupts when the terminal voltage falls below
+    ``V_ckpt``; the scheduler then saves the whole SRAM image plus its position (task, cycles
+    done) into the older of two NVM slots, writes a one-word valid/epoch flag last, and sleeps
+    until the voltage is back at ``V_on`` (resume in place, no restore) or a brown-out (restore
+    at the next boot). ``V_ckpt`` leaves the energy of the checkpoint (plus, for ``jit-task``,
+    of the largest task) above ``V_off``, with a safety factor. All mutable state is in SRAM, so
+    a cut checkpoint leaves the previous slot valid and nothing in NVM is newer than it except
+    the result copy, which is redone after a restore.
+    """
+
+    name = "jit"
+    safety = 1.2
+    suspends_task = True
+    register_bytes = 64  # CPU registers + stack pointer/PC saved with the image
+
+    @classmethod
+    def layout(cls, memory, setup, plan=None):
+        super().layout(memory, setup, plan)
+        image = memory.used_bytes("sram")
+        for s in (0, 1):
+            memory.allocate(f"ckpt{s}_sram", "nvm", (image,), "uint8")
+            for w in ("seq", "task", "clo", "chi"):
+                memory.allocate(f"ckpt{s}_{w}", "nvm", (1,), "uint16")
+        memory.allocate("ckpt_flag", "nvm", (1,), "uint16")
+        return "result"
+
+    @classmethod
+    def checkpoint_cost(cls, setup, memory):
+        image = memory.used_bytes("sram") + cls.register_bytes
+        return transfer_cost(setup.platform, image + 5 * 2, "sram_to_nvm")
+
+    @classmethod
+    def prepare(cls, setup, memory):
+        st = setup.storage
+        ckpt = cls.checkpoint_cost(setup, memory)
+        need_pin = ckpt.energy_j + (max(c.energy_j for c in setup.costs) if not cls.suspends_task else 0.0)
+        e_ckpt = st.e_off_j + cls.safety * need_pin / st.output_efficiency
+        v_ckpt = math.sqrt(2 * e_ckpt / st.capacitance_f)
+        return {"v_ckpt": v_ckpt, "v_on": st.v_on_v, "checkpoint_energy_j": ckpt.energy_j,
+                "feasible": v_ckpt < st.v_on_v}
+
+    @classmethod
+    def threshold_v(cls, plan):
+        return plan["v_ckpt"]
+
+    @classmethod
+    def unit_energy_j(cls, setup, plan):
+        # between two comparator events the scheduler needs boot + restore and one checkpoint
+        worst = plan["checkpoint_energy_j"]
+        if not cls.suspends_task:
+            worst += max(c.energy_j for c in setup.costs)
+        return worst * 2  # checkpoint + restore of the same image
+
+    def on_boot(self, dev):
+        self.seq = None
+        self.restore_slot = None
+        self.stage = None
+        mem = dev.memory
+        flag = mem.read_word("ckpt_flag")
+        if flag and dev.request_active:
+            s = flag & 1
+            if mem.read_word(f"ckpt{s}_seq") == dev.request_seq:
+                self.restore_slot = s
+                self.seq = dev.request_seq
+                self.next = mem.read_word(f"ckpt{s}_task")
+                self.resume = mem.read_word(f"ckpt{s}_clo") | (mem.read_word(f"ckpt{s}_chi") << 16)
+                self.copied = False
+        self.flag = flag
+
+    def on_threshold(self, dev, task_index, cycles_done):
+        if task_index is not None:
+            self.next, self.resume = task_index, cycles_done
+        self.stage = 0
+
+    def next_action(self, dev):
+        if not dev.request_active:
+            return Idle()
+        if self.restore_slot is not None:
+            s, self.restore_slot = self.restore_slot, None
+            return Copy(f"ckpt{s}_sram", SRAM_IMAGE, category="restore")
+        if self.seq != dev.request_seq:
+            self.seq, self.next, self.resume, self.copied, self.stage = dev.request_seq, 0, 0, False, None
+        if self.stage is not None:
+            return self._checkpoint_step()
+        if self.next < len(dev.tasks):
+            i, r = self.next, self.resume
+            self.next, self.resume = i + 1, 0
+            return RunTask(i, r)
+        if not self.copied:
+            self.copied = True
+            return Copy(tensor_buffer(dev.network.output_name), "result")
+        return Done()
+
+    def _checkpoint_step(self):
+        s = 1 - (self.flag & 1) if self.flag else 0
+        stage = self.stage
+        self.stage += 1
+        if stage == 0:
+            return Copy(SRAM_IMAGE, f"ckpt{s}_sram")
+        if stage == 1:
+            r = self.resume
+            return WriteWords(((f"ckpt{s}_seq", self.seq), (f"ckpt{s}_task", self.next),
+                               (f"ckpt{s}_clo", r & 0xFFFF), (f"ckpt{s}_chi", (r >> 16) & 0xFFFF)))
+        if stage == 2:
+            epoch = ((self.flag >> 1) + 1) & 0x7FFF or 1
+            self.flag = (epoch << 1) | s
+            return WriteWords((("ckpt_flag", self.flag),), commits=True)
+        self.stage = None
+        return Sleep(until_v=self.plan["v_on"])
+
+
+class JITTask(JIT):
+    """``jit`` that checkpoints only at task boundaries: the comparator sets a flag, the running
+    task finishes, then the checkpoint is taken (``V_ckpt`` reserves the largest task's energy)."""
+
+    name = "jit-task"
+    suspends_task = False
+
+
+#: Built-in schedulers by name, in the order of the comparison table.
+SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask)}
+
+
+def get_scheduler(name):
+    """Scheduler class by name; unknown names list the valid ones."""
+    try:
+        return SCHEDULERS[name]
+    except KeyError:
+        raise SchedulerError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}") from None
+

@@ -1,0 +1,99 @@
+"""``simulate``: run a scenario under each scheduler and collect the result tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .engine import Engine, Setup
+from .errors import ModelError
+from .results import Results, git_hash, request_table, summary_row, timeline_table
+from .scenario import Scenario, load_scenario, scenario_from_dict
+from .schedulers import get_scheduler
+from .tasks import lower
+
+
+def _as_scenario(scenario) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, dict):
+        return scenario_from_dict(scenario)
+    if isinstance(scenario, (str, Path)):
+        return load_scenario(scenario)
+    raise TypeError(f"scenario must be a Scenario, a dict or a path, not {type(scenario).__name__}")
+
+
+def request_inputs(network, model_name: str, n_requests: int, seed: int):
+    """Inputs (int8) and labels for ``n_requests`` requests: the model's held-out samples when
+    it ships them, else seeded random inputs (labels ``None``)."""
+    from . import zoo
+    try:
+        x, labels = zoo.samples(model_name)
+    except (ModelError, KeyError, FileNotFoundError, AttributeError):
+        x, labels = None, None
+    if x is None or len(x) == 0:
+        rng = np.random.default_rng(seed)
+        shape = network.tensors[network.input_name]
+        x = rng.integers(-128, 128, size=(min(n_requests, 64),) + tuple(shape), dtype=np.int8)
+        labels = None
+    n_used = min(len(x), max(n_requests, 1))
+    x = np.ascontiguousarray(x[:n_used])
+    labels = None if labels is None else np.asarray(labels)[:n_used]
+    return x, labels
+
+
+def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Results:
+    """Simulate ``scenario`` (a :class:`Scenario`, a dict with the TOML schema, or a path) under
+    each scheduler in ``schedulers`` (default: the scenario's list) and return the tables.
+    """
+    sc = _as_scenario(scenario)
+    if schedulers is not None:
+        sc = sc.with_schedulers(schedulers)
+    names = sc.scheduler_names()
+    classes = [get_scheduler(n) for n in names]  # refuse unknown names before any work
+    trace = sc.trace()
+    storage = sc.storage()
+    platform = sc.platform()
+    workload = sc.workload()
+    from . import zoo
+    model = sc.data["model"]
+    network = zoo.load(model["name"])
+    tasks = lower(network, model["granularity"])
+    n_req = workload.arrival_times().size
+    inputs, labels = request_inputs(network, model["name"], n_req, sc.data["seed"])
+    references = [network.run(x) for x in inputs]
+    runs, summaries, reqs, tls = [], [], [], []
+    for cls in classes:
+        setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
+                      workload=workload, inputs=inputs, labels=labels, references=references,
+                      record_timeline=record_timeline)
+        engine = Engine(setup, cls)
+        run = engine.run()
+        runs.append(run)
+        req = request_table(run, labels)
+        reqs.append(req)
+        summaries.append(summary_row(run, req, engine.t0))
+        tls.append(timeline_table(run))
+    provenance = {
+        "intersim_version": __version__,
+        "git_hash": git_hash(),
+        "scenario": sc.name,
+        "scenario_source": sc.source,
+        "scenario_sha256": sc.digest(),
+        "schedulers": names,
+        "seed": sc.data["seed"],
+        "trace": trace.name,
+        "model": model["name"],
+        "granularity": model["granularity"],
+        "platform": platform.name,
+        "tasks": len(tasks),
+    }
+    summary = pd.DataFrame(summaries)
+    requests = pd.concat(reqs, ignore_index=True)
+    timeline = pd.concat(tls, ignore_index=True) if record_timeline else tls[0].iloc[:0]
+    return Results(summary, requests, timeline, provenance, runs)
+
+
+__all__ = ["simulate", "request_inputs"]

@@ -79,6 +79,10 @@ class Setup:
     references: list                # continuous-power output per input
     costs: list = field(default_factory=list)
     record_timeline: bool = True
+    #: forced brown-outs, one entry per boot (whatever the voltage): the k-th boot fails after
+    #: ``brownout_at[k]`` active cycles since boot (an int, or ``("cycles", n)``), or after
+    #: ``("words", n)`` non-volatile words written since boot; ``None``: no injection
+    brownout_at: tuple = ()
 
 
 @dataclass
@@ -142,7 +146,8 @@ class Engine:
                                 else self.memory.buffers[tensor_buffer(name)].memory)
                          for name in net.tensors}
         self.tensor_memory = tensor_memory
-        setup.costs = price(setup.tasks, net, setup.platform, tensor_memory)
+        buffer_memory = {name: b.memory for name, b in self.memory.buffers.items()}
+        setup.costs = price(setup.tasks, net, setup.platform, tensor_memory, buffer_memory)
         self.plan = scheduler_cls.prepare(setup, self.memory)
         self.dev = Device(self)
         self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
@@ -171,7 +176,14 @@ class Engine:
         self.supply = _Sum()
         self.pending = []  # (category, energy_j, time_s, request) since the last commit
         self.counts = {"power_failures": 0, "boots": 0, "wasted_boots": 0, "checkpoints": 0,
-                       "restores": 0, "commits": 0, "reexecuted_cycles": 0}
+                       "restores": 0, "commits": 0, "reexecuted_cycles": 0, "injected_failures": 0}
+        # where brown-outs struck, by timeline state
+        self.counts.update({f"failures_in_{state}": 0 for state in STATES if state != "off"})
+        self._state = "off"
+        self._inject_s = None      # active time since boot at which a forced brown-out happens [s]
+        self._inject_words = None  # NVM words written since boot after which one happens
+        self._active_s = 0.0       # active (non-sleep) time since the last boot [s]
+        self._words = 0            # NVM words written since the last boot
         self._commits_at_boot = 0
         # timeline buffers
         cap0 = 4096 if setup.record_timeline else 0
@@ -194,6 +206,7 @@ class Engine:
         """Advance the capacitor under a constant pin load; records segments. Returns reason."""
         load_cap = load_pin_w / self.st.output_efficiency
         t_stop = min(t_stop, self.horizon)
+        self._state = state
         t_start = self.t
         while True:
             n0 = self.n_seg
@@ -233,8 +246,9 @@ class Engine:
             self.req[column][self.head] += t_end - max(t_start, self.req["service_s"][self.head])
 
     # ------------------------------------------------------------------ loads
-    def _load(self, p_pin_w, duration_s, category, state, pending, e_threshold=None):
-        """Run a constant pin load for ``duration_s``; returns (outcome, elapsed_s).
+    def _load(self, p_pin_w, duration_s, category, state, pending, e_threshold=None, nvm_words=0):
+        """Run a constant pin load for ``duration_s``, writing ``nvm_words`` NVM words evenly over
+        it; returns (outcome, elapsed_s).
 
         outcome: "done", "brownout" or "threshold". Raises _Horizon at the run's end.
         """
@@ -248,12 +262,28 @@ class Engine:
             self.t = t_end
             return "done", duration_s
         e_low = self.st.e_off_j if e_threshold is None else max(self.st.e_off_j, e_threshold)
+        forced = False
+        if self._inject_s is not None:
+            left = self._inject_s - self._active_s
+            if left < duration_s:
+                duration_s, forced = max(left, 0.0), True
+        if self._inject_words is not None and nvm_words > 0:
+            left = self._inject_words - self._words
+            if left < nvm_words:
+                # the words persist evenly over the load: stop exactly after ``left`` of them
+                duration_s, forced = min(duration_s, duration_s * max(left, 0) / nvm_words), True
         t_target = self.t + duration_s
         reason, dt = self._advance(p_pin_w, t_target, e_low, math.inf, state)
+        self._active_s += dt
+        if nvm_words:
+            self._words += int(nvm_words * dt / duration_s) if dt < duration_s else nvm_words
         self._book_load(category, p_pin_w, dt, pending)
         if reason == cap.STOP_TIME:
             if t_target > self.horizon and self.t >= self.horizon:
                 raise _Horizon
+            if forced:
+                self.counts["injected_failures"] += 1
+                return "brownout", dt
             return "done", dt
         if reason == cap.STOP_LOW and e_threshold is not None and self.e > self.st.e_off_j:
             return "threshold", dt
@@ -287,10 +317,11 @@ class Engine:
         self.pending.clear()
         self.memory.poison_volatile()
         self.counts["power_failures"] += 1
-        if self.counts["commits"] == self._commits_at_boot:
-            self.counts["wasted_boots"] += 1
+        self.counts[f"failures_in_{self._state}"] += 1
         if self.head is not None:
             self.req["power_failures"][self.head] += 1
+            if self.counts["commits"] == self._commits_at_boot:
+                self.counts["wasted_boots"] += 1
 
     def _deliver(self):
         """The environment hands the next queued request to the device (no cost)."""
@@ -355,6 +386,20 @@ class Engine:
                     return
             # boot
             self.counts["boots"] += 1
+            self._active_s, self._words = 0.0, 0
+            k = self.counts["boots"] - 1
+            self._inject_s = self._inject_words = None
+            inj = self.setup.brownout_at[k] if k < len(self.setup.brownout_at) else None
+            if isinstance(inj, (tuple, list)):
+                kind, n = inj
+                if kind == "words":
+                    self._inject_words = int(n)
+                elif kind == "cycles":
+                    self._inject_s = int(n) / plat.clock_hz
+                else:
+                    raise ValueError(f"brownout_at entry {inj!r}: kind must be 'cycles' or 'words'")
+            elif inj is not None and inj >= 0:
+                self._inject_s = inj / plat.clock_hz
             self._commits_at_boot = self.counts["commits"]
             t_start = self.t
             outcome, dt = self._load(p_boot, plat.boot_time_s, "boot", "boot", pending=False)
@@ -392,7 +437,8 @@ class Engine:
             restore = action.category == "restore"
             data = src.copy()
             outcome, dt = self._load(cost.power_w, cost.time_s, "restore" if restore else "checkpoint",
-                                     "restore" if restore else "preserve", pending=not restore)
+                                     "restore" if restore else "preserve", pending=not restore,
+                                     nvm_words=self._words_of(src.size) if dst == NVM else 0)
             if restore:
                 self._req_time("restore_s", dt)
             frac = 1.0 if outcome == "done" else dt / cost.time_s
@@ -405,8 +451,8 @@ class Engine:
             n = len(action.words)
             t_word = self.word_cost.time_s
             outcome, dt = self._load(self.word_cost.power_w, n * t_word, "checkpoint", "preserve",
-                                     pending=True)
-            done_words = n if outcome == "done" else int(dt / t_word)
+                                     pending=True, nvm_words=n)
+            done_words = n if outcome == "done" else min(int(dt / t_word), n)
             for name, value in action.words[:done_words]:
                 self.memory.write_word(name, int(value))
             yield self._sync()
@@ -432,7 +478,7 @@ class Engine:
             return False, armed
         if isinstance(action, Done):
             outcome, dt = self._load(self.word_cost.power_w, self.word_cost.time_s, "checkpoint",
-                                     "preserve", pending=True)
+                                     "preserve", pending=True, nvm_words=1)
             yield self._sync()
             if outcome != "done":
                 return False, armed
@@ -455,7 +501,9 @@ class Engine:
         duration = remaining / clock
         power = cost.power_w
         e_thr = self.e_threshold if armed else None
-        outcome, dt = self._load(power, duration, "compute", "compute", pending=True, e_threshold=e_thr)
+        words = self._task_nvm_words(task) * remaining // cost.cycles if cost.cycles else 0
+        outcome, dt = self._load(power, duration, "compute", "compute", pending=True, e_threshold=e_thr,
+                                 nvm_words=words)
         if outcome == "threshold":
             armed = False
             done_cycles = action.resume_cycles + int(dt * clock)
@@ -463,7 +511,8 @@ class Engine:
                 yield self._sync()
                 sched.on_threshold(self.dev, i, min(done_cycles, cost.cycles))
                 return True, armed
-            outcome, dt2 = self._load(power, duration - dt, "compute", "compute", pending=True)
+            outcome, dt2 = self._load(power, duration - dt, "compute", "compute", pending=True,
+                                      nvm_words=int(words * (duration - dt) / duration) if duration else 0)
             dt += dt2
             if outcome == "done":
                 self._compute_task(task, 1.0)
@@ -486,15 +535,45 @@ class Engine:
         net = self.setup.network
         layer = net.layers[task.layer]
         inputs = [self.memory.view(self._tensor_buf(name)) for name in task.inputs]
+        mem = self.memory
+        if task.kind == "accumulate":
+            src = mem.view(task.psum_src) if task.psum_src is not None else None
+            psum = src.copy() if src is not None else np.zeros(mem.buffers[task.psum_dst].shape, np.int32)
+            layer.accumulate(inputs, psum, task.ic_start, task.ic_stop, task.c_start, task.c_stop)
+            if fraction >= 1.0 or mem.buffers[task.psum_dst].memory == NVM:
+                a, b = task.out_byte_start * 4, task.out_byte_stop * 4
+                tile = psum.reshape(-1).view(np.uint8)[a:b]
+                mem.write_buffer(task.psum_dst, tile, fraction, byte_start=a)
+            return
         out_name = self._tensor_buf(task.output)
+        if task.kind == "finalize":
+            psum = mem.view(task.psum_src)
+            def compute(out):
+                layer.finalize(psum, out, task.c_start, task.c_stop)
+        else:
+            def compute(out):
+                layer.compute(inputs, out, task.c_start, task.c_stop)
         if self.memory.buffers[out_name].memory == SRAM:
             if fraction >= 1.0:
-                layer.compute(inputs, self.memory.view(out_name), task.c_start, task.c_stop)
+                compute(self.memory.view(out_name))
             return
         scratch = self.memory.view(out_name).copy()
-        layer.compute(inputs, scratch, task.c_start, task.c_stop)
+        compute(scratch)
         tile = scratch.reshape(-1).view(np.uint8)[task.out_byte_start:task.out_byte_stop]
         self.memory.write_buffer(out_name, tile, fraction, byte_start=task.out_byte_start)
+
+    def _words_of(self, n_bytes):
+        w = self.memory.word_bytes
+        return -(-int(n_bytes) // w)
+
+    def _task_nvm_words(self, task):
+        """NVM words a task writes (its output tile and/or partial-sum tile, where in NVM)."""
+        n = 0
+        if task.kind != "accumulate" and self.memory.buffers[self._tensor_buf(task.output)].memory == NVM:
+            n += self._words_of(task.out_byte_stop - task.out_byte_start)
+        if task.psum_dst is not None and self.memory.buffers[task.psum_dst].memory == NVM:
+            n += self._words_of(4 * (task.out_byte_stop - task.out_byte_start))
+        return n
 
     def _tensor_buf(self, name):
         return INPUT_BUFFER if name == self.setup.network.input_name else tensor_buffer(name)

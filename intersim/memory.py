@@ -62,6 +62,15 @@ class Memory:
         self.buffers[name] = buf
         return buf
 
+    def alias(self, name: str, of: str, shape, dtype="int8") -> Buffer:
+        """A second name for the start of buffer ``of`` with its own shape (must fit inside it)."""
+        base = self.buffers[of]
+        buf = Buffer(name, base.memory, base.offset, tuple(int(s) for s in shape), str(np.dtype(dtype)))
+        if buf.nbytes > base.nbytes:
+            raise ValueError(f"alias {name!r} ({buf.nbytes} B) does not fit in {of!r} ({base.nbytes} B)")
+        self.buffers[name] = buf
+        return buf
+
     def finalize(self):
         """Create the arenas once the layout is complete (SRAM starts poisoned, NVM zeroed)."""
         self.arena[SRAM] = np.full(self._size[SRAM], POISON_BYTE, np.uint8)

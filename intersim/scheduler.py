@@ -50,6 +50,24 @@ def tensor_buffer(tensor_name: str) -> str:
     return f"t:{tensor_name}"
 
 
+def allocate_psums(memory, setup, where: str, double_buffer: bool):
+    """Allocate the tasks' int32 partial-sum buffers in ``where`` ("sram"/"nvm").
+
+    ``double_buffer``: the two parities of a tile are separate regions, so re-executing an
+    accumulate task reads an unchanged source (idempotent); otherwise both names alias one region
+    (accumulation in place -- fine in SRAM, a write-after-read hazard in NVM).
+    """
+    from .tasks import psum_buffers
+    shapes = psum_buffers(setup.tasks, setup.network)
+    for name in sorted(shapes):
+        if name.endswith(":0") or double_buffer:
+            memory.allocate(name, where, shapes[name], "int32")
+    if not double_buffer:
+        for name in sorted(shapes):
+            if name.endswith(":1"):
+                memory.alias(name, name[:-1] + "0", shapes[name], "int32")
+
+
 @dataclass(frozen=True)
 class RunTask:
     """Run task ``index``; ``resume_cycles`` [cycles] already done before a suspension."""
@@ -118,6 +136,7 @@ class Scheduler:
         for name, shape in net.tensors.items():
             if name != net.input_name:
                 memory.allocate(tensor_buffer(name), "sram", shape)
+        allocate_psums(memory, setup, "sram", double_buffer=False)
         memory.allocate("result", "nvm", net.tensors[net.output_name])
         return "result"
 

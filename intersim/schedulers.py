@@ -10,7 +10,7 @@ import math
 from .cost import transfer_cost
 from .errors import SchedulerError
 from .scheduler import (
-    SRAM_IMAGE, Copy, Done, Idle, RunTask, Scheduler, Sleep, WriteWords, tensor_buffer,
+    SRAM_IMAGE, Copy, Done, Idle, RunTask, Scheduler, Sleep, WriteWords, allocate_psums, tensor_buffer,
 )
 
 
@@ -61,7 +61,8 @@ class Static(Scheduler):
     fits the budget ``eta_out * C (V_on^2 - V_off^2) / 2 * margin`` (zero harvest assumed).
     Every tensor lives in NVM; a task reads its inputs from NVM and writes its output tile there;
     after each group a progress counter is committed. A group cut by a failure is re-executed
-    (its tasks are idempotent: they never overwrite their own inputs). A group that does not fit
+    (its tasks are idempotent: they never overwrite their own inputs, and partial sums of
+    input-channel tiles are double-buffered in NVM). A group that does not fit
     the V_on window on its own first sleeps until the voltage that makes it fit.
     """
 
@@ -74,6 +75,7 @@ class Static(Scheduler):
         for name, shape in net.tensors.items():
             if name != net.input_name:
                 memory.allocate(tensor_buffer(name), "nvm", shape)
+        allocate_psums(memory, setup, "nvm", double_buffer=True)
         memory.allocate("progress", "nvm", (1,), "uint16")
         memory.allocate("progress_seq", "nvm", (1,), "uint16")
         return tensor_buffer(net.output_name)
@@ -98,8 +100,9 @@ class Static(Scheduler):
             if need <= budget:
                 charge_v.append(None)
             else:  # one atomic task larger than the window: charge above V_on first
+                # (at most V_max: beyond it the group relies on harvest while it runs)
                 e_needed = st.e_off_j + need / (st.output_efficiency * cls.margin)
-                charge_v.append(math.sqrt(2 * e_needed / st.capacitance_f))
+                charge_v.append(min(math.sqrt(2 * e_needed / st.capacitance_f), st.v_max_v))
         return {"groups": groups, "charge_v": charge_v, "budget_j": budget}
 
     @classmethod
@@ -151,11 +154,13 @@ class JIT(Scheduler):
     name = "jit"
     safety = 1.2
     suspends_task = True
-    register_bytes = 64  # CPU registers + stack pointer/PC saved with the image
+    register_bytes = 64  # CPU registers + stack saved with the image (a volatile SRAM buffer)
 
     @classmethod
     def layout(cls, memory, setup, plan=None):
         super().layout(memory, setup, plan)
+        # the register file and stack live in the volatile image too
+        memory.allocate("registers", "sram", (cls.register_bytes,), "uint8")
         image = memory.used_bytes("sram")
         for s in (0, 1):
             memory.allocate(f"ckpt{s}_sram", "nvm", (image,), "uint8")
@@ -165,18 +170,22 @@ class JIT(Scheduler):
         return "result"
 
     @classmethod
-    def checkpoint_cost(cls, setup, memory):
-        image = memory.used_bytes("sram") + cls.register_bytes
-        return transfer_cost(setup.platform, image + 5 * 2, "sram_to_nvm")
+    def checkpoint_energy_j(cls, setup, memory):
+        """Energy [J at the MCU pin] of one checkpoint exactly as it executes: the SRAM image copy,
+        four header words and the flag word."""
+        plat = setup.platform
+        image = transfer_cost(plat, memory.used_bytes("sram"), "sram_to_nvm")
+        word = transfer_cost(plat, 2, "sram_to_nvm")
+        return image.energy_j + 5 * word.energy_j
 
     @classmethod
     def prepare(cls, setup, memory):
         st = setup.storage
-        ckpt = cls.checkpoint_cost(setup, memory)
-        need_pin = ckpt.energy_j + (max(c.energy_j for c in setup.costs) if not cls.suspends_task else 0.0)
+        ckpt = cls.checkpoint_energy_j(setup, memory)
+        need_pin = ckpt + (max(c.energy_j for c in setup.costs) if not cls.suspends_task else 0.0)
         e_ckpt = st.e_off_j + cls.safety * need_pin / st.output_efficiency
         v_ckpt = math.sqrt(2 * e_ckpt / st.capacitance_f)
-        return {"v_ckpt": v_ckpt, "v_on": st.v_on_v, "checkpoint_energy_j": ckpt.energy_j,
+        return {"v_ckpt": v_ckpt, "v_on": st.v_on_v, "checkpoint_energy_j": ckpt,
                 "feasible": v_ckpt < st.v_on_v}
 
     @classmethod

@@ -14,12 +14,24 @@ from .cost import Cost, task_cost
 from .errors import ScenarioError
 
 #: Granularities understood by :func:`lower`.
-GRANULARITY_HELP = "'layer', 'channel' or 'channels:N' (N >= 1 output channels per task)"
+GRANULARITY_HELP = ("'layer', 'channel', 'channels:N' (N output channels per task), optionally followed "
+                    "by ',ic:K' (conv/dense split over K input channels per task, int32 partial sums "
+                    "kept in a buffer between tasks), e.g. 'channels:4,ic:2' or 'layer,ic:8'")
+
+PSUM_DTYPE = "int32"
 
 
 @dataclass(frozen=True)
 class Task:
-    """One atomic unit of work: output channels ``[c_start, c_stop)`` of layer ``layer``."""
+    """One atomic unit of work on output channels ``[c_start, c_stop)`` of layer ``layer``.
+
+    ``kind`` is "compute" (the tile's whole output), "accumulate" (add the contribution of input
+    channels ``[ic_start, ic_stop)`` to int32 partial sums: read ``psum_src`` -- none for the
+    first tile, which starts from the bias -- and write ``psum_dst``) or "finalize" (requantise
+    the partial sums in ``psum_src`` into the output tile). Partial-sum buffers alternate between
+    two names per layer and output tile (``psum:<layer>:<c_start>:0`` / ``...:1``), so an execution
+    design may double-buffer them (idempotent re-execution) or alias both to one region.
+    """
 
     index: int
     layer: int
@@ -35,62 +47,119 @@ class Task:
     out_byte_stop: int
     weight_bytes: int
     kernel: str
+    kind: str = "compute"
+    ic_start: int = 0
+    ic_stop: int = 0
+    psum_src: str | None = None
+    psum_dst: str | None = None
+    input_bytes: int = 0
 
 
-def parse_granularity(granularity: str) -> int:
-    """Output channels per task; 0 means a whole layer."""
-    g = str(granularity).strip()
-    if g == "layer":
-        return 0
-    if g == "channel":
-        return 1
-    m = re.fullmatch(r"channels:(\d+)", g)
-    if m and int(m.group(1)) >= 1:
-        return int(m.group(1))
-    raise ScenarioError(f"model.granularity = {granularity!r} is invalid; allowed: {GRANULARITY_HELP}")
+def parse_granularity(granularity: str) -> tuple[int, int]:
+    """(output channels per task, input channels per task); 0 means whole (no split)."""
+    text = str(granularity).replace(" ", "")
+    parts = text.split(",")
+    per_out, per_in = None, 0
+    try:
+        for part in parts:
+            if part == "layer" and per_out is None:
+                per_out = 0
+            elif part == "channel" and per_out is None:
+                per_out = 1
+            elif part.startswith("channels:") and per_out is None and int(part[9:]) >= 1:
+                per_out = int(part[9:])
+            elif part.startswith("ic:") and per_in == 0 and int(part[3:]) >= 1:
+                per_in = int(part[3:])
+            else:
+                raise ValueError(part)
+    except ValueError:
+        per_out = None
+    if per_out is None:
+        raise ScenarioError(f"model.granularity = {granularity!r} is invalid; allowed: {GRANULARITY_HELP}")
+    return per_out, per_in
 
 
 def _tensor_bytes(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
+def psum_name(layer_name: str, c_start: int, parity: int) -> str:
+    """Name of a partial-sum buffer (see :class:`Task`)."""
+    return f"psum:{layer_name}:{c_start}:{parity}"
+
+
 def lower(network, granularity: str = "layer") -> list[Task]:
     """Split ``network`` into tasks of the given granularity (see :data:`GRANULARITY_HELP`)."""
-    per = parse_granularity(granularity)
+    per_out, per_in = parse_granularity(granularity)
     tasks: list[Task] = []
     for li, layer in enumerate(network.layers):
         shape = network.tensors[layer.output]
         inner = _tensor_bytes(shape[1:]) if len(shape) > 1 else 1
         n_out = layer.out_channels
-        step = n_out if per == 0 else per
+        step = n_out if per_out == 0 else per_out
+        split_in = per_in > 0 and getattr(layer, "reduces", False) and layer.in_channels > per_in
+        in_bytes = _tensor_bytes(network.tensors[layer.inputs[0]]) if layer.inputs else 0
         for c0 in range(0, n_out, step):
             c1 = min(n_out, c0 + step)
-            tasks.append(Task(
-                index=len(tasks), layer=li,
-                name=f"{layer.name}[{c0}:{c1}]" if (c0, c1) != (0, n_out) else layer.name,
-                op=layer.op, inputs=tuple(layer.inputs), output=layer.output,
-                c_start=c0, c_stop=c1, macs=int(layer.macs(c0, c1)),
-                n_outputs=(c1 - c0) * inner,
-                out_byte_start=c0 * inner, out_byte_stop=c1 * inner,
-                weight_bytes=int(layer.weight_bytes(c0, c1)),
-                kernel=getattr(layer, "kernel", "cpu"),
-            ))
+            name = f"{layer.name}[{c0}:{c1}]" if (c0, c1) != (0, n_out) else layer.name
+            common = dict(layer=li, op=layer.op, inputs=tuple(layer.inputs), output=layer.output,
+                          c_start=c0, c_stop=c1, out_byte_start=c0 * inner, out_byte_stop=c1 * inner,
+                          kernel=getattr(layer, "kernel", "cpu"))
+            wbytes = int(layer.weight_bytes(c0, c1))
+            if not split_in:
+                ib = int(layer.input_bytes(c0, c1)) if hasattr(layer, "input_bytes") else sum(
+                    _tensor_bytes(network.tensors[n]) for n in layer.inputs)
+                tasks.append(Task(index=len(tasks), name=name, macs=int(layer.macs(c0, c1)),
+                                  n_outputs=(c1 - c0) * inner, weight_bytes=wbytes, input_bytes=ib, **common))
+                continue
+            n_in = layer.in_channels
+            for j, ic0 in enumerate(range(0, n_in, per_in)):
+                ic1 = min(n_in, ic0 + per_in)
+                tasks.append(Task(
+                    index=len(tasks), name=f"{name}<ic {ic0}:{ic1}>", kind="accumulate",
+                    ic_start=ic0, ic_stop=ic1, macs=int(layer.macs_partial(ic0, ic1, c0, c1)),
+                    n_outputs=0, weight_bytes=int(round(wbytes * (ic1 - ic0) / n_in)),
+                    input_bytes=int(round(in_bytes * (ic1 - ic0) / n_in)),
+                    psum_src=psum_name(layer.name, c0, (j - 1) % 2) if j > 0 else None,
+                    psum_dst=psum_name(layer.name, c0, j % 2), **common))
+            tasks.append(Task(index=len(tasks), name=f"{name}<finalize>", kind="finalize", macs=0,
+                              n_outputs=(c1 - c0) * inner, weight_bytes=0, input_bytes=0,
+                              psum_src=tasks[-1].psum_dst, **common))
     return tasks
 
 
-def price(tasks, network, platform, tensor_memory: dict) -> list[Cost]:
-    """Cost of each task given where each tensor lives (``tensor_memory[name]`` = "sram"/"nvm").
+def psum_buffers(tasks, network) -> dict:
+    """Shape of every partial-sum buffer the tasks use: ``{name: shape}`` (dtype int32)."""
+    out = {}
+    for t in tasks:
+        for name in (t.psum_src, t.psum_dst):
+            if name is not None:
+                out[name] = network.tensors[t.output]
+    return out
 
-    Weights are firmware constants in the non-volatile memory; inputs are read whole (a tile of
-    output channels needs every input channel), outputs are written for the tile only.
+
+def price(tasks, network, platform, tensor_memory: dict, buffer_memory=None) -> list[Cost]:
+    """Cost of each task given where each tensor lives (``tensor_memory[name]`` = "sram"/"nvm")
+    and where each partial-sum buffer lives (``buffer_memory[name]``).
+
+    Weights are firmware constants in the non-volatile memory; a task reads the input bytes its
+    output tile depends on, reads/writes its partial-sum tile (int32), writes its output tile.
     """
     costs = []
     for t in tasks:
         reads = {"sram": 0, "nvm": t.weight_bytes}
-        for name in t.inputs:
-            reads[tensor_memory[name]] += _tensor_bytes(network.tensors[name])
         writes = {"sram": 0, "nvm": 0}
-        writes[tensor_memory[t.output]] += t.out_byte_stop - t.out_byte_start
+        if t.kind != "finalize":
+            reads[tensor_memory[t.inputs[0]]] += t.input_bytes
+            for name in t.inputs[1:]:
+                reads[tensor_memory[name]] += _tensor_bytes(network.tensors[name])
+        psum_tile = (t.out_byte_stop - t.out_byte_start) * 4
+        if t.psum_src is not None:
+            reads[buffer_memory[t.psum_src]] += psum_tile
+        if t.psum_dst is not None:
+            writes[buffer_memory[t.psum_dst]] += psum_tile
+        if t.kind != "accumulate":
+            writes[tensor_memory[t.output]] += t.out_byte_stop - t.out_byte_start
         kernel = t.kernel if t.kernel in platform.mac_cycles else platform.default_kernel
         costs.append(task_cost(platform, kernel, t.macs, t.n_outputs,
                                sram_read_bytes=reads["sram"], sram_write_bytes=writes["sram"],

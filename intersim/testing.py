@@ -1,0 +1,187 @@
+"""Property-testing machinery for schedulers, public so users can test their own.
+
+>>> from intersim.testing import check_scheduler
+>>> check_scheduler(MyScheduler)            # from your own pytest suite          # doctest: +SKIP
+
+``check_scheduler`` runs hypothesis over generated traces, capacitors, networks, granularities and
+injected brown-outs (inside tasks, commits, checkpoints and restores) and fails with a shrunk
+counterexample unless every completed request's output is bit-equal to continuous execution and
+the energy books balance. :class:`InPlaceStatic` is the documented example of a wrong scheduler
+it catches (a write-after-read hazard).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .capacitor import Storage
+from .engine import Engine, Setup
+from .network import NetworkBuilder
+from .platform import get_platform
+from .results import books_residual_j, request_table
+from .scheduler import allocate_psums, tensor_buffer
+from .schedulers import Static
+from .tasks import lower
+from .trace import Trace
+from .workload import Workload
+
+# ----------------------------------------------------------------------------------------------
+# plain generators (seeded by an explicit numpy Generator)
+
+
+def random_network(rng: np.random.Generator, size: int = 6, channels: int = 4, classes: int = 5,
+                   depth: int = 2):
+    """A small random int8 CNN: ``depth`` conv+relu layers (the second with a max-pool), flatten,
+    dense. Scales keep activations away from saturation, so wrong inputs change the output."""
+    b = NetworkBuilder("random_cnn", (1, size, size), input_scale=0.02, input_zero_point=0)
+    c_in = 1
+    for d in range(depth):
+        c_out = int(rng.integers(1, channels + 1))
+        w = rng.integers(-60, 61, size=(c_out, c_in, 3, 3), dtype=np.int64).astype(np.int8)
+        bias = rng.integers(-200, 201, size=c_out).astype(np.int32)
+        k = c_in * 9
+        b.conv2d(w, bias, w_scale=np.full(c_out, 0.01, np.float32), y_scale=0.02 * 0.01 * 60 * math.sqrt(k) / 20,
+                 y_zero_point=int(rng.integers(-10, 11)), pads=1, act="relu")
+        if d == 0 and size >= 4:
+            b.maxpool(2)
+        c_in = c_out
+    b.flatten()
+    n_in = b.tensors[b.last][0]
+    w = rng.integers(-60, 61, size=(classes, n_in), dtype=np.int64).astype(np.int8)
+    bias = rng.integers(-200, 201, size=classes).astype(np.int32)
+    b.dense(w, bias, w_scale=np.full(classes, 0.01, np.float32),
+            y_scale=0.02 * 0.01 * 60 * math.sqrt(n_in) / 20, y_zero_point=0)
+    return b.build()
+
+
+def random_trace(rng: np.random.Generator, duration_s: float = 60.0, mean_power_w: float = 2e-3,
+                 period_s: float = 0.5) -> Trace:
+    """A bursty harvest: exponential samples, some zero, every ``period_s`` [s]."""
+    n = max(2, int(duration_s / period_s))
+    p = rng.exponential(mean_power_w, n) * (rng.random(n) > 0.3)
+    return Trace(np.arange(n) * period_s, p, n * period_s, loop=True, name="random")
+
+
+# ----------------------------------------------------------------------------------------------
+# a deliberately wrong scheduler
+
+
+class InPlaceStatic(Static):
+    """WRONG on purpose: ``static`` that accumulates input-channel partial sums in place in NVM
+    (one buffer per tile instead of two) with no progress marker per accumulation. A failure
+    after an accumulate task has written its sums but before the group's commit makes the
+    re-executed group add that contribution twice: the write-after-read hazard the property
+    tests must catch. (Identical to ``static`` at granularities without input-channel tiles.)"""
+
+    name = "inplace-static"
+
+    @classmethod
+    def layout(cls, memory, setup, plan=None):
+        net = setup.network
+        for name, shape in net.tensors.items():
+            if name != net.input_name:
+                memory.allocate(tensor_buffer(name), "nvm", shape)
+        allocate_psums(memory, setup, "nvm", double_buffer=False)
+        memory.allocate("progress", "nvm", (1,), "uint16")
+        memory.allocate("progress_seq", "nvm", (1,), "uint16")
+        return tensor_buffer(net.output_name)
+
+
+# ----------------------------------------------------------------------------------------------
+# running one generated case
+
+
+def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
+             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False):
+    """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls``.
+
+    Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
+    request's ``correct`` must be True for a correct scheduler.
+    """
+    rng = np.random.default_rng(len(brownout_at))
+    shape = network.tensors[network.input_name]
+    inputs = rng.integers(-128, 128, size=(n_requests,) + tuple(shape), dtype=np.int64).astype(np.int8)
+    refs = [network.run(x) for x in inputs]
+    tasks = lower(network, granularity)
+    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests)
+    setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
+                  trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,
+                  record_timeline=record_timeline, brownout_at=tuple(brownout_at))
+    run = Engine(setup, scheduler_cls).run()
+    return run, request_table(run, None)
+
+
+def failure_places(run) -> list[str]:
+    """Where brown-outs struck in a run: "task", "preservation" (commit, checkpoint, result copy,
+    done flag), "restore", "boot", "sleep" (each listed once)."""
+    names = {"compute": "task", "preserve": "preservation", "restore": "restore", "boot": "boot",
+             "sleep": "sleep", "idle": "sleep"}
+    return sorted({names[k[12:]] for k, v in run.counts.items() if k.startswith("failures_in_") and v})
+
+
+def violations(run, requests) -> list[str]:
+    """What a correct scheduler must never do, as readable sentences (empty: none)."""
+    out = []
+    done = requests[requests["status"] == "done"]
+    wrong = done[~done["correct"]]
+    if len(wrong):
+        out.append(f"{len(wrong)} of {len(done)} completed requests differ from continuous execution "
+                   f"(requests {list(wrong['request'])})")
+    scale = run.books["energy_harvested_j"] + run.books["energy_supply_j"] + run.e_initial_j
+    residual = books_residual_j(run.books)
+    if abs(residual) > 1e-9 * scale + 1e-12:
+        out.append(f"energy books do not balance: residual {residual!r} J")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# hypothesis strategies and the property
+
+def strategies():
+    """Hypothesis strategies: ``networks``, ``granularities``, ``storages``, ``traces``,
+    ``failure_schedules`` (imported lazily: hypothesis is a test dependency)."""
+    from hypothesis import strategies as st
+
+    seeds = st.integers(0, 2**32 - 1)
+    networks = seeds.map(lambda s: random_network(np.random.default_rng(s)))
+    granularities = st.sampled_from(["layer", "channel", "channels:2", "layer,ic:1", "channels:2,ic:2"])
+    storages = st.builds(
+        lambda c, von, voff, leak: Storage(capacitance_f=c, v_on_v=von, v_off_v=voff, v_max_v=3.6,
+                                           v_initial_v=0.0, leakage_ohm=leak, input_efficiency=0.8,
+                                           output_efficiency=0.9),
+        st.sampled_from([4.7e-6, 10e-6, 22e-6, 47e-6]), st.sampled_from([3.0, 3.3]),
+        st.sampled_from([1.8, 2.2, 2.5]), st.sampled_from([math.inf, 2e6]))
+    traces = st.builds(lambda s, m: random_trace(np.random.default_rng(s), mean_power_w=m), seeds,
+                       st.sampled_from([1e-3, 3e-3, 10e-3]))
+    # per boot: no injection, a brown-out after n active cycles, or after n NVM words written
+    # (cycle offsets up to ~4 ms: a ~1 ms boot, then the tasks)
+    failure_schedules = st.lists(st.one_of(
+        st.none(),
+        st.tuples(st.just("cycles"), st.integers(0, 60_000)),
+        st.tuples(st.just("cycles"), st.integers(16_000, 40_000)),
+        st.tuples(st.just("words"), st.integers(0, 150))), min_size=1, max_size=12)
+    return {"networks": networks, "granularities": granularities, "storages": storages,
+            "traces": traces, "failure_schedules": failure_schedules}
+
+
+def check_scheduler(scheduler_cls, max_examples: int | None = None):
+    """Property: under generated traces, capacitors, networks, granularities and injected
+    brown-outs, ``scheduler_cls`` gives the continuous-power output for every completed request
+    and the energy books balance. Raises ``AssertionError`` with the shrunk counterexample."""
+    from hypothesis import event, given, settings
+
+    s = strategies()
+
+    @given(network=s["networks"], granularity=s["granularities"], storage=s["storages"],
+           trace=s["traces"], brownout_at=s["failure_schedules"])
+    def prop(network, granularity, storage, trace, brownout_at):
+        run, req = run_case(scheduler_cls, network, granularity, trace, storage, brownout_at)
+        for where in failure_places(run):
+            event(f"brown-out inside {where}")
+        problems = violations(run, req)
+        assert not problems, "; ".join(problems)
+
+    if max_examples is not None:
+        prop = settings(max_examples=max_examples)(prop)
+    prop()

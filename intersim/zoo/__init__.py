@@ -1,0 +1,76 @@
+"""Model zoo: a trained int8 CNN on scikit-learn's digits, plus literature shapes with random weights.
+
+>>> from intersim import zoo
+>>> net = zoo.load("digits_cnn"); x, labels = zoo.samples("digits_cnn")
+>>> int(net.run(x[0]).argmax()) == labels[0]   # doctest: +SKIP
+
+``digits_cnn`` ships as ``digits_cnn.npz`` (network + held-out int8 inputs and labels) and
+``digits_cnn.json`` (metadata, measured accuracies); rebuild with
+``python -m intersim.zoo.build_digits``. The literature models (``mnist_lenet``,
+``cifar10_squeezenet``, ``kws_dnn_s``, ``har_cnn``) are generated on demand from a fixed seed and
+carry ``meta["accuracy_claimed"] = False``.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..network import Network, load_network, load_samples
+from .literature import BUILDERS
+
+HERE = Path(__file__).resolve().parent
+SHIPPED = {"digits_cnn": HERE / "digits_cnn.npz"}
+N_RANDOM_SAMPLES = 8
+
+
+def names() -> list[str]:
+    """Every model name :func:`load` accepts."""
+    return sorted(SHIPPED) + sorted(BUILDERS)
+
+
+def _check(name: str) -> str:
+    if name not in SHIPPED and name not in BUILDERS:
+        raise ModelError(f"unknown zoo model {name!r}; valid: {', '.join(names())}")
+    return name
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> Network:
+    if name in SHIPPED:
+        path = SHIPPED[name]
+        if not path.exists():
+            raise ModelError(f"zoo file {path} is missing; rebuild it with python -m intersim.zoo.build_digits")
+        return load_network(path)
+    return BUILDERS[name]()
+
+
+def load(name: str) -> Network:
+    """The network called ``name`` (see :func:`names`). Each call returns the same cached object:
+    treat it as read-only."""
+    return _load(_check(name))
+
+
+def samples(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x_int8[N, *input_shape], labels[N]) for ``name``.
+
+    For ``digits_cnn``: the held-out split, quantised as the network expects. For the literature
+    models: seeded random int8 inputs and labels -1 (their weights are random)."""
+    _check(name)
+    if name in SHIPPED:
+        return load_samples(SHIPPED[name])
+    net = load(name)
+    rng = np.random.default_rng(12345)
+    x = rng.integers(-128, 128, (N_RANDOM_SAMPLES,) + net.input_shape).astype(np.int8)
+    return x, np.full(N_RANDOM_SAMPLES, -1, np.int16)
+
+
+def info(name: str) -> dict:
+    """Metadata of ``name``: accuracies (digits), provenance, MACs, weight bytes."""
+    net = load(name)
+    return {**net.meta, "macs": net.total_macs(), "weight_bytes": net.weight_bytes()}
+
+
+__all__ = ["names", "load", "samples", "info"]

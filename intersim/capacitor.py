@@ -311,6 +311,30 @@ def _next_piece(time_s, k, m, t_first, period, loop):
 
 
 @njit(cache=True)
+def _nadd(s, c, x):
+    """Neumaier step on a local accumulator: returns the new ``(sum, compensation)``."""
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
+
+
+@njit(cache=True)
+def _flush(books, hs, hc, ls, lc, cs, cc, ks, kc):
+    """Add the local accumulators (harvested, input loss, clamped, leakage) to ``books``."""
+    _book(books, BOOK_HARVESTED, hs)
+    books[BOOK_HARVESTED, 1] += hc
+    _book(books, BOOK_INPUT_LOSS, ls)
+    books[BOOK_INPUT_LOSS, 1] += lc
+    _book(books, BOOK_CLAMPED, cs)
+    books[BOOK_CLAMPED, 1] += cc
+    _book(books, BOOK_LEAKAGE, ks)
+    books[BOOK_LEAKAGE, 1] += kc
+
+
+@njit(cache=True)
 def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
                     eta_in, b, e_max, t0, e0, t_stop, load_w, e_low, e_high,
                     books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg):
@@ -325,11 +349,15 @@ def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
     e_floor = e_low if e_low > 0.0 else 0.0
     floor_reason = STOP_LOW if e_low >= 0.0 else STOP_COLLAPSE
     upper = e_high if e_high < e_max else e_max
+    # books are summed in local (register) accumulators and flushed once per call
+    hs = hc = ls = lc = cs = cc = ks = kc = 0.0
     k, m, piece_end = _locate(time_s, t, t_first, period, loop)
     while True:
         if t >= t_stop:
+            _flush(books, hs, hc, ls, lc, cs, cc, ks, kc)
             return t, e, STOP_TIME, n_seg
         if record and n_seg >= cap:
+            _flush(books, hs, hc, ls, lc, cs, cc, ks, kc)
             return t, e, STOP_FULL, n_seg
         if piece_end <= t:  # also steps over pieces that rounding made empty
             k, m, piece_end = _next_piece(time_s, k, m, t_first, period, loop)
@@ -345,8 +373,6 @@ def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
         p_in = eta * h
         a = p_in - load_w
         reason = -1
-        clamp = 0.0
-        leak = 0.0
         if e >= e_max and a - b * e_max >= 0.0:
             # clamp regime: at V_max with net inflow beyond leakage -> hold there, refuse the excess
             e = e_max
@@ -354,8 +380,9 @@ def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
                 dt = 0.0
                 reason = STOP_HIGH
             e1 = e_max
-            leak = b * e_max * dt
-            clamp = (a - b * e_max) * dt
+            if b > 0.0:
+                ks, kc = _nadd(ks, kc, b * e_max * dt)
+            cs, cc = _nadd(cs, cc, (a - b * e_max) * dt)
         else:
             drift = a - b * e
             if e >= e_high:
@@ -386,16 +413,11 @@ def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
             # leakage = integral of b E dt; with the closed form it equals a dt - (e1 - e), which
             # also absorbs the rounding of an endpoint snapped onto a threshold
             if b > 0.0:
-                leak = a * dt - (e1 - e)
+                ks, kc = _nadd(ks, kc, a * dt - (e1 - e))
         harvested = h * dt
-        _book(books, BOOK_HARVESTED, harvested)
-        loss = harvested - p_in * dt
-        if loss != 0.0:
-            _book(books, BOOK_INPUT_LOSS, loss)
-        if clamp != 0.0:
-            _book(books, BOOK_CLAMPED, clamp)
-        if leak != 0.0:
-            _book(books, BOOK_LEAKAGE, leak)
+        hs, hc = _nadd(hs, hc, harvested)
+        if eta != 1.0:
+            ls, lc = _nadd(ls, lc, harvested - p_in * dt)
         if record and dt > 0.0:
             seg_t0[n_seg] = t
             seg_t1[n_seg] = t + dt
@@ -406,7 +428,10 @@ def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
         t = t_end if (reason < 0 and dt == t_end - t) else t + dt
         e = e1
         if reason >= 0:
+            _flush(books, hs, hc, ls, lc, cs, cc, ks, kc)
             return t, e, reason, n_seg
+        if t >= piece_end:  # step to the next piece here rather than in another loop iteration
+            k, m, piece_end = _next_piece(time_s, k, m, t_first, period, loop)
 
 
 _NO_ETA = np.empty(0)
@@ -440,7 +465,7 @@ _EV_COLLAPSE = 4   # the terminal collapses under the load
 _EV_ZERO = 5       # emptied with no load: rests at 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # IEEE inf/nan, as .py_func gives with numpy floats
 def _advance_general(time_s, power_w, eta_w, t_first, period, loop, par,
                      t0, e0, t_stop, load_w, load_a, v_low, v_high,
                      books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg):
@@ -470,9 +495,13 @@ def _advance_general(time_s, power_w, eta_w, t_first, period, loop, par,
             and par[PAR_I_LEAK] == 0.0 and par[PAR_I_Q] == 0.0 and load_a == 0.0):
         e_low = 0.5 * c * v_low * v_low if v_low >= 0.0 else -1.0
         e_high = 0.5 * c * v_high * v_high
-        return _advance_linear(time_s, power_w, eta_w, t_first, period, loop, 1.0,
-                               2.0 * par[PAR_G_LEAK] / c, e_max, t0, e0, t_stop, load_w, e_low,
-                               e_high, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+        t1, e1, reason, n_seg = _advance_linear(time_s, power_w, eta_w, t_first, period, loop, 1.0,
+                                                2.0 * par[PAR_G_LEAK] / c, e_max, t0, e0, t_stop,
+                                                load_w, e_low, e_high, books, seg_t0, seg_t1, seg_h,
+                                                seg_e0, seg_e1, n_seg)
+        if load_w != 0.0:  # the load is constant over the call
+            _book(books, BOOK_LOAD, load_w * (t1 - t0))
+        return t1, e1, reason, n_seg
     q = np.empty(N_Q)
     pre = np.empty(3)
     pim = np.empty(3)
@@ -594,9 +623,31 @@ def _advance_general(time_s, power_w, eta_w, t_first, period, loop, par,
                 else:
                     dt_used = dt
                     u1 = _u_after_bracketed(u0, dt, lim, lim_is_eq, t_b, q, npole, pre, pim, buf)
+            if lim_is_eq:
+                # within rounding of an equilibrium (a pole of h) the state is the equilibrium:
+                # stop 64 ulps short of it and book the rest of the piece at its rates (rem below)
+                gap = 64.0 * 2.220446049250313e-16 * abs(lim) + 1e-300
+                if abs(lim - u1) < gap:
+                    u1 = lim - gap if lim > u0 else lim + gap
+                    if (lim > u0 and u1 < u0) or (lim < u0 and u1 > u0):
+                        u1 = u0
             dt = dt_used
             nint = N_INT if r > 0.0 else N_INT - 1
+            ints[N_INT - 1] = 0.0
             _integrate(u0, u1, q, npole, pre, pim, nint, ints)
+            rem = dt - ints[0]
+            if rem != 0.0:
+                # time the path integral does not cover: at an equilibrium reached within rounding
+                # the rest of the piece is spent there, at the end point's rates
+                v1r = _v_of_u(u1, q)
+                ic1 = _ic(u1, q) if u1 > 0.0 else 0.0
+                ints[0] += rem
+                ints[1] += rem * u1
+                ints[2] += rem * (vs - u1)
+                ints[3] += rem * (vs - u1) * (vs - u1)
+                ints[4] += rem * v1r
+                ints[5] += rem * v1r * v1r
+                ints[6] += rem * ic1 * ic1
             harvested = h * dt + q[Q_ISRC] * ints[1] + vs * gs * ints[2]
             loss = (h - p_in) * dt + gs * ints[3] + q[Q_IQ] * ints[1]
             load = load_w * dt + load_a * ints[1]

@@ -22,9 +22,16 @@ from numba import njit
 
 from .errors import ModelError
 from .quant import (INT8_MAX, INT8_MIN, Requant, TfliteAddParams, add_onnx, add_onnx_ref, add_tflite,
-                    add_tflite_ref, requant_onnx, requant_onnx_ref, requant_tflite)
+                    add_tflite_ref, requant_onnx, requant_tflite)
 
 MODE_ONNX, MODE_TFLITE = 0, 1
+# typed placeholders for the unused buffer/parameters of ``_conv2d_gemm`` (one compiled signature)
+_NO_PSUM = np.zeros((0, 0, 0), np.int32)
+_NO_OUT = np.zeros((0, 0, 0), np.int8)
+_F32_1 = np.ones(1, np.float32)
+_I32_1 = np.zeros(1, np.int32)
+_NO_VEC32 = np.zeros(0, np.int32)
+_NO_VEC8 = np.zeros(0, np.int8)
 
 
 # =============================================================================================
@@ -73,6 +80,8 @@ def _conv_channel_acc(x, x_zp, w, wzp, oc, g, ic_lo, ic_hi, sh, sw, pt, pl, dh, 
                 ox_hi = m
             if ox_lo >= ox_hi:
                 continue
+            n = ox_hi - ox_lo
+            i0 = ox_lo * sw + off
             for ky in range(kh):
                 wv = np.int32(w[oc, ic, ky, kx]) - wzp
                 if wv == 0:
@@ -81,8 +90,16 @@ def _conv_channel_acc(x, x_zp, w, wzp, oc, g, ic_lo, ic_hi, sh, sw, pt, pl, dh, 
                     iy = oy * sh + ky * dh - pt
                     if iy < 0 or iy >= H:
                         continue
-                    for ox in range(ox_lo, ox_hi):
-                        acc[oy, ox] += wv * (np.int32(x[cin, iy, ox * sw + off]) - x_zp)
+                    # 0-based views so the inner loop vectorises (no index offsets to fix up)
+                    arow = acc[oy, ox_lo:ox_hi]
+                    if sw == 1:
+                        seg = x[cin, iy, i0:i0 + n]
+                        for j in range(n):
+                            arow[j] += wv * (np.int32(seg[j]) - x_zp)
+                    else:
+                        xrow = x[cin, iy]
+                        for j in range(n):
+                            arow[j] += wv * (np.int32(xrow[i0 + j * sw]) - x_zp)
 
 
 @njit(cache=True)
@@ -125,27 +142,119 @@ def _conv2d(x, x_zp, w, w_zp, bias, sh, sw, pt, pl, dh, dw, groups,
 
 
 @njit(cache=True)
-def _dense_accumulate(x, x_zp, w, w_zp, bias, add_bias, k_lo, k_hi, c_lo, c_hi, psum):
-    """psum[n] (int32, N) += sum_{k in [k_lo,k_hi)} (w[n,k]-w_zp[n]) (x[k]-x_zp) (+ bias[n])."""
-    for n in range(c_lo, c_hi):
-        wzp = np.int32(w_zp[n])
-        s = np.int32(0)
-        for k in range(k_lo, k_hi):
-            s += (np.int32(w[n, k]) - wzp) * (np.int32(x[k]) - x_zp)
-        if add_bias:
-            s += np.int32(bias[n])
-        psum[n] = np.int32(psum[n] + s)
+def _im2col_rows(x, x_zp, c0, ic_lo, ic_hi, kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo, col):
+    H = x.shape[1]
+    W = x.shape[2]
+    for oy in range(Ho):
+        for ox in range(Wo):
+            p = oy * Wo + ox
+            k = 0
+            for ic in range(ic_lo, ic_hi):
+                cin = c0 + ic
+                for ky in range(kh):
+                    iy = oy * sh + ky * dh - pt
+                    inside_y = iy >= 0 and iy < H
+                    for kx in range(kw):
+                        ix = ox * sw + kx * dw - pl
+                        if inside_y and ix >= 0 and ix < W:
+                            col[p, k] = np.int16(np.int32(x[cin, iy, ix]) - x_zp)
+                        else:
+                            col[p, k] = 0
+                        k += 1
 
 
 @njit(cache=True)
-def _dense(x, x_zp, w, w_zp, bias, mode, scale, mult, shift, zp, lo, hi, c_lo, c_hi, out):
-    K = w.shape[1]
-    for n in range(c_lo, c_hi):
-        wzp = np.int32(w_zp[n])
-        s = np.int32(bias[n])
+def _dot_rows(wrow, col, acc):
+    """acc[p] += sum_k wrow[k] * col[p, k]: int16 x int16 -> int32, which LLVM turns into vpmaddwd.
+
+    wrow and each col[p] are 1-D contiguous views indexed from 0: an offset inside the index
+    (``wk[oc, k0 + k]``) would make numba's negative-index fix-up block vectorisation."""
+    P = col.shape[0]
+    K = col.shape[1]
+    for p in range(P):
+        crow = col[p]
+        s = np.int32(0)
         for k in range(K):
-            s += (np.int32(w[n, k]) - wzp) * (np.int32(x[k]) - x_zp)
-        out[n] = _requant_one(s, n, mode, scale, mult, shift, zp, lo, hi)
+            s += np.int32(wrow[k]) * np.int32(crow[k])
+        acc[p] = np.int32(acc[p] + s)
+
+
+@njit(cache=True)
+def _conv2d_gemm(x, x_zp, wk, bias, add_bias, kh, kw, sh, sw, pt, pl, dh, dw, groups, ic_lo, ic_hi, c_lo, c_hi,
+                 finalize, mode, scale, mult, shift, zp, lo, hi, psum, out):
+    """im2col + int16 GEMM form of the convolution (same int32 sums as ``_conv2d``).
+
+    wk int16 (C_out, C_in/groups * kh * kw) holds ``w - w_zp`` in (ic, ky, kx) order. For output
+    channels [c_lo, c_hi) and in-group input channels [ic_lo, ic_hi): if ``finalize``, out (int8)
+    = requant(bias + sums); else psum (int32) += sums (+ bias when add_bias)."""
+    cout = wk.shape[0]
+    cout_g = cout // groups
+    cin_g = wk.shape[1] // (kh * kw)
+    Ho = out.shape[1] if finalize else psum.shape[1]
+    Wo = out.shape[2] if finalize else psum.shape[2]
+    P = Ho * Wo
+    klen = (ic_hi - ic_lo) * kh * kw
+    k0 = ic_lo * kh * kw
+    col = np.empty((P, klen), np.int16)
+    acc = np.empty(P, np.int32)
+    if c_hi <= c_lo:
+        return
+    g0 = c_lo // cout_g
+    g1 = (c_hi - 1) // cout_g
+    for g in range(g0, g1 + 1):
+        _im2col_rows(x, x_zp, g * cin_g, ic_lo, ic_hi, kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo, col)
+        oc_a = max(c_lo, g * cout_g)
+        oc_b = min(c_hi, (g + 1) * cout_g)
+        for oc in range(oc_a, oc_b):
+            b = np.int32(bias[oc]) if add_bias else np.int32(0)
+            for p in range(P):
+                acc[p] = b
+            _dot_rows(wk[oc, k0:k0 + klen], col, acc)
+            if finalize:
+                for p in range(P):
+                    out[oc, p // Wo, p % Wo] = _requant_one(acc[p], oc, mode, scale, mult, shift, zp, lo, hi)
+            else:
+                for p in range(P):
+                    psum[oc, p // Wo, p % Wo] = np.int32(psum[oc, p // Wo, p % Wo] + acc[p])
+
+
+def pack_conv_weights(w, w_zero_point) -> np.ndarray:
+    """int16 (C_out, C_in/groups*kh*kw) = w - w_zp, the GEMM operand of ``_conv2d_gemm``."""
+    co = w.shape[0]
+    return np.ascontiguousarray((w.astype(np.int16) - _wzp(w_zero_point, co).astype(np.int16)[:, None, None, None])
+                                .reshape(co, -1))
+
+
+def use_gemm(cout_g: int, n_channels: int, klen: int) -> bool:
+    """im2col + GEMM pays when several output channels share the im2col buffer and the reduction is
+    long enough to vectorise; depthwise and tiny reductions use the direct loop."""
+    return min(cout_g, n_channels) >= 4 and klen >= 8
+
+
+@njit(cache=True)
+def _dense_i16(x, x_zp, wk, bias, add_bias, k_lo, k_hi, c_lo, c_hi, finalize, mode, scale, mult, shift, zp, lo, hi,
+               psum, out):
+    """Dense layer on int16 operands (vpmaddwd-friendly): wk int16 (N, K) = w - w_zp.
+    finalize: out[n] = requant(bias + sum); else psum[n] += sum (+ bias when add_bias)."""
+    xk = np.empty(k_hi - k_lo, np.int16)
+    for k in range(k_lo, k_hi):
+        xk[k - k_lo] = np.int16(np.int32(x[k]) - x_zp)
+    for n in range(c_lo, c_hi):
+        wrow = wk[n, k_lo:k_hi]
+        s = np.int32(0)
+        for k in range(k_hi - k_lo):
+            s += np.int32(wrow[k]) * np.int32(xk[k])
+        if add_bias:
+            s += np.int32(bias[n])
+        if finalize:
+            out[n] = _requant_one(s, n, mode, scale, mult, shift, zp, lo, hi)
+        else:
+            psum[n] = np.int32(psum[n] + s)
+
+
+def pack_dense_weights(w, w_zero_point) -> np.ndarray:
+    """int16 (N, K) = w - w_zp, the operand of ``_dense_i16``."""
+    return np.ascontiguousarray(w.astype(np.int16) - _wzp(w_zero_point, w.shape[0]).astype(np.int16)[:, None])
 
 
 @njit(cache=True)
@@ -401,9 +510,15 @@ def conv2d(x, w, bias, requant: Requant, x_zero_point: int, w_zero_point=None, s
     out = _out(out, oshape)
     c0, c1 = _range(c_start, c_stop, oshape[0])
     rq = requant.expand(oshape[0])
-    _conv2d(x, np.int32(x_zero_point), w, _wzp(w_zero_point, oshape[0]), bias, stride[0], stride[1], pads[0],
-            pads[1], dilation[0], dilation[1], groups, rq.mode, rq.scale, rq.multiplier, rq.shift,
-            rq.zero_point, rq.act_min, rq.act_max, c0, c1, out)
+    if use_gemm(oshape[0] // groups, c1 - c0, w[0].size):
+        _conv2d_gemm(x, np.int32(x_zero_point), pack_conv_weights(w, w_zero_point), bias, True, w.shape[2],
+                     w.shape[3], stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], groups, 0,
+                     w.shape[1], c0, c1, True, rq.mode, rq.scale, rq.multiplier, rq.shift, rq.zero_point,
+                     rq.act_min, rq.act_max, _NO_PSUM, out)
+    else:
+        _conv2d(x, np.int32(x_zero_point), w, _wzp(w_zero_point, oshape[0]), bias, stride[0], stride[1], pads[0],
+                pads[1], dilation[0], dilation[1], groups, rq.mode, rq.scale, rq.multiplier, rq.shift,
+                rq.zero_point, rq.act_min, rq.act_max, c0, c1, out)
     return out
 
 
@@ -416,8 +531,14 @@ def conv2d_accumulate(x, w, bias, x_zero_point: int, psum, w_zero_point=None, st
         raise ModelError(f"psum must be int32 of shape {oshape}, got {psum.dtype} {psum.shape}")
     c0, c1 = _range(c_start, c_stop, oshape[0])
     i0, i1 = _range(ic_start, ic_stop, w.shape[1], "input channel")
-    _conv2d_accumulate(x, np.int32(x_zero_point), w, _wzp(w_zero_point, oshape[0]), bias, i0 == 0 and i1 > 0,
-                       stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], groups, i0, i1, c0, c1, psum)
+    if use_gemm(oshape[0] // groups, c1 - c0, (i1 - i0) * w.shape[2] * w.shape[3]):
+        _conv2d_gemm(x, np.int32(x_zero_point), pack_conv_weights(w, w_zero_point), bias, i0 == 0 and i1 > 0,
+                     w.shape[2], w.shape[3], stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1],
+                     groups, i0, i1, c0, c1, False, 0, _F32_1, _I32_1, _I32_1, 0, -128, 127, psum, _NO_OUT)
+    else:
+        _conv2d_accumulate(x, np.int32(x_zero_point), w, _wzp(w_zero_point, oshape[0]), bias, i0 == 0 and i1 > 0,
+                           stride[0], stride[1], pads[0], pads[1], dilation[0], dilation[1], groups, i0, i1, c0, c1,
+                           psum)
     return psum
 
 
@@ -452,8 +573,9 @@ def dense(x, w, bias, requant: Requant, x_zero_point: int, w_zero_point=None, ou
     out = _out(out, (n,))
     c0, c1 = _range(c_start, c_stop, n)
     rq = requant.expand(n)
-    _dense(x, np.int32(x_zero_point), w, _wzp(w_zero_point, n), bias, rq.mode, rq.scale, rq.multiplier,
-           rq.shift, rq.zero_point, rq.act_min, rq.act_max, c0, c1, out)
+    _dense_i16(x, np.int32(x_zero_point), pack_dense_weights(w, w_zero_point), bias, True, 0, w.shape[1], c0, c1,
+               True, rq.mode, rq.scale, rq.multiplier, rq.shift, rq.zero_point, rq.act_min, rq.act_max,
+               _NO_VEC32, out)
     return out
 
 
@@ -466,7 +588,8 @@ def dense_accumulate(x, w, bias, x_zero_point: int, psum, w_zero_point=None, ic_
         raise ModelError(f"psum must be int32 of shape ({n},), got {psum.dtype} {psum.shape}")
     c0, c1 = _range(c_start, c_stop, n)
     i0, i1 = _range(ic_start, ic_stop, w.shape[1], "input feature")
-    _dense_accumulate(x, np.int32(x_zero_point), w, _wzp(w_zero_point, n), bias, i0 == 0 and i1 > 0, i0, i1, c0, c1, psum)
+    _dense_i16(x, np.int32(x_zero_point), pack_dense_weights(w, w_zero_point), bias, i0 == 0 and i1 > 0, i0, i1,
+               c0, c1, False, 0, _F32_1, _I32_1, _I32_1, 0, -128, 127, psum, _NO_VEC8)
     return psum
 
 
@@ -664,12 +787,15 @@ def warmup() -> None:
 
     x = np.zeros((2, 3, 3), np.int8)
     w = np.ones((2, 1, 2, 2), np.int8)
+    wg = np.ones((4, 2, 2, 2), np.int8)  # 4 channels x 8-long reduction: the im2col/GEMM path
     for sem in ("onnx", "tflite"):
         rq = Requant.from_scales(sem, 0.1, [0.01, 0.02], 0.1, 0)
-        o = conv2d(x, w, None, rq, 0, groups=2, pads=1)
-        ps = np.zeros(o.shape, np.int32)
-        conv2d_accumulate(x, w, None, 0, ps, groups=2, pads=1)
-        requantize(ps, rq)
+        rq4 = Requant.from_scales(sem, 0.1, [0.01] * 4, 0.1, 0)
+        for ww, g, r in ((w, 2, rq), (wg, 1, rq4)):
+            o = conv2d(x, ww, None, r, 0, groups=g, pads=1)
+            ps = np.zeros(o.shape, np.int32)
+            conv2d_accumulate(x, ww, None, 0, ps, groups=g, pads=1)
+            requantize(ps, r)
         v = np.zeros(4, np.int8)
         dense(v, np.ones((2, 4), np.int8), None, rq, 0)
         dense_accumulate(v, np.ones((2, 4), np.int8), None, 0, np.zeros(2, np.int32))

@@ -135,10 +135,15 @@ class Conv2D(Layer):
         self.requant = requant.expand(oshape[0])
         self.x_zero_point = int(x_zero_point)
         self.w_zero_point = K._wzp(w_zero_point, oshape[0])
-        self.w_scale = None if w_scale is None else np.atleast_1d(np.asarray(w_scale, np.float32))
+        self.w_scale = None if w_scale is None else np.array(np.broadcast_to(np.asarray(w_scale, np.float32), (w.shape[0],)))
         self.in_channels = w.shape[1]
         self._rq = (self.requant.mode, self.requant.scale, self.requant.multiplier, self.requant.shift,
                     self.requant.zero_point, self.requant.act_min, self.requant.act_max)
+        self._wk = K.pack_conv_weights(w, self.w_zero_point)  # int16 GEMM operand, w - w_zp
+
+    def _gemm(self, n_channels, ic_start, ic_stop) -> bool:
+        kh, kw = self.weight.shape[2:]
+        return K.use_gemm(self.out_channels // self.groups, n_channels, (ic_stop - ic_start) * kh * kw)
 
     def _geom(self):
         return (self.stride[0], self.stride[1], self.pads[0], self.pads[1], self.dilation[0], self.dilation[1],
@@ -146,15 +151,28 @@ class Conv2D(Layer):
 
     def compute(self, inputs, out, c_start, c_stop):
         self._check_range(c_start, c_stop)
-        K._conv2d(inputs[0], np.int32(self.x_zero_point), self.weight, self.w_zero_point, self.bias,
-                  *self._geom(), *self._rq, int(c_start), int(c_stop), out)
+        if self._gemm(c_stop - c_start, 0, self.in_channels):
+            kh, kw = self.weight.shape[2:]
+            K._conv2d_gemm(inputs[0], np.int32(self.x_zero_point), self._wk, self.bias, True, kh, kw,
+                           *self._geom(), 0, self.in_channels, int(c_start), int(c_stop), True, *self._rq,
+                           K._NO_PSUM, out)
+        else:
+            K._conv2d(inputs[0], np.int32(self.x_zero_point), self.weight, self.w_zero_point, self.bias,
+                      *self._geom(), *self._rq, int(c_start), int(c_stop), out)
 
     def accumulate(self, inputs, psum, ic_start, ic_stop, c_start, c_stop):
         self._check_range(c_start, c_stop)
         self._check_range(ic_start, ic_stop, self.in_channels, "input channel")
-        K._conv2d_accumulate(inputs[0], np.int32(self.x_zero_point), self.weight, self.w_zero_point, self.bias,
-                             ic_start == 0 and ic_stop > 0, *self._geom(), int(ic_start), int(ic_stop),
-                             int(c_start), int(c_stop), psum)
+        add_bias = ic_start == 0 and ic_stop > 0
+        if self._gemm(c_stop - c_start, ic_start, ic_stop):
+            kh, kw = self.weight.shape[2:]
+            K._conv2d_gemm(inputs[0], np.int32(self.x_zero_point), self._wk, self.bias, add_bias, kh, kw,
+                           *self._geom(), int(ic_start), int(ic_stop), int(c_start), int(c_stop), False, 0,
+                           K._F32_1, K._I32_1, K._I32_1, 0, -128, 127, psum, K._NO_OUT)
+        else:
+            K._conv2d_accumulate(inputs[0], np.int32(self.x_zero_point), self.weight, self.w_zero_point, self.bias,
+                                 add_bias, *self._geom(), int(ic_start), int(ic_stop), int(c_start), int(c_stop),
+                                 psum)
 
     def finalize(self, psum, out, c_start, c_stop):
         self._check_range(c_start, c_stop)
@@ -193,22 +211,23 @@ class Dense(Layer):
         self.requant = requant.expand(w.shape[0])
         self.x_zero_point = int(x_zero_point)
         self.w_zero_point = K._wzp(w_zero_point, w.shape[0])
-        self.w_scale = None if w_scale is None else np.atleast_1d(np.asarray(w_scale, np.float32))
+        self.w_scale = None if w_scale is None else np.array(np.broadcast_to(np.asarray(w_scale, np.float32), (w.shape[0],)))
         self.in_channels = w.shape[1]
         self._rq = (self.requant.mode, self.requant.scale, self.requant.multiplier, self.requant.shift,
                     self.requant.zero_point, self.requant.act_min, self.requant.act_max)
+        self._wk = K.pack_dense_weights(w, self.w_zero_point)  # int16, w - w_zp
 
     def compute(self, inputs, out, c_start, c_stop):
         self._check_range(c_start, c_stop)
-        K._dense(inputs[0], np.int32(self.x_zero_point), self.weight, self.w_zero_point, self.bias, *self._rq,
-                 int(c_start), int(c_stop), out)
+        K._dense_i16(inputs[0], np.int32(self.x_zero_point), self._wk, self.bias, True, 0, self.in_channels,
+                     int(c_start), int(c_stop), True, *self._rq, K._NO_VEC32, out)
 
     def accumulate(self, inputs, psum, ic_start, ic_stop, c_start, c_stop):
         self._check_range(c_start, c_stop)
         self._check_range(ic_start, ic_stop, self.in_channels, "input feature")
-        K._dense_accumulate(inputs[0], np.int32(self.x_zero_point), self.weight, self.w_zero_point, self.bias,
-                            ic_start == 0 and ic_stop > 0, int(ic_start), int(ic_stop), int(c_start), int(c_stop),
-                            psum)
+        K._dense_i16(inputs[0], np.int32(self.x_zero_point), self._wk, self.bias, ic_start == 0 and ic_stop > 0,
+                     int(ic_start), int(ic_stop), int(c_start), int(c_stop), False, 0, K._F32_1, K._I32_1,
+                     K._I32_1, 0, -128, 127, psum, K._NO_VEC8)
 
     def finalize(self, psum, out, c_start, c_stop):
         self._check_range(c_start, c_stop)

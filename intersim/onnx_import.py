@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .kernels import conv_out_hw
 from .network import (Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, MaxPool2D, Network, Relu, Reshape,
                       _prod)
 from .quant import INT8_MAX, INT8_MIN, Requant, onnx_add_params, onnx_multiplier
@@ -168,11 +167,9 @@ def qdq_to_qlinear(model):
                 at = _attrs(n) if op == "Gemm" else {}
                 if at.get("transA", 0) or at.get("alpha", 1.0) != 1.0 or at.get("beta", 1.0) != 1.0:
                     raise ModelError(f"{_where(n)}: Gemm with transA/alpha/beta is not supported")
-                wz_arr = consts[wz]
                 node = onnx.helper.make_node("QGemm", [x.input[0], xs, xz, w_name, ws, wz, bias or "", *qp(q)],
                                              [q.output[0]], name=n.name or out, domain=MS_DOMAIN,
                                              transB=int(at.get("transB", 0)))
-                del wz_arr
         elif op == "Add" and len(ins) == 2 and all(i is not None for i in ins):
             a, b = ins
             node = onnx.helper.make_node("QLinearAdd", [a.input[0], *qp(a), b.input[0], *qp(b), *qp(q)],
@@ -344,8 +341,6 @@ def load_onnx(model, name: str | None = None) -> Network:
             continue
         if input_name is None:
             raise ModelError(f"{_where(node)}: float input {gin.name!r} must first go through QuantizeLinear")
-        if gin.name in shapes and input_name == gin.name and gin.name not in qparams:
-            qparams[gin.name] = None  # int8 input: parameters learnt from its first consumer
         if op == "Identity":
             alias[out] = T(ins[0])
             continue
@@ -395,9 +390,6 @@ def load_onnx(model, name: str | None = None) -> Network:
             if bias is not None and bias.size == 1:
                 bias = np.repeat(bias, wt.shape[0])
             xshape = shapes[x]
-            if len(xshape) == 2 and xshape[0] == 1:
-                # a [1, K] row after the batch axis? our vectors have no batch axis
-                raise ModelError(f"{_where(node)}: input must be [1, K], got [1, {xshape}]")
             if len(xshape) != 1:
                 raise ModelError(f"{_where(node)}: input {x!r} has shape {xshape}; flatten it to a vector first")
             rq = Requant("onnx", yz, onnx_multiplier(xs, bs, ys))
@@ -549,16 +541,13 @@ def to_onnx(net: Network, path=None, opset: int = 13):
         inits.append(nh.from_array(np.asarray(arr), nm))
         return nm
 
-    def onnx_name(t):
-        return t
-
     def clamp(layer, src, lo, hi, dst):
         nodes.append(helper.make_node("Clip", [src, c(np.int8(lo), f"{layer.name}.clip_lo"),
                                                c(np.int8(hi), f"{layer.name}.clip_hi")], [dst],
                                       name=f"{layer.name}.clip"))
 
     for layer in net.layers:
-        out = onnx_name(layer.output)
+        out = layer.output
         if isinstance(layer, (Conv2D, Dense)):
             x = layer.inputs[0]
             xs, xz = net.qparams[x]

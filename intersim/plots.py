@@ -30,20 +30,26 @@ def plot_comparison(results, path):
             v = np.column_stack([seg["v_start_v"], seg["v_end_v"]]).ravel()
             ax.plot(t, v, lw=0.7, color="tab:blue", label="capacitor voltage")
             st = seg["state"].to_numpy()
-            failures = seg["t_start_s"].to_numpy()[1:][(st[1:] == "off") & (st[:-1] != "off")]
-            if failures.size:
-                ax.plot(failures, np.full(failures.size, seg["v_start_v"].min()), "x", color="tab:red",
-                        ms=4, label=f"power failure ({failures.size})")
+            fail = np.flatnonzero((st[1:] == "off") & (st[:-1] != "off")) + 1
+            if fail.size:
+                ax.plot(seg["t_start_s"].to_numpy()[fail], seg["v_start_v"].to_numpy()[fail], "x",
+                        color="tab:red", ms=4, label=f"power failure ({fail.size})")
         r = req[(req["scheduler"] == name) & (req["status"] == "done")]
         for t_done in r["done_s"]:
             ax.axvline(t_done, color="tab:green", lw=0.6, alpha=0.6)
         row = results.summary[results.summary["scheduler"] == name].iloc[0]
+        if row["verdict"] != "ok":
+            ax.text(0.5, 0.5, f"{row['verdict']}: {row['verdict_detail']}", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=8, wrap=True, color="tab:red")
         ax.set_ylabel("V [V]")
         ax.set_title(f"{name}: {row['completed']}/{row['requests']} done, {row['power_failures']} power "
                      f"failures, p95 latency {row['latency_p95_s']:.3g} s (green: inference done)",
                      fontsize=9, loc="left")
-        ax.legend(loc="upper right", fontsize=7)
-    share.set_xlabel("time [s]") if share is not None else None
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", fontsize=7)
+        last = ax
+    if n:
+        last.set_xlabel("time [s]")
     ax = fig.add_subplot(grid[n, 0])
     for i, name in enumerate(names):
         lat = req[(req["scheduler"] == name)]["latency_s"].to_numpy()

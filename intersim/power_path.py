@@ -79,7 +79,7 @@ del _i, _n, _x, _w
 # physics as plain functions (numba-compiled, usable from Python through .py_func)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _piece(par, p_in, load_w, load_a, q):
     """Fill ``q`` with the coefficients of one piece: ``p_in`` [W] converter output power,
     ``load_w`` [W] constant-power load and ``load_a`` [A] constant-current load at the terminal."""
@@ -109,7 +109,7 @@ def _piece(par, p_in, load_w, load_a, q):
     q[Q_IQ] = par[PAR_I_Q]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _u_of_v(v, q):
     """Terminal voltage [V] for internal voltage ``v`` [V]; ``-1`` if the terminal has collapsed
     (no operating point: the load asks for more than the ESR lets through)."""
@@ -133,7 +133,7 @@ def _u_of_v(v, q):
     return u
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _v_of_u(u, q):
     """Internal voltage [V] at terminal voltage ``u`` [V] (``u > 0`` unless ESR = 0)."""
     r = q[Q_R]
@@ -142,7 +142,7 @@ def _v_of_u(u, q):
     return q[Q_K] * u - r * q[Q_P] / u - r * q[Q_J0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _g(u, q):
     """``C dV/dt`` [A]: current into the ideal capacitor at terminal voltage ``u`` [V]."""
     a = q[Q_A]
@@ -155,7 +155,7 @@ def _g(u, q):
     return a / u + q[Q_B] - q[Q_G] * u
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ic(u, q):
     """Current [A] through the ESR into the capacitor branch at terminal voltage ``u`` [V]."""
     if u == 0.0:
@@ -163,7 +163,7 @@ def _ic(u, q):
     return q[Q_P] / u + q[Q_J0] - q[Q_GS] * u
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _h(u, q):
     """``dt/du`` [s/V] at terminal voltage ``u`` [V]."""
     c = q[Q_C]
@@ -176,10 +176,11 @@ def _h(u, q):
     rp = q[Q_R] * q[Q_P]
     if a == 0.0:                     # P = 0: g = B - G u, no pole at 0
         return c * k / (q[Q_B] - q[Q_G] * u)
-    return c * (k + rp / (u * u)) / (a / u + q[Q_B] - q[Q_G] * u)
+    vp = k + rp / (u * u) if rp != 0.0 else k
+    return c * vp / (a / u + q[Q_B] - q[Q_G] * u)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dh(u, q):
     """``d^2t/du^2`` [s/V^2] at ``u`` [V] (for the second-order starting guess)."""
     c = q[Q_C]
@@ -193,14 +194,14 @@ def _dh(u, q):
     if u == 0.0:
         return c / a
     rp = q[Q_R] * q[Q_P]
-    vp = k + rp / (u * u)
-    vpp = -2.0 * rp / (u * u * u)
+    vp = k + rp / (u * u) if rp != 0.0 else k
+    vpp = -2.0 * rp / (u * u * u) if rp != 0.0 else 0.0
     g = a / u + b - gg * u
     gp = -a / (u * u) - gg
     return c * (vpp * g - vp * gp) / (g * g)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _poles(q, pre, pim):
     """Singularities of ``h`` (equilibria ``g = 0`` and ``u = 0`` when ``R P != 0``) into
     ``pre + i pim``; returns their number (at most 3)."""
@@ -246,7 +247,7 @@ def _poles(q, pre, pim):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gl_index(a, b, npole, pre, pim):
     """Index into the Gauss-Legendre table for ``[a, b]``, or -1 if a pole is too close."""
     m = 0.5 * (a + b)
@@ -270,7 +271,7 @@ def _gl_index(a, b, npole, pre, pim):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _integrate(u0, u1, q, npole, pre, pim, nint, out):
     """``out[j] = int_{u0}^{u1} f_j(u) h(u) du`` for ``j < nint`` (``f`` = 1, u, V_sup - u,
     (V_sup - u)^2, V, V^2, I_c^2); ``out[0]`` is the elapsed time [s]. Returns False if a pole
@@ -319,7 +320,7 @@ def _integrate(u0, u1, q, npole, pre, pim, nint, out):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _time(u0, u1, q, npole, pre, pim, buf):
     """Time [s] from terminal voltage ``u0`` to ``u1`` [V]; ``inf`` through a pole."""
     if not _integrate(u0, u1, q, npole, pre, pim, 1, buf):
@@ -327,7 +328,7 @@ def _time(u0, u1, q, npole, pre, pim, buf):
     return buf[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _inside(u0, x, lim):
     """``x`` strictly between ``u0`` and ``lim``."""
     if lim > u0:
@@ -335,7 +336,7 @@ def _inside(u0, x, lim):
     return lim < x < u0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _u_after_newton(u0, dt, lim, q, npole, pre, pim, buf):
     """Terminal voltage after ``dt`` [s] by Newton's method from a second-order guess; NaN if an
     iterate leaves ``(u0, lim)`` (the caller then brackets)."""
@@ -363,7 +364,7 @@ def _u_after_newton(u0, dt, lim, q, npole, pre, pim, buf):
     return math.nan
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _u_after_bracketed(u0, dt, lim, lim_is_eq, t_lim, q, npole, pre, pim, buf):
     """Terminal voltage after ``dt`` [s] when it lies before ``lim``: Newton-bisection on a
     parameter ``w``; ``u = u0 + (lim - u0) w`` towards a boundary (``T(lim) = t_lim > dt``) or
@@ -380,7 +381,8 @@ def _u_after_bracketed(u0, dt, lim, lim_is_eq, t_lim, q, npole, pre, pim, buf):
             if t_hi > dt:
                 break
             if w_hi > 700.0 or u_hi == lim:
-                return u_hi          # within rounding of the equilibrium
+                # within rounding of the equilibrium: stay one ulp short of it (the pole of h)
+                return u_hi if u_hi != lim else np.nextafter(lim, u0)
             w_lo, t_lo, u_lo = w_hi, t_hi, u_hi
             w_hi *= 2.0
     else:
@@ -401,8 +403,8 @@ def _u_after_bracketed(u0, dt, lim, lim_is_eq, t_lim, q, npole, pre, pim, buf):
         if w_hi - w_lo <= 4e-16 * max(1.0, w_hi):
             return u
         dudw = (lim - u) if lim_is_eq else span
-        deriv = _h(u, q) * dudw
-        wn = w - f / deriv if deriv > 0.0 else math.nan
+        deriv = _h(u, q) * dudw if dudw != 0.0 else 0.0
+        wn = w - f / deriv if (deriv > 0.0 and math.isfinite(f)) else math.nan
         if not (w_lo < wn < w_hi):
             wn = 0.5 * (w_lo + w_hi)
         w = wn

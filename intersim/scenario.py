@@ -157,7 +157,7 @@ def validate(raw: dict, source: str = "<scenario>") -> dict:
         resolved = {}
         for key, (checker, required, default, help_) in keys.items():
             check, allowed = checker if isinstance(checker, tuple) else (checker, help_)
-            if key in given:
+            if key in given and given[key] is not None:  # None: omitted (from a resolved dict)
                 v = given[key]
                 if not check(v):
                     raise ScenarioError(f"{source}: {_where(section, key)} = {v!r} is invalid; allowed: {allowed}")
@@ -204,7 +204,10 @@ def _cross_checks(s, source):
     if (wl["period_s"] is None) == (wl["arrivals_s"] is None):
         raise ScenarioError(f"{source}: [workload] needs exactly one of 'period_s' or 'arrivals_s'")
     from .tasks import parse_granularity
-    parse_granularity(s["model"]["granularity"])
+    try:
+        parse_granularity(s["model"]["granularity"])
+    except ScenarioError as exc:
+        raise ScenarioError(f"{source}: {exc}") from None
 
 
 @dataclass

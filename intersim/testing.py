@@ -160,7 +160,8 @@ def strategies():
         st.none(),
         st.tuples(st.just("cycles"), st.integers(0, 60_000)),
         st.tuples(st.just("cycles"), st.integers(16_000, 40_000)),
-        st.tuples(st.just("words"), st.integers(0, 150))), min_size=1, max_size=12)
+        st.tuples(st.just("words"), st.integers(0, 150)),
+        st.tuples(st.just("words"), st.integers(0, 12))), min_size=2, max_size=12)
     return {"networks": networks, "granularities": granularities, "storages": storages,
             "traces": traces, "failure_schedules": failure_schedules}
 

@@ -68,6 +68,23 @@ def test_conv2d_py_func_equals_numba(case):
     K._conv2d.py_func(*args, rq.mode, rq.scale, rq.multiplier, rq.shift, rq.zero_point, rq.act_min, rq.act_max,
                       0, y.shape[0], out)
     assert np.array_equal(out, y)
+    # the im2col + int16 GEMM form, its outer loop in Python, then its two inner kernels in Python
+    wk = K.pack_conv_weights(w, wz)
+    out2 = np.zeros_like(y)
+    kh, kw = w.shape[2:]
+    K._conv2d_gemm.py_func(x, np.int32(xz), wk, b, True, kh, kw, sh, sw, pt, pl, dh, dw, geo["groups"], 0, w.shape[1],
+                           0, y.shape[0], True, rq.mode, rq.scale, rq.multiplier, rq.shift, rq.zero_point, rq.act_min,
+                           rq.act_max, K._NO_PSUM, out2)
+    assert np.array_equal(out2, y)
+    Ho, Wo = y.shape[1:]
+    col = np.zeros((Ho * Wo, w.shape[1] * kh * kw), np.int16)
+    K._im2col_rows.py_func(x, np.int32(xz), 0, 0, w.shape[1], kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo, col)
+    col_nb = np.zeros_like(col)
+    K._im2col_rows(x, np.int32(xz), 0, 0, w.shape[1], kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo, col_nb)
+    assert np.array_equal(col, col_nb)
+    acc_py = np.full(Ho * Wo, 5, np.int32)
+    K._dot_rows.py_func(wk[0], col, acc_py)
+    assert np.array_equal(acc_py, 5 + (col.astype(np.int64) @ wk[0].astype(np.int64)).astype(np.int32))
     # the innermost loop itself in Python
     acc = np.zeros(y.shape[1:], np.int32)
     K._conv_channel_acc.py_func(x, np.int32(xz), w, np.int32(wzp[0]), 0, 0, 0, w.shape[1], sh, sw, pt, pl, dh, dw, acc)
@@ -86,8 +103,8 @@ def test_dense_matches_reference_and_splits(k, n, seed, sem):
     y = K.dense(x, w, b, rq, xz)
     assert np.array_equal(y, K.dense_ref(x, w, b, rq, xz))
     out = np.zeros_like(y)
-    K._dense.py_func(x, np.int32(xz), w, np.zeros(n, np.int32), b, rq.mode, rq.scale, rq.multiplier, rq.shift,
-                     rq.zero_point, rq.act_min, rq.act_max, 0, n, out)
+    K._dense_i16.py_func(x, np.int32(xz), K.pack_dense_weights(w, None), b, True, 0, k, 0, n, True, rq.mode, rq.scale,
+                         rq.multiplier, rq.shift, rq.zero_point, rq.act_min, rq.act_max, K._NO_VEC32, out)
     assert np.array_equal(out, y)
     ps = np.zeros(n, np.int32)
     cut = int(rng.integers(0, k + 1))

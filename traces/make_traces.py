@@ -73,12 +73,23 @@ def rf_reader_10min(seed=4):
     return _rounded(t, "rf_reader_10min", seed=seed)
 
 
+def rf_reader_duty_10min(seed=5):
+    """The same reader and tag at 1.2 m, but the reader inventories only 3 s out of every 15 s
+    (on 3 s / off 12 s, serving other tags or duty-cycled for regulations): long dark gaps in
+    which a node that is mid-inference browns out; 10-ms samples. The default scenario's trace."""
+    t = trace_gen.rf(1.2, 1.0, 915e6, 600.0, 0.01, tx_gain_dbi=6.0, rx_gain_dbi=2.0,
+                     fading="rician", rician_k=3.0, coherence_s=0.05, reader_on_s=3.0,
+                     reader_off_s=12.0, rng=np.random.default_rng(seed))
+    return _rounded(t, "rf_reader_duty_10min", seed=seed)
+
+
 #: file name -> builder
 TRACES = {
     "solar_cloudy_1h.csv": solar_cloudy_1h,
     "solar_day_24h.parquet": solar_day_24h,
     "indoor_office_8h.csv": indoor_office_8h,
     "rf_reader_10min.csv": rf_reader_10min,
+    "rf_reader_duty_10min.csv": rf_reader_duty_10min,
 }
 
 

@@ -19,9 +19,10 @@ from . import capacitor as cap
 from .cost import transfer_cost
 from .memory import NVM, SRAM, Memory
 from .scheduler import (
-    DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, RunTask, Sleep,
-    WriteWords, tensor_buffer,
+    DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, RunTask, RunTasks,
+    Sleep, WriteWords, tensor_buffer,
 )
+from . import runner
 from .tasks import price
 
 #: Energy-book categories of loads at the MCU pin (design.md 3.2), in table order.
@@ -149,6 +150,9 @@ class Engine:
         buffer_memory = {name: b.memory for name, b in self.memory.buffers.items()}
         setup.costs = price(setup.tasks, net, setup.platform, tensor_memory, buffer_memory)
         self.plan = scheduler_cls.prepare(setup, self.memory)
+        self.task_cycles = np.array([c.cycles for c in setup.costs], np.int64)
+        self.task_power_pin = np.array([c.power_w for c in setup.costs], np.float64)
+        self.task_words = np.array([self._task_nvm_words(t) for t in setup.tasks], np.int64)
         self.dev = Device(self)
         self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
         thr = scheduler_cls.threshold_v(self.plan)
@@ -156,6 +160,8 @@ class Engine:
         self.suspends_task = bool(getattr(scheduler_cls, "suspends_task", True))
         # trace arrays for the kernel
         (self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop) = cap.trace_arrays(setup.trace)
+        spacing = np.diff(np.append(self.tr_t, self.tr_first + self.tr_period))
+        self.min_sample_s = float(spacing.min())
         self.arrivals = setup.workload.arrival_times()
         self.horizon = setup.workload.horizon_s()
         n = self.arrivals.size
@@ -423,8 +429,13 @@ class Engine:
     def _execute(self, sched, action, armed):
         """Carry out one action. Returns (still powered, comparator armed)."""
         plat = self.setup.platform
+        if isinstance(action, RunTasks):
+            if not 0 <= action.start < action.stop <= len(self.setup.tasks):
+                raise ValueError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")
+            return (yield from self._run_tasks(sched, action.start, action.stop, action.resume_cycles, armed))
         if isinstance(action, RunTask):
-            return (yield from self._run_task(sched, action, armed))
+            return (yield from self._run_tasks(sched, action.index, action.index + 1, action.resume_cycles,
+                                               armed))
         if isinstance(action, Copy):
             src, dst = self._raw(action.src), self._buffer_memory(action.dst)
             if src.size != self._raw(action.dst).size:
@@ -492,43 +503,130 @@ class Engine:
         raise TypeError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
                         "(RunTask, Copy, WriteWords, Sleep, Done, Idle)")
 
-    def _run_task(self, sched, action, armed):
-        i = action.index
-        task = self.setup.tasks[i]
-        cost = self.setup.costs[i]
+    def _run_tasks(self, sched, first, stop, resume_cycles, armed):
+        """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
+        call and one simpy event; stop at a brown-out, the comparator, an injected failure or the
+        horizon. Returns (still powered, comparator armed)."""
         clock = self.setup.platform.clock_hz
-        remaining = max(cost.cycles - action.resume_cycles, 0)
-        duration = remaining / clock
-        power = cost.power_w
-        e_thr = self.e_threshold if armed else None
-        words = self._task_nvm_words(task) * remaining // cost.cycles if cost.cycles else 0
-        outcome, dt = self._load(power, duration, "compute", "compute", pending=True, e_threshold=e_thr,
-                                 nvm_words=words)
-        if outcome == "threshold":
-            armed = False
-            done_cycles = action.resume_cycles + int(dt * clock)
-            if self.suspends_task:
-                yield self._sync()
-                sched.on_threshold(self.dev, i, min(done_cycles, cost.cycles))
-                return True, armed
-            outcome, dt2 = self._load(power, duration - dt, "compute", "compute", pending=True,
-                                      nvm_words=int(words * (duration - dt) / duration) if duration else 0)
-            dt += dt2
-            if outcome == "done":
-                self._compute_task(task, 1.0)
-                yield self._sync()
-                sched.on_threshold(self.dev, None, None)
-                return True, armed
-        if outcome == "done":
-            self._compute_task(task, 1.0)
+        n = stop - first
+        cycles = self.task_cycles[first:stop]
+        left = cycles.astype(np.float64)
+        left[0] = max(cycles[0] - resume_cycles, 0)
+        dur = left / clock
+        p_pin = self.task_power_pin[first:stop]
+        words = self.task_words[first:stop].astype(np.float64)
+        if cycles[0]:
+            words[0] = math.floor(words[0] * left[0] / cycles[0])
+        t0 = self.t
+        ends = np.cumsum(np.concatenate(([t0], dur)))[1:]
+        # forced cut: injected failure (by active cycles or NVM words since boot) or the horizon
+        t_cut, injected = math.inf, False
+        if self.ideal:
+            pass  # an ideal supply never fails, injected or not
+        elif self._inject_s is not None:
+            t_cut, injected = t0 + max(self._inject_s - self._active_s, 0.0), True
+        if self._inject_words is not None and not self.ideal:
+            budget = self._inject_words - self._words
+            cum = np.cumsum(words)
+            k = int(np.searchsorted(cum, budget, side="right"))
+            if k < n:
+                before = cum[k - 1] if k else 0.0
+                t_w = (ends[k - 1] if k else t0) + dur[k] * max(budget - before, 0.0) / words[k]
+                if t_w < t_cut:
+                    t_cut, injected = t_w, True
+        if t_cut > self.horizon:
+            t_cut, injected = self.horizon, False
+        if self.ideal:
+            k = n if ends[-1] <= t_cut else int(np.searchsorted(ends, t_cut, side="right"))
+            t, reason = (ends[-1], cap.STOP_TIME) if k == n else (t_cut, runner.STOP_CUT)
+            if self.setup.record_timeline:
+                t_prev = t0
+                for j in range(min(k + 1, n)):
+                    t_next = min(ends[j], t)
+                    if t_next > t_prev:
+                        self._ideal_segment(t_prev, t_next, "compute", p_pin[j])
+                    t_prev = t_next
+            self.t = t
+        else:
+            e_low = self.st.e_off_j
+            if armed and self.e_threshold is not None:
+                e_low = max(e_low, self.e_threshold)
+            loads = p_pin / self.st.output_efficiency
+            self._ensure_segments(n + 2 + int((ends[-1] - t0) / self.min_sample_s))
+            seg_end = np.empty(n, np.int64)
+            n0 = self.n_seg
+            self._state = "compute"
+            k, t, e, reason, n1 = runner._advance_tasks(
+                self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
+                self.st.input_efficiency, self.st.leak_rate_per_s, self.st.e_max_j, t0, self.e,
+                loads, dur, t_cut, e_low, self.cap_books, *self.seg, self.n_seg, seg_end)
+            if reason == cap.STOP_FULL:
+                raise RuntimeError("segment buffer sized too small for a run of tasks")
+            if self.setup.record_timeline:
+                a = n0
+                for j in range(min(k + 1, n)):
+                    b = seg_end[j] if j < k else n1
+                    if b > a:
+                        self.seg_meta.append((a, b, "compute", p_pin[j]))
+                    a = b
+            self.n_seg, self.t, self.e = n1, t, e
+        # books: completed tasks, then the cut one
+        if k:
+            e_pin = math.fsum(p_pin[:k] * dur[:k])
+            t_done = ends[k - 1] - t0
+            self._book_load("compute", e_pin / t_done if t_done > 0 else 0.0, t_done, pending=True)
+            self._words += int(words[:k].sum())
+        t_start_k = ends[k - 1] if k else t0
+        dt_cut = self.t - t_start_k if k < n else 0.0
+        if k < n and dt_cut > 0:
+            self._book_load("compute", p_pin[k], dt_cut, pending=True)
+        self._active_s += self.t - t0
+        for j in range(k):
+            self._compute_task(self.setup.tasks[first + j], 1.0)
+        if k == n:
             yield self._sync()
             return True, armed
-        # brown-out inside the task: a CPU kernel has written its NVM output in loop order
-        frac = (action.resume_cycles + dt * clock) / cost.cycles if cost.cycles else 1.0
-        self.counts["reexecuted_cycles"] += int(dt * clock)
-        self._compute_task(task, min(frac, 1.0 - 1e-15))
+        i = first + k
+        done_cycles = (resume_cycles if k == 0 else 0) + int(dt_cut * clock)
+        if reason == runner.STOP_CUT and not injected:
+            yield self._sync()
+            raise _Horizon
+        threshold = (reason == cap.STOP_LOW and armed and self.e_threshold is not None
+                     and self.e > self.st.e_off_j)
+        if threshold:
+            armed = False
+            if self.suspends_task:
+                yield self._sync()
+                sched.on_threshold(self.dev, i, min(done_cycles, int(cycles[k])))
+                return True, armed
+            # the comparator only raised a flag: finish the task, then tell the scheduler
+            rest = dur[k] - dt_cut
+            outcome, dt2 = self._load(p_pin[k], rest, "compute", "compute", pending=True,
+                                      nvm_words=int(words[k] * rest / dur[k]) if dur[k] else 0)
+            if outcome == "done":
+                self._compute_task(self.setup.tasks[i], 1.0)
+                yield self._sync()
+                sched.on_threshold(self.dev, i + 1, 0)
+                return True, armed
+            dt_cut += dt2
+            done_cycles += int(dt2 * clock)
+        elif reason == runner.STOP_CUT:
+            self.counts["injected_failures"] += 1
+        # brown-out inside task i: a CPU kernel has written its NVM output in loop order
+        self._words += int(words[k] * dt_cut / dur[k]) if dur[k] else 0
+        frac = done_cycles / cycles[k] if cycles[k] else 1.0
+        self.counts["reexecuted_cycles"] += int(dt_cut * clock)
+        self._compute_task(self.setup.tasks[i], min(frac, 1.0 - 1e-15))
         yield self._sync()
         return False, armed
+
+    def _ensure_segments(self, extra):
+        if not self.setup.record_timeline:
+            return
+        need = self.n_seg + extra
+        if need > self.seg[0].size:
+            size = max(need, 2 * self.seg[0].size)
+            self.seg = [np.concatenate([a, np.empty(size - a.size)]) for a in self.seg]
 
     def _compute_task(self, task, fraction):
         """Run the task's int8 kernel on memory; outputs to NVM persist by ``fraction``."""

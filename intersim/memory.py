@@ -72,9 +72,19 @@ class Memory:
         return buf
 
     def finalize(self):
-        """Create the arenas once the layout is complete (SRAM starts poisoned, NVM zeroed)."""
+        """Create the arenas once the layout is complete (SRAM starts poisoned, NVM zeroed).
+
+        Typed views of every buffer are made once here: the arenas are only ever modified in
+        place, so the views stay valid for the whole run.
+        """
         self.arena[SRAM] = np.full(self._size[SRAM], POISON_BYTE, np.uint8)
         self.arena[NVM] = np.zeros(self._size[NVM], np.uint8)
+        self._raw = {}
+        self._views = {}
+        for name, b in self.buffers.items():
+            raw = self.arena[b.memory][b.offset:b.offset + b.nbytes]
+            self._raw[name] = raw
+            self._views[name] = raw.view(b.dtype).reshape(b.shape)
 
     def used_bytes(self, memory: str) -> int:
         """Bytes of ``memory`` the layout uses [B]."""
@@ -83,18 +93,15 @@ class Memory:
     # --- access -------------------------------------------------------------------------
     def view(self, name: str) -> np.ndarray:
         """A typed, shaped view of buffer ``name`` (writes go to memory directly)."""
-        b = self.buffers[name]
-        raw = self.arena[b.memory][b.offset:b.offset + b.nbytes]
-        return raw.view(b.dtype).reshape(b.shape)
+        return self._views[name]
 
     def raw(self, name: str) -> np.ndarray:
         """The bytes of buffer ``name``."""
-        b = self.buffers[name]
-        return self.arena[b.memory][b.offset:b.offset + b.nbytes]
+        return self._raw[name]
 
     def read_word(self, name: str) -> int:
         """The value of a scalar control word (``uint16``)."""
-        return int(self.view(name).reshape(-1)[0])
+        return int(self._views[name].flat[0])
 
     def poison_volatile(self):
         """Brown-out: volatile memory is lost."""
@@ -128,13 +135,12 @@ class Memory:
                      byte_start: int = 0) -> int:
         """Write ``values`` into buffer ``name`` starting ``byte_start`` bytes in (torn semantics)."""
         b = self.buffers[name]
-        data = np.ascontiguousarray(values).view(np.uint8).reshape(-1)
+        data = np.ascontiguousarray(values).reshape(-1).view(np.uint8)
         return self.write(b.memory, b.offset + byte_start, data, fraction)
 
     def write_word(self, name: str, value: int, fraction: float = 1.0) -> bool:
         """Write a ``uint16`` control word; atomic: it persists only if the write completed."""
-        b = self.buffers[name]
-        if fraction < 1.0 and b.memory == NVM:
+        if fraction < 1.0 and self.buffers[name].memory == NVM:
             return False
-        self.view(name).reshape(-1)[0] = value & 0xFFFF
+        self._views[name].flat[0] = value & 0xFFFF
         return True

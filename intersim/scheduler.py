@@ -19,8 +19,11 @@ Online, at every boot:
     * ``on_boot(dev)``: after the boot sequence, before the first action.
     * ``next_action(dev) -> Action``: at every task boundary / after every action.
     * ``on_threshold(dev, task_index, cycles_done)``: the voltage comparator fired below
-      ``threshold_v(plan)`` while a task ran (only if ``threshold_v`` returns a voltage); the task
-      is suspended after ``cycles_done`` cycles. The next ``next_action`` decides what to do.
+      ``threshold_v(plan)`` while a task ran (only if ``threshold_v`` returns a voltage). If the
+      class sets ``suspends_task = True`` (default) the task is suspended after ``cycles_done``
+      cycles; otherwise the task finishes first and the hook gets the next task's index and 0.
+      Either way the rest of a :class:`RunTasks` run is abandoned and the next ``next_action``
+      decides what to do.
     * ``on_arrival(dev)``: a request arrived (informational; the engine queues it).
 
 Observables on ``dev`` (:class:`~intersim.engine.Device`): ``memory`` (read NVM words and
@@ -28,7 +31,7 @@ buffers), ``tasks``, ``costs`` (per-task :class:`~intersim.cost.Cost`), ``reques
 ``request_active`` (a request's input is in NVM buffer ``input`` and not yet done),
 ``storage``, ``platform``, ``now_s``. Online schedulers never see the trace.
 
-Actions: :class:`RunTask`, :class:`Copy`, :class:`WriteWords`, :class:`Sleep`, :class:`Done`,
+Actions: :class:`RunTask`, :class:`RunTasks`, :class:`Copy`, :class:`WriteWords`, :class:`Sleep`, :class:`Done`,
 :class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
 a brown-out, after which the engine boots again and builds a new scheduler object.
 """
@@ -73,6 +76,17 @@ class RunTask:
     """Run task ``index``; ``resume_cycles`` [cycles] already done before a suspension."""
 
     index: int
+    resume_cycles: int = 0
+
+
+@dataclass(frozen=True)
+class RunTasks:
+    """Run tasks ``start .. stop-1`` back to back with no decision in between (the first from
+    ``resume_cycles`` [cycles]). One kernel call and one event for the whole run; the comparator
+    (``on_threshold``) and brown-outs still interrupt it where they happen."""
+
+    start: int
+    stop: int
     resume_cycles: int = 0
 
 

@@ -10,7 +10,7 @@ import math
 from .cost import transfer_cost
 from .errors import SchedulerError
 from .scheduler import (
-    SRAM_IMAGE, Copy, Done, Idle, RunTask, Scheduler, Sleep, WriteWords, allocate_psums, tensor_buffer,
+    SRAM_IMAGE, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, tensor_buffer,
 )
 
 
@@ -35,8 +35,8 @@ class Continuous(Scheduler):
             self.next = 0
             self.copied = False
         if self.next < len(dev.tasks):
-            self.next += 1
-            return RunTask(self.next - 1)
+            start, self.next = self.next, len(dev.tasks)
+            return RunTasks(start, self.next)
         if not self.copied:
             self.copied = True
             return Copy(tensor_buffer(dev.network.output_name), "result")
@@ -128,9 +128,9 @@ class Static(Scheduler):
             if self.k == 0 and v is not None and not self.charged:
                 self.charged = True
                 return Sleep(until_v=v)
-            if self.k < len(tasks):
-                self.k += 1
-                return RunTask(tasks[self.k - 1])
+            if self.k < len(tasks):  # a group is a run of consecutive tasks
+                self.k = len(tasks)
+                return RunTasks(tasks[0], tasks[-1] + 1)
             self.group, self.k, self.charged = self.group + 1, 0, False
             # progress first, then the request it belongs to: a cut between the two words
             # leaves a stale request tag, read as "nothing committed" -- safe, only slower
@@ -233,8 +233,8 @@ class JIT(Scheduler):
             return self._checkpoint_step()
         if self.next < len(dev.tasks):
             i, r = self.next, self.resume
-            self.next, self.resume = i + 1, 0
-            return RunTask(i, r)
+            self.next, self.resume = len(dev.tasks), 0
+            return RunTasks(i, self.next, r)
         if not self.copied:
             self.copied = True
             return Copy(tensor_buffer(dev.network.output_name), "result")

@@ -126,6 +126,12 @@ class Device:
     def request_active(self) -> bool:
         return self.memory.read_word(REQUEST_SEQ_WORD) != self.memory.read_word(DONE_SEQ_WORD)
 
+    def oracle_state(self):
+        """``(t_s, energy_j)``: the exact capacitor state now. For offline, clairvoyant schedulers
+        only (``optimal``): a real MCU cannot read its stored energy; online schedulers must not
+        call this (the ADC read of the voltage is their observable)."""
+        return self._engine.t, self._engine.e
+
 
 class Engine:
     """Simulates one scheduler on one :class:`Setup`."""

@@ -1079,10 +1079,13 @@ def run_sweep_command(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     st = df.attrs.get("sweep", {})
-    skipped = n_units - st.get("units_run", 0)
-    print(f"ran {st.get('units_run', 0)} runs on {st.get('engine')} in {st.get('run_s', 0.0):.1f} s"
-          + (f" (resumed: {skipped} already done)" if skipped else "")
-          + f"; {len(df)} rows in {out / PARTS_DIR}")
+    ran = st.get("units_run", 0)
+    if ran == 0:
+        print(f"nothing to run: all {n_units} runs are already in {out / PARTS_DIR}")
+    else:
+        print(f"ran {ran} runs on {st.get('engine')} in {st.get('run_s', 0.0):.1f} s"
+              + (f" (resumed: {n_units - ran} were already done)" if n_units > ran else "")
+              + f"; {len(df)} rows in {out / PARTS_DIR}")
     errors = df[df["verdict"] == "error"]
     if len(errors):
         print(f"{len(errors)} runs failed (column 'error'); first: point {errors['point'].iloc[0]} "

@@ -179,6 +179,10 @@ def test_diff_says_what_changed():
     assert diff_definitions(a, b) == "vary.storage.capacitance_f values changed (value 1: 2e-05 -> 2.2e-05)"
     assert diff_definitions(a, c) == "set workload.duration_s: '<absent>' -> 60.0"
     assert "vary.seed added" in diff_definitions(a, d)
+    e = json.loads(json.dumps(a))
+    (name, sha), = e["trace_files"].items()
+    e["trace_files"][name] = "0" * 64
+    assert diff_definitions(a, e) == f"trace file {name} content changed (sha256 {sha[:12]} -> 000000000000)"
     assert json.loads(json.dumps(a)) == a  # stored as JSON, compared after a round trip
 
 
@@ -210,3 +214,16 @@ def test_shipped_sweeps_validate():
         assert p["model"]["name"] == "digits_cnn" and p["workload"]["period_s"] == 10.0
     assert bench.points[0].scenario["schedulers"]["names"] == ["continuous", "restart", "static", "jit", "jit-task"]
     assert cap.points[0].scenario["schedulers"]["names"] == ["restart", "static", "jit", "jit-task"]
+
+
+def test_one_sweep_per_directory(tmp_path):
+    from intersim.sweep import _lock, _unlock, run_sweep
+    raw = sweep({"seed": [1]})
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = _lock(out)  # as if another sweep were running there
+    try:
+        with pytest.raises(ScenarioError, match="another sweep is running on this directory"):
+            run_sweep(raw, out=out, workers=0)
+    finally:
+        _unlock(fd)

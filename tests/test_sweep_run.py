@@ -62,6 +62,7 @@ def test_point_equals_simulate_of_its_scenario(reference):
     sw = load_sweep(SMALL)
     for point in sw.points[:2]:
         res = simulate(Scenario(point.scenario, "x", sw.scenario_dir), record_timeline=False)
+        assert res.provenance["scenario_sha256"] == point.scenario_sha256
         rows = reference[reference["point"] == point.index].set_index("scheduler")
         for _, expected in res.summary.iterrows():
             got = rows.loc[expected["scheduler"]]

@@ -57,6 +57,17 @@ def timed(sw, workers: int, label: str):
     return run_s, df
 
 
+def slowest(df, wall_1: float, n: int = 6):
+    """The longest runs, and the best 2-worker time they allow (the longest run cannot split)."""
+    cols = ["storage.capacitance_f", "scheduler", "wall_s", "events", "power_failures", "verdict"]
+    print(f"slowest {n} runs (1 worker):")
+    print(df.nlargest(n, "wall_s")[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    busy, longest = df["wall_s"].sum(), df["wall_s"].max()
+    bound = max(busy / 2, longest)
+    print(f"runs take {busy:.1f} s in all, the longest {longest:.1f} s: 2 workers need >= {bound:.1f} s "
+          f"(speedup <= {wall_1 / bound:.2f}) on 2 otherwise idle CPUs")
+
+
 def profile_point(sw, top: int = 18):
     from intersim.sweep import run_unit
     point = sw.points[len(sw.points) // 2]
@@ -98,6 +109,7 @@ def main(argv=None):
     if args.profile:
         profile_point(sw)
     wall_1, df1 = timed(sw, 1, "1 worker, warm cache")
+    slowest(df1, wall_1)
     wall_2, df2 = timed(sw, 2, "2 workers, warm cache")
     cold_2 = None
     if not args.no_cold:

@@ -713,11 +713,19 @@ class Engine:
                 self._book_load("sleep", p, self.t - t_from)
                 self.events += 1
                 return True
+            # predict the sleep up to the next scheduled arrival (or the horizon); another process
+            # may still wake the device earlier, then the interval is redone up to that moment
+            k = int(np.searchsorted(self.arrivals, self.env.now, side="right"))
+            t_next = min(float(self.arrivals[k]), self.horizon) if k < self.arrivals.size else self.horizon
             saved = (self.t, self.e, self.cap_books.copy(), self.n_seg, len(self.seg_meta))
-            reason, dt = self._advance(p, self.horizon, self.st.e_off_j, math.inf, "idle")
+            reason, dt = self._advance(p, t_next, self.st.e_off_j, math.inf, "idle")
             timeout = self.env.timeout(self.t - self.env.now)
             self.events += 1
             yield wake | timeout
+            if reason == cap.STOP_TIME and self.t < self.horizon and not wake.triggered:
+                yield wake  # the arrival due now has not been processed yet
+                self._book_load("sleep", p, dt)
+                return True
             if wake.triggered and self.env.now < self.t:
                 # woken before the predicted end: redo the interval up to the wake time
                 self.t, self.e, books, self.n_seg, n_meta = saved
@@ -727,7 +735,7 @@ class Engine:
                 self._book_load("sleep", p, dt)
                 return True
             self._book_load("sleep", p, dt)
-            if reason == cap.STOP_TIME:
+            if reason == cap.STOP_TIME and not wake.triggered:
                 raise _Horizon
             return reason != cap.STOP_LOW
         finally:

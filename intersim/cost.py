@@ -289,7 +289,8 @@ def task_costs(platform: Platform, kernel, macs, n_outputs, sram_read_bytes=0, s
         arr("loop_iterations", loop_iterations), rcodes, arr("nvm_erase_pages", nvm_erase_pages))
     # Kernel and requant codes (positions 0 and 13) are integers; every count is float64.
     int_pos = (0, 13)
-    flat = [np.ascontiguousarray(np.ravel(x), dtype=np.int64 if i in int_pos else np.float64)
+    # np.array copies: broadcast views are read-only aliases numba would warn about
+    flat = [np.array(np.ravel(x), dtype=np.int64 if i in int_pos else np.float64)
             for i, x in enumerate(parts)]
     return _task_costs_kernel(platform_params(platform), *flat)
 

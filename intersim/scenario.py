@@ -67,6 +67,31 @@ def _list_of_num(unit):
     return check, f"a non-empty, non-decreasing list of numbers [{unit}]"
 
 
+def _scheduler_names(builtin):
+    def check(v):
+        return (isinstance(v, list) and len(v) > 0 and len(set(v)) == len(v)
+                and all(isinstance(x, str) and (x in builtin or ":" in x) for x in v))
+    return check, ("a non-empty list of distinct names from " + ", ".join(repr(c) for c in builtin)
+                   + ", or user classes as 'package.module:Class'")
+
+
+def _fault_list():
+    def check(v):
+        return isinstance(v, list) and all(isinstance(x, str) and parse_fault(x, strict=False) is not False
+                                           for x in v)
+    return check, "a list of 'none', 'cycles:N' or 'words:N' (N >= 0), one per boot"
+
+
+def parse_fault(text, strict=True):
+    """'none' -> None, 'cycles:N' -> ("cycles", N), 'words:N' -> ("words", N); else False."""
+    if text == "none":
+        return None
+    kind, _, n = text.partition(":")
+    if kind in ("cycles", "words") and n.isdigit():
+        return (kind, int(n))
+    return False
+
+
 REQUIRED = object()
 
 
@@ -86,7 +111,8 @@ def _schema():
             "load_ohm": (_num(0, lo_open=True, unit="Ohm"), False, None, "load resistance (RF voltage logs)"),
             "loop": (_bool(), False, False, "repeat the trace"),
             "max_power_w": (_num(0, lo_open=True, unit="W"), False, 10.0, "plausibility bound"),
-            "generator": (_str(("constant", "square", "solar", "indoor", "rf")), False, None, "generated trace"),
+            "generator": (_str(("constant", "square", "solar", "indoor", "rf", "random")), False, None,
+                          "generated trace"),
             "power_w": (_num(0, unit="W"), False, None, "constant/high power"),
             "low_power_w": (_num(0, unit="W"), False, 0.0, "square-wave low power"),
             "square_period_s": (_num(0, lo_open=True, unit="s"), False, None, "square-wave period"),
@@ -125,7 +151,10 @@ def _schema():
             "queue_capacity": (_int(1), False, 4, "requests held at once"),
         },
         "schedulers": {
-            "names": (_list_of_str(tuple(SCHEDULERS)), False, list(SCHEDULERS), "schedulers to compare"),
+            "names": (_scheduler_names(tuple(SCHEDULERS)), False, list(SCHEDULERS), "schedulers to compare"),
+        },
+        "faults": {
+            "brownout_at": (_fault_list(), False, [], "forced brown-outs, one entry per boot"),
         },
     }
 
@@ -259,8 +288,15 @@ class Scenario:
             t = np.repeat(np.arange(n) * period, 2) + np.tile([0.0, duty * period], n)
             p = np.tile([tr["power_w"], tr["low_power_w"]], n)
             return Trace(t, p, n * period, loop=tr["loop"], name="square")
+        if g == "random":
+            from .testing import random_trace
+            params = dict(tr["params"] or {})
+            seed = params.pop("seed", self.data["seed"])
+            try:
+                return random_trace(np.random.default_rng(seed), **params)
+            except TypeError as exc:
+                raise ScenarioError(f"{self.source}: trace.params for generator 'random': {exc}") from None
         from . import trace_gen
-        import numpy as np
         fn = getattr(trace_gen, g, None)
         if fn is None:
             raise ScenarioError(f"{self.source}: trace.generator = {g!r} is not available in this build")
@@ -294,6 +330,38 @@ class Scenario:
 
     def scheduler_names(self):
         return list(self.data["schedulers"]["names"])
+
+    def brownout_at(self) -> tuple:
+        """Forced brown-outs per boot, as the engine takes them."""
+        return tuple(parse_fault(x) for x in self.data.get("faults", {}).get("brownout_at", []))
+
+    def to_toml(self) -> str:
+        """The resolved scenario as TOML text (``intersim run`` reads it back identically)."""
+        return to_toml(self.data)
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def to_toml(data: dict) -> str:
+    """Write a scenario dict (scalars at the top, then one table per section); None is omitted."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict) and v is not None]
+    for section, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    return "\n".join(lines) + "\n"
 
 
 def load_scenario(path) -> Scenario:

@@ -271,9 +271,23 @@ SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTas
 
 
 def get_scheduler(name):
-    """Scheduler class by name; unknown names list the valid ones."""
-    try:
+    """Scheduler class by name, or a user's class by import path ``"package.module:Class"``;
+    unknown names list the valid ones."""
+    if isinstance(name, type):
+        return name
+    if name in SCHEDULERS:
         return SCHEDULERS[name]
-    except KeyError:
-        raise SchedulerError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}") from None
+    if ":" in name:
+        import importlib
+        module_name, _, class_name = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise SchedulerError(f"scheduler {name!r} cannot be imported ({exc}); give "
+                                 f"'package.module:Class' importable from the current directory") from None
+        if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
+            raise SchedulerError(f"scheduler {name!r} is not a subclass of intersim.Scheduler")
+        return cls
+    raise SchedulerError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}, or a user "
+                         f"class as 'package.module:Class'")
 

@@ -49,10 +49,14 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
     each scheduler in ``schedulers`` (default: the scenario's list) and return the tables.
     """
     sc = _as_scenario(scenario)
+    classes = None
     if schedulers is not None:
-        sc = sc.with_schedulers(schedulers)
-    names = sc.scheduler_names()
-    classes = [get_scheduler(n) for n in names]  # refuse unknown names before any work
+        if any(isinstance(x, type) for x in schedulers):  # classes given directly (tests, notebooks)
+            classes = [get_scheduler(x) for x in schedulers]
+        else:
+            sc = sc.with_schedulers(schedulers)
+    names = [c.name for c in classes] if classes else sc.scheduler_names()
+    classes = classes or [get_scheduler(n) for n in names]  # refuse unknown names before any work
     trace = sc.trace()
     storage = sc.storage()
     platform = sc.platform()
@@ -68,7 +72,7 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
     for cls in classes:
         setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
                       workload=workload, inputs=inputs, labels=labels, references=references,
-                      record_timeline=record_timeline)
+                      record_timeline=record_timeline, brownout_at=sc.brownout_at())
         engine = Engine(setup, cls)
         run = engine.run()
         runs.append(run)

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 
 CAPACITANCE = "storage.capacitance_f"
-#: Energy-book outputs drawn as stacked bars (the stored-energy change is left out: it can be
-#: negative and is small over a long run).
+#: Energy-book outputs drawn as stacked bars, per completed inference: what the node spends.
+#: Left out: harvest never stored (clamped at V_max, converter input loss), which dwarfs the rest
+#: when the capacitor is full and says nothing about the scheduler, and the stored-energy change.
 ENERGY_PARTS = ("energy_compute_j", "energy_checkpoint_j", "energy_restore_j", "energy_boot_j",
-                "energy_reexecution_j", "energy_sleep_j", "energy_leakage_j", "energy_clamped_j",
-                "energy_input_loss_j", "energy_output_loss_j", "energy_esr_j")
+                "energy_reexecution_j", "energy_sleep_j", "energy_leakage_j", "energy_output_loss_j",
+                "energy_esr_j")
 MAX_BARS = 12
 
 
@@ -111,6 +112,7 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
 
     # energy breakdown: one panel per scheduler, stacked bars at up to MAX_BARS x values
     names = list(dict.fromkeys(df["scheduler"]))
+    colors = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 2.4 * len(names) + 1.2), squeeze=False,
                              constrained_layout=True)
     xs = np.sort(df[xcol].astype(float).unique())
@@ -118,13 +120,15 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
         xs = xs[np.unique(np.linspace(0, len(xs) - 1, MAX_BARS).round().astype(int))]
     for ax, name in zip(axes[:, 0], names):
         sub = df[(df["scheduler"] == name) & df[xcol].astype(float).isin(xs)]
-        # with other swept keys, a bar is the mean over them at this x
-        means = sub.groupby(sub[xcol].astype(float))[list(ENERGY_PARTS)].mean().reindex(xs)
+        # per completed inference [mJ]; with other swept keys, the mean over them at this x
+        done = sub["completed"].astype(float).to_numpy()
+        per = sub[list(ENERGY_PARTS)].astype(float).div(np.where(done > 0, done, np.nan), axis=0) * 1e3
+        means = per.groupby(sub[xcol].astype(float).to_numpy()).mean().reindex(xs)
         bottom = np.zeros(len(xs))
         pos = np.arange(len(xs))
         for j, part in enumerate(ENERGY_PARTS):
             v = means[part].fillna(0.0).to_numpy()
-            ax.bar(pos, v, bottom=bottom, color=f"C{j % 10}" if j < 10 else "0.5",
+            ax.bar(pos, v, bottom=bottom, color=colors[j % len(colors)],
                    label=part[len("energy_"):-2].replace("_", " "))
             bottom += v
         verdicts = sub.groupby(sub[xcol].astype(float))["verdict"].first().reindex(xs)
@@ -133,11 +137,12 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
                 ax.text(p, 0, v, rotation=90, ha="center", va="bottom", fontsize=7)
         ax.set_xticks(pos)
         ax.set_xticklabels([f"{x * 1e6:.3g}" if xcol == CAPACITANCE else f"{x:.3g}" for x in xs], fontsize=8)
-        ax.set_ylabel("energy [J]")
+        ax.set_ylabel("mJ / inference")
         ax.set_title(name, loc="left", fontsize=9)
     axes[-1, 0].set_xlabel(xlabel)
     axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
-    fig.suptitle(f"{title}: where the energy goes, per scheduler", fontsize=10)
+    fig.suptitle(f"{title}: energy the node spends per completed inference, per scheduler\n"
+                 "(harvest clamped at V_max and converter input loss not shown)", fontsize=10)
     written.append(_save(fig, out / "energy_breakdown.png", plt))
     return written
 

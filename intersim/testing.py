@@ -166,23 +166,86 @@ def strategies():
             "traces": traces, "failure_schedules": failure_schedules}
 
 
-def check_scheduler(scheduler_cls, max_examples: int | None = None):
-    """Property: under generated traces, capacitors, networks, granularities and injected
-    brown-outs, ``scheduler_cls`` gives the continuous-power output for every completed request
-    and the energy books balance. Raises ``AssertionError`` with the shrunk counterexample."""
-    from hypothesis import event, given, settings
+def scenario_cases(scheduler_names=("continuous",)):
+    """Hypothesis strategy of scenario dicts (the TOML schema of :mod:`intersim.scenario`):
+    a random CNN, a bursty looping harvest, a small capacitor, a granularity, two requests and a
+    failure schedule. Each case is a complete scenario ``intersim run`` can replay."""
+    from hypothesis import strategies as st
 
     s = strategies()
+    faults = s["failure_schedules"].map(
+        lambda xs: ["none" if x is None else f"{x[0]}:{x[1]}" for x in xs])
 
-    @given(network=s["networks"], granularity=s["granularities"], storage=s["storages"],
-           trace=s["traces"], brownout_at=s["failure_schedules"])
-    def prop(network, granularity, storage, trace, brownout_at):
-        run, req = run_case(scheduler_cls, network, granularity, trace, storage, brownout_at)
+    def build(seed, net_seed, trace_seed, mean_w, granularity, c, von, voff, leak, brownout_at):
+        storage = {"capacitance_f": c, "v_on_v": von, "v_off_v": voff, "v_max_v": 3.6, "v_initial_v": 0.0}
+        if math.isfinite(leak):
+            storage["leakage_ohm"] = leak
+        return {
+            "name": "counterexample", "seed": seed,
+            "trace": {"generator": "random",
+                      "params": {"seed": trace_seed, "mean_power_w": mean_w, "duration_s": 60.0, "period_s": 0.5}},
+            "source": {"input_efficiency": 0.8},
+            "storage": storage,
+            "load": {"output_efficiency": 0.9},
+            "platform": {"preset": "msp430fr5994"},
+            "model": {"name": f"random_cnn:{net_seed}", "granularity": granularity},
+            "workload": {"period_s": 5.0, "duration_s": 10.0, "drain_s": 120.0, "queue_capacity": 2},
+            "faults": {"brownout_at": brownout_at},
+            "schedulers": {"names": list(scheduler_names)},
+        }
+
+    seeds = st.integers(0, 2**31 - 1)
+    return st.builds(build, seeds, seeds, seeds, st.sampled_from([1e-3, 3e-3, 10e-3]), s["granularities"],
+                     st.sampled_from([4.7e-6, 10e-6, 22e-6, 47e-6]), st.sampled_from([3.0, 3.3]),
+                     st.sampled_from([1.8, 2.2, 2.5]), st.sampled_from([math.inf, 2e6]), faults)
+
+
+class SchedulerCheckFailed(AssertionError):
+    """``check_scheduler`` found a counterexample; ``.scenario`` holds it (a scenario dict)."""
+
+    def __init__(self, message, scenario):
+        super().__init__(message)
+        self.scenario = scenario
+
+
+def check_scheduler(scheduler_cls, max_examples: int | None = None, name: str | None = None):
+    """Property: under generated traces, capacitors, networks, granularities and injected
+    brown-outs (inside tasks, commits, checkpoints and restores), ``scheduler_cls`` gives the
+    continuous-power output for every completed request and the energy books balance.
+
+    Raises :class:`SchedulerCheckFailed` whose ``.scenario`` is the shrunk minimal counterexample
+    as a scenario dict (``Scenario.to_toml`` writes it; ``intersim run`` replays it). ``name`` is
+    how the scenario file names the scheduler (``"package.module:Class"``; default: derived from
+    the class, for classes importable by that path).
+    """
+    from hypothesis import event, given, settings
+
+    from .scenario import scenario_from_dict
+    from .simulate import simulate
+
+    ref = name or f"{scheduler_cls.__module__}:{scheduler_cls.__qualname__}"
+    failing = {}
+
+    @given(case=scenario_cases((ref, "continuous")))
+    def prop(case):
+        sc = scenario_from_dict(case, source="<generated case>")
+        res = simulate(sc, schedulers=[scheduler_cls], record_timeline=False)
+        run = res.runs[0]
         for where in failure_places(run):
             event(f"brown-out inside {where}")
-        problems = violations(run, req)
+        problems = violations(run, res.requests)
+        if problems:
+            failing["case"] = case
         assert not problems, "; ".join(problems)
 
-    if max_examples is not None:
-        prop = settings(max_examples=max_examples)(prop)
-    prop()
+    # simulations are numba-compiled and vary in length: no deadline; the caller's profile
+    # (e.g. derandomised under CI) still applies otherwise
+    from hypothesis import HealthCheck
+    extra = {} if max_examples is None else {"max_examples": max_examples}
+    prop = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], **extra)(prop)
+    try:
+        prop()
+    except AssertionError as exc:
+        if "case" not in failing:
+            raise
+        raise SchedulerCheckFailed(str(exc).splitlines()[0], failing["case"]) from exc

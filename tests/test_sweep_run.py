@@ -108,11 +108,11 @@ def test_failing_point_is_recorded(tmp_path):
     assert good["error"].isna().all() and (good["verdict"] != "error").all()
 
 
-def _sweep_file(path: Path, caps: str):
+def _sweep_file(path: Path, caps: str, duration_s: float = 30.0):
     path.write_text(f'''name = "t"
 scenario = "{DEFAULT}"
 [set]
-"workload.duration_s" = 30.0
+"workload.duration_s" = {duration_s}
 "workload.drain_s" = 20.0
 "schedulers.names" = ["static", "jit"]
 [vary]
@@ -155,7 +155,8 @@ def _parts(out: Path) -> set:
 
 def test_sigkill_and_resume_gives_the_uninterrupted_table(tmp_path):
     f = tmp_path / "kill.toml"
-    _sweep_file(f, "{ logspace = [4.7e-6, 4.7e-3, 10] }")  # 20 runs
+    # 40 runs of a few tens of ms: the sweep is still running when the kill lands
+    _sweep_file(f, "{ logspace = [4.7e-6, 4.7e-3, 20] }", duration_s=60.0)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "intersim.sweep", "sweep", str(f), "--out", str(out), "--workers", "2",
            "--no-progress"]
@@ -167,8 +168,8 @@ def test_sigkill_and_resume_gives_the_uninterrupted_table(tmp_path):
         try:
             deadline = time.monotonic() + 60
             while _parts(out) == before and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(rng.uniform(0.0, 0.6))
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.25))
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)  # the sweep process only: workers must notice
                 kills += 1
@@ -189,7 +190,7 @@ def test_sigkill_and_resume_gives_the_uninterrupted_table(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     resumed = load_results(out)
-    assert len(resumed) == 20 and not resumed.duplicated(["point_id", "scheduler"]).any()
+    assert len(resumed) == 40 and not resumed.duplicated(["point_id", "scheduler"]).any()
     assert not list(out.glob(".tmp-*"))
     uninterrupted = run_sweep(f, workers=0)
     assert_same(resumed, uninterrupted)

@@ -31,9 +31,16 @@ def names() -> list[str]:
     return sorted(SHIPPED) + sorted(BUILDERS)
 
 
+#: prefix of the seeded random test networks of :func:`intersim.testing.random_network`
+RANDOM_PREFIX = "random_cnn:"
+
+
 def _check(name: str) -> str:
+    if name.startswith(RANDOM_PREFIX) and name[len(RANDOM_PREFIX):].isdigit():
+        return name
     if name not in SHIPPED and name not in BUILDERS:
-        raise ModelError(f"unknown zoo model {name!r}; valid: {', '.join(names())}")
+        raise ModelError(f"unknown zoo model {name!r}; valid: {', '.join(names())}, or "
+                         f"'{RANDOM_PREFIX}<seed>' (a small random CNN, as the property tests use)")
     return name
 
 
@@ -44,6 +51,9 @@ def _load(name: str) -> Network:
         if not path.exists():
             raise ModelError(f"zoo file {path} is missing; rebuild it with python -m intersim.zoo.build_digits")
         return load_network(path)
+    if name.startswith(RANDOM_PREFIX):
+        from ..testing import random_network
+        return random_network(np.random.default_rng(int(name[len(RANDOM_PREFIX):])))
     return BUILDERS[name]()
 
 
@@ -61,6 +71,8 @@ def samples(name: str) -> tuple[np.ndarray, np.ndarray]:
     _check(name)
     if name in SHIPPED:
         return load_samples(SHIPPED[name])
+    if name.startswith(RANDOM_PREFIX):
+        return None, None  # the caller draws inputs from the scenario's seed
     net = load(name)
     rng = np.random.default_rng(12345)
     x = rng.integers(-128, 128, (N_RANDOM_SAMPLES,) + net.input_shape).astype(np.int8)

@@ -279,6 +279,10 @@ def get_scheduler(name):
         return SCHEDULERS[name]
     if ":" in name:
         import importlib
+        import os
+        import sys
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())  # console scripts do not put the current directory there
         module_name, _, class_name = name.partition(":")
         try:
             cls = getattr(importlib.import_module(module_name), class_name)

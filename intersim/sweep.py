@@ -407,13 +407,12 @@ def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
     fixed = {p: _rebase(p, _plain(v), sweep_dir, scen_dir) for p, v in fixed.items()}
 
     specs = _flatten(raw.get("vary", {}), f"{source}: vary", "", False, schema)
-    axes, written = [], {}
+    axes = []
     for path, spec in specs.items():
         _check_key(f"{source}: vary", path, schema)
         if path in fixed:
             raise ScenarioError(f"{source}: {path!r} is both in [set] and in [vary]; allowed: one of them")
         values = _expand(f"{source}: vary.{path}", spec)
-        written[path] = values
         axes.append(Axis(path, tuple(values), _dtype(values)))
     if mode == "zip" and axes:
         lengths = {a.key: len(a.values) for a in axes}
@@ -969,21 +968,20 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
     units = _units(sw, done)
     total_runs = sum(len(p.schedulers) for p in sw.points)
     n_before = total_runs - sum(left.values())
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(sw.points), initial=n_done_points, unit="pt", desc=sw.name,
-                   file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-        bar.set_postfix_str(f"runs {n_before}/{total_runs}")
-    tick = bar is not None and sys.stderr.isatty()  # keep the clock moving between points
     errors = n_run = 0
     t0 = time.perf_counter()
-    engine = None
+    engine = bar = None
     ok = False
     try:
         if any(left.values()):
             engine = (_DaskEngine(dask_address) if dask_address else
                       _PoolEngine(workers) if workers > 0 else _InlineEngine())
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(sw.points), initial=n_done_points, unit="pt", desc=sw.name,
+                       file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+            bar.set_postfix_str(f"runs {n_before}/{total_runs}")
+        tick = bar is not None and sys.stderr.isatty()  # keep the clock moving between points
         pending: dict = {}
 
         def refill():

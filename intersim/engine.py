@@ -168,6 +168,12 @@ class Engine:
         (self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop) = cap.trace_arrays(setup.trace)
         spacing = np.diff(np.append(self.tr_t, self.tr_first + self.tr_period))
         self.min_sample_s = float(spacing.min())
+        # ESR, current sources/leakage, quiescent current or an efficiency curve need the general
+        # power path, whose thresholds are terminal voltages
+        self.general = st.uses_general_kernel
+        if self.general:
+            self.eta_w = np.ascontiguousarray(st.efficiency_per_sample(self.tr_p), dtype=np.float64)
+            self.par = st.power_path_par()
         self.arrivals = setup.workload.arrival_times()
         self.horizon = setup.workload.horizon_s()
         n = self.arrivals.size
@@ -220,13 +226,25 @@ class Engine:
         t_stop = min(t_stop, self.horizon)
         self._state = state
         t_start = self.t
+        c = self.st.capacitance_f
         while True:
             n0 = self.n_seg
-            t, e, reason, n1 = cap._advance(
-                self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
-                self.st.input_efficiency, self.st.leak_rate_per_s, self.st.e_max_j,
-                self.t, self.e, t_stop, load_cap, e_low, e_high, self.cap_books,
-                self.seg[0], self.seg[1], self.seg[2], self.seg[3], self.seg[4], self.n_seg)
+            if self.general:
+                # the engine's thresholds are E(V) of a voltage: hand the kernel that voltage back
+                v_low = math.sqrt(2 * e_low / c) if e_low >= 0 else -1.0
+                v_high = math.sqrt(2 * e_high / c) if math.isfinite(e_high) else math.inf
+                t, e, reason, n1 = cap._advance_general(
+                    self.tr_t, self.tr_p, self.eta_w, self.tr_first, self.tr_period, self.tr_loop,
+                    self.par, self.t, self.e, t_stop, load_cap, 0.0, v_low, v_high, self.cap_books,
+                    self.seg[0], self.seg[1], self.seg[2], self.seg[3], self.seg[4], self.n_seg)
+                if reason == cap.STOP_COLLAPSE:
+                    reason = cap.STOP_LOW  # the terminal collapsed under the load: a brown-out
+            else:
+                t, e, reason, n1 = cap._advance(
+                    self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
+                    self.st.input_efficiency, self.st.leak_rate_per_s, self.st.e_max_j,
+                    self.t, self.e, t_stop, load_cap, e_low, e_high, self.cap_books,
+                    self.seg[0], self.seg[1], self.seg[2], self.seg[3], self.seg[4], self.n_seg)
             if n1 > n0:
                 self.seg_meta.append((n0, n1, state, load_pin_w))
             self.n_seg = n1
@@ -297,7 +315,7 @@ class Engine:
                 self.counts["injected_failures"] += 1
                 return "brownout", dt
             return "done", dt
-        if reason == cap.STOP_LOW and e_threshold is not None and self.e > self.st.e_off_j:
+        if reason == cap.STOP_LOW and e_threshold is not None and e_threshold > self.st.e_off_j:
             return "threshold", dt
         return "brownout", dt
 
@@ -562,13 +580,18 @@ class Engine:
             seg_end = np.empty(n, np.int64)
             n0 = self.n_seg
             self._state = "compute"
-            k, t, e, reason, n1 = runner._advance_tasks(
-                self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
-                self.st.input_efficiency, self.st.leak_rate_per_s, self.st.e_max_j, t0, self.e,
-                loads, dur, t_cut, e_low, self.cap_books, *self.seg, self.n_seg, seg_end)
+            if self.general:
+                k, reason = self._advance_tasks_general(p_pin, ends, t_cut, e_low)
+                t, e, n1 = self.t, self.e, self.n_seg
+                seg_end[:] = n1
+            else:
+                k, t, e, reason, n1 = runner._advance_tasks(
+                    self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
+                    self.st.input_efficiency, self.st.leak_rate_per_s, self.st.e_max_j, t0, self.e,
+                    loads, dur, t_cut, e_low, self.cap_books, *self.seg, self.n_seg, seg_end)
             if reason == cap.STOP_FULL:
                 raise RuntimeError("segment buffer sized too small for a run of tasks")
-            if self.setup.record_timeline:
+            if self.setup.record_timeline and not self.general:  # (general: _advance recorded them)
                 a = n0
                 for j in range(min(k + 1, n)):
                     b = seg_end[j] if j < k else n1
@@ -598,7 +621,7 @@ class Engine:
             yield self._sync()
             raise _Horizon
         threshold = (reason == cap.STOP_LOW and armed and self.e_threshold is not None
-                     and self.e > self.st.e_off_j)
+                     and self.e_threshold > self.st.e_off_j)
         if threshold:
             armed = False
             if self.suspends_task:
@@ -625,6 +648,18 @@ class Engine:
         self._compute_task(self.setup.tasks[i], min(frac, 1.0 - 1e-15))
         yield self._sync()
         return False, armed
+
+    def _advance_tasks_general(self, p_pin, ends, t_cut, e_low):
+        """:func:`runner._advance_tasks` for the general power path, one kernel call per task.
+        Returns (tasks completed, stop reason)."""
+        for k in range(p_pin.size):
+            stop = min(ends[k], t_cut)
+            reason, _ = self._advance(p_pin[k], stop, e_low, math.inf, "compute")
+            if reason != cap.STOP_TIME:
+                return k, reason
+            if stop < ends[k]:
+                return k, runner.STOP_CUT
+        return p_pin.size, cap.STOP_TIME
 
     def _ensure_segments(self, extra):
         if not self.setup.record_timeline:
@@ -785,6 +820,18 @@ class Engine:
             return self.verdict
         if self.ideal:
             return None
+        if self.general:
+            from .power_path import boot_loop
+            p_boot_cap = (plat.boot_energy_j / plat.boot_time_s if plat.boot_time_s > 0 else 0.0) / st.output_efficiency
+            looping, v_after = boot_loop(st, load_w=p_boot_cap, harvest_w=0.0)
+            if looping:
+                self.verdict = "boot_loop"
+                step = ("collapses the terminal voltage (the load exceeds V^2 / (4 ESR))" if math.isnan(v_after)
+                        else f"drops the terminal voltage to {v_after:.4g} V")
+                self.verdict_detail = (f"turning the {p_boot_cap * 1e3:.4g} mW boot load on at V_on = {st.v_on_v} V "
+                                       f"{step} with ESR {st.esr_ohm:g} Ohm, at or below V_off = {st.v_off_v} V: "
+                                       f"it browns out at once, every time")
+                return self.verdict
         if self.plan.get("feasible") is False:
             self.verdict = "infeasible"
             self.verdict_detail = (f"checkpoint threshold V_ckpt = {self.plan['v_ckpt']:.4g} V is not below "
@@ -824,7 +871,7 @@ class Engine:
             "energy_clamped_j": cb["clamped_j"],
             "energy_stored_delta_j": 0.0 if self.ideal else self.e - self.e_initial,
             "energy_leakage_j": cb["leakage_j"],
-            "energy_esr_j": 0.0,
+            "energy_esr_j": cb.get("esr_j", 0.0),
             "energy_output_loss_j": self.output_loss.value,
         }
         for k in LOAD_BOOKS:

@@ -96,6 +96,7 @@ REQUIRED = object()
 
 
 def _schema():
+    from .parts import CAPACITORS, CONVERTERS
     from .platform import PRESETS
     from .schedulers import SCHEDULERS
     return {
@@ -121,19 +122,31 @@ def _schema():
             "params": ((lambda v: isinstance(v, dict)), False, None, "generator parameters"),
         },
         "source": {
-            "kind": (_str(("mppt",)), False, "mppt", "source model"),
-            "input_efficiency": (_num(0, 1, lo_open=True), False, 1.0, "converter input efficiency"),
+            "kind": (_str(("mppt", "current", "thevenin")), False, "mppt",
+                     "harvest through an MPPT converter; plus a constant current or a Thevenin source"),
+            "converter": (_str(tuple(sorted(CONVERTERS))), False, None, "converter preset (docs/energy.md)"),
+            "input_efficiency": (_num(0, 1, lo_open=True), False, None, "converter input efficiency"),
+            "quiescent_current_a": (_num(0, unit="A"), False, None, "converter quiescent current"),
+            "current_a": (_num(0, unit="A"), False, None, "constant source current (kind = current)"),
+            "voltage_v": (_num(0, unit="V"), False, None, "Thevenin source voltage (kind = thevenin)"),
+            "resistance_ohm": (_num(0, lo_open=True, unit="Ohm"), False, None,
+                               "Thevenin source resistance (kind = thevenin)"),
         },
         "storage": {
-            "capacitance_f": (_num(0, lo_open=True, unit="F"), True, REQUIRED, "capacitance"),
+            "part": (_str(tuple(sorted(CAPACITORS))), False, None,
+                     "capacitor preset: capacitance, ESR and leakage defaults (docs/energy.md)"),
+            "capacitance_f": (_num(0, lo_open=True, unit="F"), False, None, "capacitance (required without part)"),
             "v_on_v": (_num(0, lo_open=True, unit="V"), True, REQUIRED, "turn-on voltage"),
             "v_off_v": (_num(0, lo_open=True, unit="V"), True, REQUIRED, "brown-out voltage"),
             "v_max_v": (_num(0, lo_open=True, unit="V"), True, REQUIRED, "clamp voltage"),
             "v_initial_v": (_num(0, unit="V"), False, 0.0, "initial voltage"),
             "leakage_ohm": (_num(0, lo_open=True, unit="Ohm"), False, None, "parallel leakage resistance"),
+            "leakage_current_a": (_num(0, unit="A"), False, None, "constant leakage current"),
+            "esr_ohm": (_num(0, unit="Ohm"), False, None,
+                        "equivalent series resistance: comparators see the terminal voltage"),
         },
         "load": {
-            "output_efficiency": (_num(0, 1, lo_open=True), False, 1.0, "output regulator efficiency"),
+            "output_efficiency": (_num(0, 1, lo_open=True), False, None, "output regulator efficiency"),
         },
         "platform": {
             "preset": (_str(tuple(sorted(PRESETS))), True, REQUIRED, "MCU platform preset"),
@@ -212,6 +225,14 @@ def _unknown(source, section, key, valid, table=False):
 
 def _cross_checks(s, source):
     st = s["storage"]
+    if st["capacitance_f"] is None and st["part"] is None:
+        raise ScenarioError(f"{source}: missing key storage.capacitance_f (capacitance; a number > 0 [F]), "
+                            f"or give storage.part")
+    src = s["source"]
+    need = {"current": ("current_a",), "thevenin": ("voltage_v", "resistance_ohm")}.get(src["kind"], ())
+    for k in need:
+        if src[k] is None:
+            raise ScenarioError(f"{source}: source.{k} is required with source.kind = {src['kind']!r}")
     if not st["v_on_v"] > st["v_off_v"]:
         raise ScenarioError(f"{source}: storage.v_on_v = {st['v_on_v']!r} must be above storage.v_off_v = "
                             f"{st['v_off_v']!r} (hysteresis)")
@@ -307,14 +328,36 @@ class Scenario:
             raise ScenarioError(f"{self.source}: trace.params for generator {g!r}: {exc}") from None
 
     def storage(self):
+        """The :class:`~intersim.capacitor.Storage`: explicit keys over part/converter presets."""
         from .capacitor import Storage
-        st = self.data["storage"]
-        return Storage(capacitance_f=float(st["capacitance_f"]), v_on_v=float(st["v_on_v"]),
-                       v_off_v=float(st["v_off_v"]), v_max_v=float(st["v_max_v"]),
-                       v_initial_v=float(st["v_initial_v"]),
-                       leakage_ohm=math.inf if st["leakage_ohm"] is None else float(st["leakage_ohm"]),
-                       input_efficiency=float(self.data["source"]["input_efficiency"]),
-                       output_efficiency=float(self.data["load"]["output_efficiency"]))
+        from .parts import capacitor_part, converter_part
+        st, src, load = self.data["storage"], self.data["source"], self.data["load"]
+        part = capacitor_part(st["part"]) if st["part"] else None
+        conv = converter_part(src["converter"]) if src["converter"] else None
+
+        def pick(value, preset_value, default):
+            return value if value is not None else (preset_value if preset_value is not None else default)
+
+        leak_ohm = pick(st["leakage_ohm"], part.leakage_ohm if part else None, math.inf)
+        fields = dict(
+            capacitance_f=float(pick(st["capacitance_f"], part.capacitance_f if part else None, 0.0)),
+            v_on_v=float(st["v_on_v"]), v_off_v=float(st["v_off_v"]), v_max_v=float(st["v_max_v"]),
+            v_initial_v=float(st["v_initial_v"]), leakage_ohm=float(leak_ohm),
+            input_efficiency=float(pick(src["input_efficiency"], conv.input_efficiency if conv else None, 1.0)),
+            output_efficiency=float(pick(load["output_efficiency"], conv.output_efficiency if conv else None, 1.0)),
+            esr_ohm=float(pick(st["esr_ohm"], part.esr_ohm if part else None, 0.0)),
+            leakage_current_a=float(pick(st["leakage_current_a"], part.leakage_current_a if part else None, 0.0)),
+            quiescent_current_a=float(pick(src["quiescent_current_a"], conv.quiescent_current_a if conv else None, 0.0)),
+        )
+        if src["kind"] == "current":
+            fields["source_current_a"] = float(src["current_a"])
+        elif src["kind"] == "thevenin":
+            fields["source_voltage_v"] = float(src["voltage_v"])
+            fields["source_resistance_ohm"] = float(src["resistance_ohm"])
+        try:
+            return Storage(**fields)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{self.source}: {exc}") from None
 
     def platform(self):
         from .platform import get_platform

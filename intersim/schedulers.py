@@ -14,6 +14,17 @@ from .scheduler import (
 )
 
 
+def effective_v_off(storage, load_pin_w):
+    """Brown-out voltage of the *internal* capacitor voltage under a pin load [V]: with ESR the
+    comparator sees ``V_int - I ESR``, so the terminal reaches V_off while ``V_int = V_off + I ESR``
+    (``I`` taken at V_off, the worst case)."""
+    esr = getattr(storage, "esr_ohm", 0.0)
+    if esr <= 0:
+        return storage.v_off_v
+    current = load_pin_w / storage.output_efficiency / storage.v_off_v
+    return storage.v_off_v + current * esr
+
+
 class Continuous(Scheduler):
     """Ideal supply, no failures: the reference every other scheduler's output is compared to.
 
@@ -84,7 +95,10 @@ class Static(Scheduler):
     def prepare(cls, setup, memory):
         st, plat = setup.storage, setup.platform
         commit = transfer_cost(plat, 4, "sram_to_nvm")
-        budget = st.output_efficiency * st.usable_energy_j() * cls.margin
+        # V_off_eff includes the ESR drop at the largest task's current
+        v_off_eff = effective_v_off(st, max(c.power_w for c in setup.costs))
+        usable = 0.5 * st.capacitance_f * max(st.v_on_v ** 2 - v_off_eff ** 2, 0.0)
+        budget = st.output_efficiency * usable * cls.margin
         fixed = plat.boot_energy_j + commit.energy_j
         groups, charge_v, cur, cur_e = [], [], [], 0.0
         for i, c in enumerate(setup.costs):
@@ -101,7 +115,7 @@ class Static(Scheduler):
                 charge_v.append(None)
             else:  # one atomic task larger than the window: charge above V_on first
                 # (at most V_max: beyond it the group relies on harvest while it runs)
-                e_needed = st.e_off_j + need / (st.output_efficiency * cls.margin)
+                e_needed = 0.5 * st.capacitance_f * v_off_eff ** 2 + need / (st.output_efficiency * cls.margin)
                 charge_v.append(min(math.sqrt(2 * e_needed / st.capacitance_f), st.v_max_v))
         return {"groups": groups, "charge_v": charge_v, "budget_j": budget}
 
@@ -183,7 +197,11 @@ class JIT(Scheduler):
         st = setup.storage
         ckpt = cls.checkpoint_energy_j(setup, memory)
         need_pin = ckpt + (max(c.energy_j for c in setup.costs) if not cls.suspends_task else 0.0)
-        e_ckpt = st.e_off_j + cls.safety * need_pin / st.output_efficiency
+        # ESR-aware: the checkpoint must fit above the internal voltage at which the terminal
+        # browns out under the heaviest load it may run (a task or the checkpoint copy)
+        p_max = max(max(c.power_w for c in setup.costs), setup.platform.active_power_w)
+        v_off_eff = effective_v_off(st, p_max)
+        e_ckpt = 0.5 * st.capacitance_f * v_off_eff ** 2 + cls.safety * need_pin / st.output_efficiency
         v_ckpt = math.sqrt(2 * e_ckpt / st.capacitance_f)
         return {"v_ckpt": v_ckpt, "v_on": st.v_on_v, "checkpoint_energy_j": ckpt,
                 "feasible": v_ckpt < st.v_on_v}

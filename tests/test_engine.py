@@ -154,3 +154,42 @@ def test_queue_capacity_drops_newest():
     res = intersim.simulate(scenario_from_dict(raw, REPO / "scenarios"), schedulers=["continuous"])
     status = list(res.requests["status"])
     assert status == ["done", "done", "dropped", "dropped"]
+
+
+def _default_with(**sections):
+    raw = intersim.load_scenario(DEFAULT).data
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for section, values in sections.items():
+        raw[section].update(values)
+    raw["workload"]["duration_s"] = 120.0
+    return scenario_from_dict(raw, REPO / "scenarios")
+
+
+def test_esr_and_quiescent_current_run_correct_with_balanced_books():
+    """The general power path (ESR: comparators see the terminal voltage; converter quiescent
+    current) drives the engine: outputs stay correct, the books (with the I^2 R term) balance."""
+    res = intersim.simulate(_default_with(storage={"esr_ohm": 30.0}, source={"quiescent_current_a": 2e-6}),
+                            schedulers=["static", "jit", "jit-task"], record_timeline=False)
+    for _, row in res.summary.iterrows():
+        assert row["completed"] > 0 and row["correct"] == row["completed"], row["scheduler"]
+        assert row["energy_esr_j"] > 0
+        scale = row["energy_harvested_j"] + row["energy_supply_j"]
+        assert abs(row["energy_residual_j"]) <= 1e-9 * scale + 1e-12
+
+
+def test_esr_boot_loop_is_a_verdict():
+    res = intersim.simulate(_default_with(storage={"esr_ohm": 500.0}), schedulers=["static"],
+                            record_timeline=False)
+    row = res.summary.iloc[0]
+    assert row["verdict"] == "boot_loop" and "ESR 500 Ohm" in row["verdict_detail"]
+
+
+def test_part_presets_fill_storage():
+    sc = _default_with(storage={"part": "tantalum-100uF", "capacitance_f": None},
+                       source={"converter": "bq25570"})
+    st = sc.storage()
+    from intersim.parts import capacitor_part, converter_part
+    assert st.capacitance_f == capacitor_part("tantalum-100uF").capacitance_f
+    assert st.esr_ohm == capacitor_part("tantalum-100uF").esr_ohm
+    assert st.input_efficiency == 0.8  # the scenario's explicit key wins over the preset
+    assert st.quiescent_current_a == converter_part("bq25570").quiescent_current_a

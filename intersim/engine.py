@@ -160,6 +160,20 @@ class Engine:
         self.task_power_pin = np.array([c.power_w for c in setup.costs], np.float64)
         self.task_words = np.array([self._task_nvm_words(t) for t in setup.tasks], np.int64)
         self.dev = Device(self)
+        # every boot: the platform's boot, plus reloading a volatile weight memory (MAX78000's CNN
+        # weights) where the platform has one
+        plat = setup.platform
+        self.boot_time_s, self.boot_energy_j = plat.boot_time_s, plat.boot_energy_j
+        self.weights_fit = True
+        if getattr(plat, "volatile_weight_bytes", 0):
+            from .cost import weight_reload_cost
+            wb = sum(t.weight_bytes for t in setup.tasks)
+            if wb > plat.volatile_weight_bytes:
+                self.weights_fit = False
+            else:
+                reload = weight_reload_cost(plat, wb)
+                self.boot_time_s += reload.time_s
+                self.boot_energy_j += reload.energy_j
         self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
         thr = scheduler_cls.threshold_v(self.plan)
         self.e_threshold = cap.energy_j(st.capacitance_f, thr) if thr is not None else None
@@ -405,7 +419,7 @@ class Engine:
     def _device(self):
         st = self.st
         plat = self.setup.platform
-        p_boot = plat.boot_energy_j / plat.boot_time_s if plat.boot_time_s > 0 else 0.0
+        p_boot = self.boot_energy_j / self.boot_time_s if self.boot_time_s > 0 else 0.0
         while True:
             if not self.ideal:
                 t_start = self.t
@@ -432,7 +446,7 @@ class Engine:
                 self._inject_s = inj / plat.clock_hz
             self._commits_at_boot = self.counts["commits"]
             t_start = self.t
-            outcome, dt = self._load(p_boot, plat.boot_time_s, "boot", "boot", pending=False)
+            outcome, dt = self._load(p_boot, self.boot_time_s, "boot", "boot", pending=False)
             yield self._sync()
             self._req_span("restore_s", t_start, self.t)
             if outcome != "done":
@@ -813,6 +827,11 @@ class Engine:
         plat, st = self.setup.platform, self.st
         sram, nvm = self.memory.used_bytes(SRAM), self.memory.used_bytes(NVM)
         weights = sum(t.weight_bytes for t in self.setup.tasks)
+        if not self.weights_fit:
+            self.verdict = "does_not_fit"
+            self.verdict_detail = (f"{weights} B of weights exceed {plat.name}'s volatile weight memory of "
+                                   f"{plat.volatile_weight_bytes} B")
+            return self.verdict
         if sram > plat.sram_bytes or nvm + weights > plat.nvm_bytes:
             self.verdict = "does_not_fit"
             self.verdict_detail = (f"needs {sram} B SRAM (has {plat.sram_bytes}) and {nvm + weights} B "
@@ -822,7 +841,7 @@ class Engine:
             return None
         if self.general:
             from .power_path import boot_loop
-            p_boot_cap = (plat.boot_energy_j / plat.boot_time_s if plat.boot_time_s > 0 else 0.0) / st.output_efficiency
+            p_boot_cap = (self.boot_energy_j / self.boot_time_s if self.boot_time_s > 0 else 0.0) / st.output_efficiency
             looping, v_after = boot_loop(st, load_w=p_boot_cap, harvest_w=0.0)
             if looping:
                 self.verdict = "boot_loop"
@@ -839,15 +858,15 @@ class Engine:
             return self.verdict
         window = st.e_max_j - st.e_off_j
         p_max = float(self.setup.trace.power_w.max()) * st.input_efficiency
-        boot_cap = plat.boot_energy_j / st.output_efficiency
-        if boot_cap > window + p_max * plat.boot_time_s:
+        boot_cap = self.boot_energy_j / st.output_efficiency
+        if boot_cap > window + p_max * self.boot_time_s:
             self.verdict = "boot_loop"
             self.verdict_detail = (f"boot needs {boot_cap:.4g} J at the capacitor; V_max..V_off holds "
-                                   f"{window:.4g} J plus at most {p_max * plat.boot_time_s:.4g} J harvested")
+                                   f"{window:.4g} J plus at most {p_max * self.boot_time_s:.4g} J harvested")
             return self.verdict
         unit = self.cls.unit_energy_j(self.setup, self.plan)
-        unit_cap = (unit + plat.boot_energy_j) / st.output_efficiency
-        unit_time = unit / plat.active_power_w + plat.boot_time_s
+        unit_cap = (unit + self.boot_energy_j) / st.output_efficiency
+        unit_time = unit / plat.active_power_w + self.boot_time_s
         if unit_cap > window + p_max * unit_time:
             self.verdict = "infeasible"
             self.verdict_detail = (f"one atomic unit plus its preservation and the boot needs {unit_cap:.4g} J "

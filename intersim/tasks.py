@@ -142,12 +142,12 @@ def price(tasks, network, platform, tensor_memory: dict, buffer_memory=None) -> 
     """Cost of each task given where each tensor lives (``tensor_memory[name]`` = "sram"/"nvm")
     and where each partial-sum buffer lives (``buffer_memory[name]``).
 
-    Weights are firmware constants in the non-volatile memory; a task reads the input bytes its
+    Weights are firmware constants in ``platform.weight_memory``; a task reads the input bytes its
     output tile depends on, reads/writes its partial-sum tile (int32), writes its output tile.
     """
     costs = []
     for t in tasks:
-        reads = {"sram": 0, "nvm": t.weight_bytes}
+        reads = {"sram": 0, "nvm": 0}
         writes = {"sram": 0, "nvm": 0}
         if t.kind != "finalize":
             reads[tensor_memory[t.inputs[0]]] += t.input_bytes
@@ -161,7 +161,10 @@ def price(tasks, network, platform, tensor_memory: dict, buffer_memory=None) -> 
         if t.kind != "accumulate":
             writes[tensor_memory[t.output]] += t.out_byte_stop - t.out_byte_start
         kernel = t.kernel if t.kernel in platform.mac_cycles else platform.default_kernel
+        # weights are firmware constants read from the platform's weight memory (FRAM, flash or
+        # an accelerator's weight SRAM), priced by the cost model per platform
         costs.append(task_cost(platform, kernel, t.macs, t.n_outputs,
                                sram_read_bytes=reads["sram"], sram_write_bytes=writes["sram"],
-                               nvm_read_bytes=reads["nvm"], nvm_write_bytes=writes["nvm"]))
+                               nvm_read_bytes=reads["nvm"], nvm_write_bytes=writes["nvm"],
+                               weight_read_bytes=t.weight_bytes))
     return costs

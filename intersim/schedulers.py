@@ -79,6 +79,7 @@ class Static(Scheduler):
 
     name = "static"
     margin = 0.55  # iNAS's energy-budget margin
+    double_buffer_psums = True  # partial sums read and written by one task live in two NVM buffers
 
     @classmethod
     def layout(cls, memory, setup, plan=None):
@@ -86,7 +87,7 @@ class Static(Scheduler):
         for name, shape in net.tensors.items():
             if name != net.input_name:
                 memory.allocate(tensor_buffer(name), "nvm", shape)
-        allocate_psums(memory, setup, "nvm", double_buffer=True)
+        allocate_psums(memory, setup, "nvm", double_buffer=cls.double_buffer_psums)
         memory.allocate("progress", "nvm", (1,), "uint16")
         memory.allocate("progress_seq", "nvm", (1,), "uint16")
         return tensor_buffer(net.output_name)

@@ -20,7 +20,6 @@ from .engine import Engine, Setup
 from .network import NetworkBuilder
 from .platform import get_platform
 from .results import books_residual_j, request_table
-from .scheduler import allocate_psums, tensor_buffer
 from .schedulers import Static
 from .tasks import lower
 from .trace import Trace
@@ -75,17 +74,7 @@ class InPlaceStatic(Static):
     tests must catch. (Identical to ``static`` at granularities without input-channel tiles.)"""
 
     name = "inplace-static"
-
-    @classmethod
-    def layout(cls, memory, setup, plan=None):
-        net = setup.network
-        for name, shape in net.tensors.items():
-            if name != net.input_name:
-                memory.allocate(tensor_buffer(name), "nvm", shape)
-        allocate_psums(memory, setup, "nvm", double_buffer=False)
-        memory.allocate("progress", "nvm", (1,), "uint16")
-        memory.allocate("progress_seq", "nvm", (1,), "uint16")
-        return tensor_buffer(net.output_name)
+    double_buffer_psums = False
 
 
 # ----------------------------------------------------------------------------------------------

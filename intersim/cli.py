@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--examples", type=int, default=100, help="hypothesis examples (default 100)")
     check.add_argument("--out", default="counterexample", help="where a counterexample is written")
     check.set_defaults(func=_check_scheduler)
+    from . import sweep
+    sw = sub.add_parser("sweep", help="run a parameter sweep (local processes or dask), resumable")
+    sweep.add_sweep_arguments(sw)
+    sw.set_defaults(func=sweep.run_sweep_command)
+    pl = sub.add_parser("plot", help="plot a sweep's results directory")
+    sweep.add_plot_arguments(pl)
+    pl.set_defaults(func=sweep.run_plot_command)
     trace = sub.add_parser("trace", help="trace tools")
     tsub = trace.add_subparsers(dest="trace_command", required=True)
     inspect = tsub.add_parser("inspect", help="validate a trace file, print statistics, save a plot")

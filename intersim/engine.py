@@ -375,7 +375,7 @@ class Engine:
             return
         k = self.queue.popleft()
         self.head = k
-        self.req["service_s"][k] = self.t if self.env is None else self.env.now
+        self.req["service_s"][k] = self.env.now
         x = self.setup.inputs[k % len(self.setup.inputs)]
         self.memory.write_buffer(INPUT_BUFFER, x)
         self.memory.write_word(REQUEST_SEQ_WORD, (k % 0xFFFF) + 1)
@@ -405,18 +405,11 @@ class Engine:
                 self.req["status"][k] = "dropped"
                 continue
             self.queue.append(k)
-            self._deliver_if_free()
+            # delivery happens only when no request is in service (the device is off or idle),
+            # so writing the input into NVM now cannot disturb a running task
+            self._deliver()
             if self._idle_wake is not None and not self._idle_wake.triggered:
                 self._idle_wake.succeed()
-
-    def _deliver_if_free(self):
-        # the device may be mid-interval in the engine's clock; delivery only happens when no
-        # request is in service, i.e. when the device is off or idle, so memory is consistent
-        if self.head is None:
-            t_saved = self.t
-            self.t = self.env.now
-            self._deliver()
-            self.t = t_saved
 
     def _device(self):
         st = self.st
@@ -456,14 +449,12 @@ class Engine:
                 continue
             sched = self.cls(self.plan)
             sched.on_boot(self.dev)
-            self._sched = sched
             armed = self.e_threshold is not None
             while True:
                 action = sched.next_action(self.dev)
                 ok, armed = yield from self._execute(sched, action, armed)
                 if not ok:
                     self._brownout()
-                    self._sched = None
                     break
 
     def _execute(self, sched, action, armed):
@@ -822,7 +813,6 @@ class Engine:
         verdict = self._precheck()
         if verdict is None:
             self.env = simpy.Environment(initial_time=self.t)
-            self._sched = None
             self.env.process(self._arrivals())
             self.env.process(self._guarded(self._device()))
             # every process ends by the horizon (kernels stop there; an idle ideal supply waits

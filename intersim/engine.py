@@ -17,6 +17,7 @@ import simpy
 
 from . import capacitor as cap
 from .cost import transfer_cost
+from .errors import SchedulerError
 from .memory import NVM, SRAM, Memory
 from .scheduler import (
     DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, RunTask, RunTasks,
@@ -462,7 +463,7 @@ class Engine:
         plat = self.setup.platform
         if isinstance(action, RunTasks):
             if not 0 <= action.start < action.stop <= len(self.setup.tasks):
-                raise ValueError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")
+                raise SchedulerError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")
             return (yield from self._run_tasks(sched, action.start, action.stop, action.resume_cycles, armed))
         if isinstance(action, RunTask):
             return (yield from self._run_tasks(sched, action.index, action.index + 1, action.resume_cycles,
@@ -470,7 +471,7 @@ class Engine:
         if isinstance(action, Copy):
             src, dst = self._raw(action.src), self._buffer_memory(action.dst)
             if src.size != self._raw(action.dst).size:
-                raise ValueError(f"Copy {action.src!r} -> {action.dst!r}: sizes differ "
+                raise SchedulerError(f"scheduler {self.cls.name!r}: Copy {action.src!r} -> {action.dst!r}: sizes differ "
                                  f"({src.size} vs {self._raw(action.dst).size} bytes)")
             src_mem = self._buffer_memory(action.src)
             direction = ("sram_to_nvm" if dst == NVM and src_mem == SRAM else
@@ -531,7 +532,7 @@ class Engine:
         if isinstance(action, Idle):
             ok = yield from self._idle()
             return ok, armed
-        raise TypeError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
+        raise SchedulerError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
                         "(RunTask, Copy, WriteWords, Sleep, Done, Idle)")
 
     def _run_tasks(self, sched, first, stop, resume_cycles, armed):
@@ -738,10 +739,17 @@ class Engine:
     def _tensor_buf(self, name):
         return INPUT_BUFFER if name == self.setup.network.input_name else tensor_buffer(name)
 
+    def _check_buffer(self, name):
+        if name != SRAM_IMAGE and name not in self.memory.buffers:
+            raise SchedulerError(f"scheduler {self.cls.name!r} names buffer {name!r}, which its layout did not "
+                                 f"allocate; allocated: {', '.join(sorted(self.memory.buffers))}, {SRAM_IMAGE}")
+
     def _raw(self, name):
+        self._check_buffer(name)
         return self.memory.arena[SRAM] if name == SRAM_IMAGE else self.memory.raw(name)
 
     def _buffer_memory(self, name):
+        self._check_buffer(name)
         return SRAM if name == SRAM_IMAGE else self.memory.buffers[name].memory
 
     def _write_raw(self, name, data, fraction):

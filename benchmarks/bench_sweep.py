@@ -49,9 +49,13 @@ def timed(sw, workers: int, label: str):
         total = time.perf_counter() - t0
     run_s = df.attrs["sweep"]["run_s"]
     busy = df["wall_s"].sum()
+    errors = int(df["error"].notna().sum())
+    # busy share near 100 % with a larger sum of run times than on 1 worker means the workers were
+    # kept busy but shared the CPUs with something else
     print(f"{label}: {run_s:.2f} s from pool start to the last row ({total:.2f} s with validation and "
-          f"read-back); {len(df)} rows, sum of run times {busy:.1f} s, "
-          f"{df.attrs['sweep']['parts_written']} part files", flush=True)
+          f"read-back); {len(df)} rows, sum of run times {busy:.1f} s, workers busy "
+          f"{100 * busy / (workers * run_s):.0f} % of the time, {df.attrs['sweep']['parts_written']} part files"
+          + (f", {errors} ERRORS (first: {df['error'].dropna().iloc[0]})" if errors else ""), flush=True)
     return run_s, df
 
 

@@ -867,8 +867,13 @@ class Engine:
                 return self.verdict
         if self.plan.get("feasible") is False:
             self.verdict = "infeasible"
-            self.verdict_detail = (f"checkpoint threshold V_ckpt = {self.plan['v_ckpt']:.4g} V is not below "
-                                   f"V_on = {st.v_on_v} V: the checkpoint does not fit the capacitor")
+            if self.plan["v_ckpt"] >= st.v_on_v:
+                self.verdict_detail = (f"checkpoint threshold V_ckpt = {self.plan['v_ckpt']:.4g} V is not below "
+                                       f"V_on = {st.v_on_v} V: the checkpoint does not fit the capacitor")
+            else:
+                self.verdict_detail = (f"V_on = {st.v_on_v} V to V_ckpt = {self.plan['v_ckpt']:.4g} V delivers "
+                                       f"{self.plan['window_j']:.4g} J, not more than the {self.plan['overhead_j']:.4g} J "
+                                       f"of the checkpoint that ends it: no power cycle can make progress")
             return self.verdict
         window = st.e_max_j - st.e_off_j
         p_max = float(self.setup.trace.power_w.max()) * st.input_efficiency

@@ -1,6 +1,7 @@
 """Result tables (pandas) and their files: summary.csv, requests.csv, timeline.parquet, run.json."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -112,6 +113,7 @@ def timeline_table(run) -> pd.DataFrame:
     return df[list(TIMELINE_COLUMNS)]
 
 
+@functools.lru_cache(maxsize=1)
 def git_hash() -> str | None:
     """The commit of the intersim checkout, when it is one."""
     here = Path(__file__).resolve().parent

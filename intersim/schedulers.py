@@ -204,8 +204,13 @@ class JIT(Scheduler):
         v_off_eff = effective_v_off(st, p_max)
         e_ckpt = 0.5 * st.capacitance_f * v_off_eff ** 2 + cls.safety * need_pin / st.output_efficiency
         v_ckpt = math.sqrt(2 * e_ckpt / st.capacitance_f)
+        # progress needs the window V_on -> V_ckpt to pay at least for the checkpoint that ends
+        # it (resuming in place after the sleep costs nothing more; a brown-out adds boot+restore)
+        window_pin = st.output_efficiency * (st.e_on_j - 0.5 * st.capacitance_f * v_ckpt ** 2)
+        overhead = ckpt
         return {"v_ckpt": v_ckpt, "v_on": st.v_on_v, "checkpoint_energy_j": ckpt,
-                "feasible": v_ckpt < st.v_on_v}
+                "window_j": window_pin, "overhead_j": overhead,
+                "feasible": v_ckpt < st.v_on_v and window_pin > overhead}
 
     @classmethod
     def threshold_v(cls, plan):

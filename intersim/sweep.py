@@ -976,7 +976,7 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
         if any(left.values()):
             engine = (_DaskEngine(dask_address) if dask_address else
                       _PoolEngine(workers) if workers > 0 else _InlineEngine())
-        if progress:
+        if progress and engine is not None:
             from tqdm import tqdm
             bar = tqdm(total=len(sw.points), initial=n_done_points, unit="pt", desc=sw.name,
                        file=sys.stderr, dynamic_ncols=True, smoothing=0.05)

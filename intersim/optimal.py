@@ -32,6 +32,8 @@ import time
 import numpy as np
 
 from . import capacitor as cap
+from numba import njit
+
 from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
 from .cost import transfer_cost
 from .scheduler import SRAM_IMAGE, Copy, Done, Idle, RunTask, RunTasks, Sleep, WriteWords, tensor_buffer
@@ -43,7 +45,17 @@ OK, BROWN, DEAD = 0, 1, 2
 #: done flag), checkpoint; a sleep is written as its threshold voltage [V] (a float)
 CONT, CKPT = "C", "K"
 
-_NO_SEG = np.empty(0)
+
+@njit(cache=True)
+def _step(time_s, power_w, par, t, e, t_stop, load_w, e_low, e_high):
+    """:func:`intersim.capacitor._advance` with the storage and trace constants packed in ``par``
+    (t_first, period, loop, eta_in, b, e_max): the same arithmetic, a third of the call overhead
+    from Python. Returns ``(t [s], e [J], reason)``."""
+    books = np.zeros((6, 2))
+    none = np.empty(0)
+    t1, e1, reason, _ = _advance(time_s, power_w, par[0], par[1], par[2] != 0.0, par[3], par[4], par[5],
+                                 t, e, t_stop, load_w, e_low, e_high, books, none, none, none, none, none, 0)
+    return t1, e1, reason
 
 
 # ------------------------------------------------------------------------------------------------
@@ -160,7 +172,9 @@ class Model(Ops):
         super().__init__(storage, platform, costs, image_bytes, result_bytes, extra_v)
         self.tr = tuple(trace_arrays)
         self.horizon = float(horizon_s)
-        self._books = cap.new_books()  # the kernel accumulates books; the planner ignores them
+        tt, p, first, period, loop = self.tr
+        self._tt, self._tp = np.ascontiguousarray(tt, np.float64), np.ascontiguousarray(p, np.float64)
+        self._par = np.array([first, period, 1.0 if loop else 0.0, self.eta_in, self.b, self.e_max])
         self.steps = 0     # kernel calls so far (the exact search's budget counts them)
         self.members = {}  # member policies' parameters (Optimal.prepare sets them)
         self._bound_tables()
@@ -168,9 +182,7 @@ class Model(Ops):
     # -- single steps: (status, t [s], e [J])
     def _adv(self, t, e, t_stop, load, e_low, e_high):
         self.steps += 1
-        tt, p, first, period, loop = self.tr
-        return _advance(tt, p, first, period, loop, self.eta_in, self.b, self.e_max, t, e, t_stop, load,
-                        e_low, e_high, self._books, _NO_SEG, _NO_SEG, _NO_SEG, _NO_SEG, _NO_SEG, 0)
+        return _step(self._tt, self._tp, self._par, t, e, t_stop, load, e_low, e_high)
 
     def run(self, t, e, load, dur):
         """A constant ``load`` [W at the capacitor] for ``dur`` [s], as ``Engine._load`` and the
@@ -178,10 +190,8 @@ class Model(Ops):
         t_target = t + dur
         horizon = self.horizon
         self.steps += 1
-        tt, p, first, period, loop = self.tr
-        t1, e1, r, _ = _advance(tt, p, first, period, loop, self.eta_in, self.b, self.e_max, t, e,
-                                t_target if t_target < horizon else horizon, load, self.e_off, math.inf,
-                                self._books, _NO_SEG, _NO_SEG, _NO_SEG, _NO_SEG, _NO_SEG, 0)
+        t1, e1, r = _step(self._tt, self._tp, self._par, t, e, t_target if t_target < horizon else horizon,
+                          load, self.e_off, math.inf)
         if r == STOP_TIME:
             return (DEAD if t_target > horizon and t1 >= horizon else OK), t1, e1
         return BROWN, t1, e1
@@ -199,12 +209,12 @@ class Model(Ops):
 
     def sleep(self, v, t, e):
         """``Sleep(until_v=v)``: OK once the voltage reaches ``v`` [V]."""
-        t1, e1, r, _ = self._adv(t, e, self.horizon, self.sleep_load, self.e_off, cap.energy_j(self.c_f, v))
+        t1, e1, r = self._adv(t, e, self.horizon, self.sleep_load, self.e_off, cap.energy_j(self.c_f, v))
         return (OK if r == STOP_HIGH else DEAD if r == STOP_TIME else BROWN), t1, e1
 
     def charge(self, t, e):
         """Off, no load, until V_on."""
-        t1, e1, r, _ = self._adv(t, e, self.horizon, 0.0, -1.0, self.e_on)
+        t1, e1, r = self._adv(t, e, self.horizon, 0.0, -1.0, self.e_on)
         return (OK if r == STOP_HIGH else DEAD), t1, e1
 
     def reboot(self, t, e, c, failures_left=math.inf):
@@ -279,12 +289,13 @@ class Model(Ops):
         """Admissible bound [s] on the completion from an awake state at boundary ``i``: the
         remaining tasks and the finish take their time, and their energy must come from the
         energy stored above V_off and the harvest (every loss and overhead only adds)."""
-        t_lb = t + self.rest_t[i]
+        # each part is shaded a hair early, so rounding never makes the bound inadmissible
+        t_lb = t + self.rest_t[i] * (1.0 - 1e-12) - 1e-12 * abs(t)
         need = self.rest_e[i] - (e - self.e_off)
         if need <= 0.0:
             return t_lb
         t_e = self._harvest_until((self._harvest_to(t) + need / self.eta_in) * (1.0 - 1e-12))
-        return max(t_lb, t_e - 1e-12 * abs(t_e))  # a hair early: rounding never makes it inadmissible
+        return max(t_lb, t_e - 1e-12 * abs(t_e))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -346,18 +357,21 @@ def _successors(model, t, e, i, c, slept, failures_left):
 # policies of the class as rules, followed in the model
 
 
-def follow(model, start, decide, max_failures=math.inf, t_cap=math.inf):
+def follow(model, start, decide, max_failures=math.inf, t_cap=math.inf, max_steps=math.inf):
     """Follow the rule ``decide(t, e, i, c, slept) -> op`` from ``start = (t, e, i, c, slept)``
-    until the request completes (or the horizon, ``max_failures`` brown-outs, or ``t_cap`` [s]);
-    a stateful rule may have ``after(op, failures)``. Returns ``(t_done [s] or inf, path)``;
-    ``path`` is a list of ``(op, c, failures, boots)``."""
+    until the request completes (or the horizon, ``max_failures`` brown-outs, ``t_cap`` [s], or
+    ``max_steps`` kernel calls); a stateful rule may have ``after(op, failures)``. Returns
+    ``(t_done [s] or inf, path)``; ``path`` is a list of ``(op, c, failures, boots)``."""
     t, e, i, c, slept = start
     fails, path = 0, []
     after = getattr(decide, "after", None)
-    while t < t_cap:  # ends: every boundary visit takes time, and the horizon is DEAD
+    steps_end = model.steps + max_steps
+    # ends: every boundary visit takes time and the horizon is DEAD
+    while t < t_cap and model.steps <= steps_end:
         op = decide(t, e, i, c, slept)
         if not is_allowed(model, op, e, i, c, slept):
-            raise ValueError(f"policy op {op!r} at task {i} (checkpoint {c}, slept {slept}) is outside the class")
+            raise ValueError(f"policy op {op!r} at task {i} (checkpoint {c}, slept {slept}) "
+                             "is outside the class")
         op, s, t1, e1, i1, c1, sl1, df, boots = _apply(model, op, t, e, i, c, slept, max_failures - fails)
         path.append((op, c, df, boots))
         if s != OK:
@@ -433,7 +447,8 @@ def static_sram_policy(model, groups, charge_v):
     """Static-style grouping under the SRAM design: before each group sleep to its charge voltage
     (if any; again after a reboot), run the group, checkpoint at its end."""
     ends = {stop for _, stop in groups}
-    charge = {first: (v, cap.energy_j(model.c_f, v)) for (first, _), v in zip(groups, charge_v) if v is not None}
+    charge = {first: (v, cap.energy_j(model.c_f, v))
+              for (first, _), v in zip(groups, charge_v) if v is not None}
 
     def decide(t, e, i, c, slept):
         if i in ends and c < i:
@@ -467,8 +482,8 @@ class JitTaskRule:
                 return self.v_on
             self.armed = True  # the engine's sleep returns at once: armed again
         if i < m.n and self.armed:
-            _, e_d, r, _ = m._adv(t, e, min(t + m.dur[i], m.horizon), m.load[i], max(m.e_off, self.e_ckpt),
-                                  math.inf)
+            _, e_d, r = m._adv(t, e, min(t + m.dur[i], m.horizon), m.load[i], max(m.e_off, self.e_ckpt),
+                               math.inf)
             if r == STOP_LOW and e_d > m.e_off:
                 self.armed, self.pending = False, True
         return CONT
@@ -495,7 +510,8 @@ def member_policies(model):
     return out
 
 
-def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=300_000):
+def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=100_000,
+                 rollout_budget=300_000):
     """Earliest completion of the request from an awake state, over the class (docs/optimal.md).
 
     Parameters
@@ -505,14 +521,16 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     i : int  tasks whose results are in SRAM; c : int  tasks the valid checkpoint holds (0: none)
     restore : bool  restore checkpoint ``c`` first (right after a boot)
     max_cycles : int or None  at most this many power cycles (brown-outs + 1); None: unbounded
-    exact_budget : int  kernel calls the exact search may make (about 4 us each); past it the
+    exact_budget : int  kernel calls the exact search may make (a few us each); past it the
         result is the rollout's, ``exact = False``
+    rollout_budget : int  kernel calls the rollout may make
 
     Returns a dict: ``t_done_s`` [s] (inf: nothing completes before the horizon), ``path`` (list
     of ``(op, c, failures, boots)``), ``exact`` (True: proven the minimum over the class),
     ``expanded`` (nodes), ``lower_bound_s`` [s], ``members`` (name -> t_done_s [s] of each member
-    policy from the same state), ``origin`` ``(t, e, i, c, restore)``, ``start`` (the decision
-    state after the restore) and ``prefix_boots`` (boots after a brown-out in that restore).
+    policy from the same state), ``steps`` (kernel calls of each stage), ``origin``
+    ``(t, e, i, c, restore)``, ``start`` (the decision state after the restore) and
+    ``prefix_boots`` (boots after a brown-out in that restore).
     """
     max_failures = math.inf if max_cycles is None else max_cycles - 1
     restore = bool(restore and c > 0)
@@ -534,6 +552,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
         out["lower_bound_s"] = math.inf
         return out
     left = max_failures - failures0
+    steps = out["steps"] = {}
+    s0 = model.steps
     # 1. the members, followed in the model: the incumbent
     best_t, best_path = math.inf, []
     for name, rule in member_policies(model).items():
@@ -541,10 +561,13 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
         out["members"][name] = t_m
         if t_m < best_t:
             best_t, best_path = t_m, path
+    steps["members"], s0 = model.steps - s0, model.steps
     # 2. fortified rollout of the members: never worse than the incumbent, usually much better
-    best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left)
+    best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget)
+    steps["rollout"], s0 = model.steps - s0, model.steps
     # 3. exact best-first search, pruned by the admissible bound against the incumbent
     found = _astar(model, (t, e, i, c), left, exact_budget, best_t)
+    steps["exact"] = model.steps - s0
     if found is None:
         out["exact"] = False
     else:
@@ -556,16 +579,19 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     return out
 
 
-def _rollout(model, start, best_t, best_path, max_failures):
+def _rollout(model, start, best_t, best_path, max_failures, budget=math.inf):
     """Fortified rollout: walk along the incumbent path; at each boundary, apply every allowed
     operation and complete it with each member rule; whenever that completes earlier, it becomes
-    the incumbent. Returns ``(t_done, path)``, never later than the incumbent given."""
+    the incumbent. Stops improving after ``budget`` kernel calls. Returns ``(t_done, path)``,
+    never later than the incumbent given."""
     if not best_path or best_t == math.inf:
         return best_t, best_path
     t, e, i, c = start
     slept, fails, k = False, 0, 0
-    while k < len(best_path):
-        for op, s, t1, e1, i1, c1, sl1, df, boots in _successors(model, t, e, i, c, slept, max_failures - fails):
+    steps_end = model.steps + budget
+    while k < len(best_path) and model.steps < steps_end:
+        left = max_failures - fails
+        for op, s, t1, e1, i1, c1, sl1, df, boots in _successors(model, t, e, i, c, slept, left):
             if s != OK:
                 continue
             step = (op, c, df, boots)
@@ -576,7 +602,8 @@ def _rollout(model, start, best_t, best_path, max_failures):
             if model.lower_bound(t1, e1, i1) >= best_t:
                 continue
             for rule in member_policies(model).values():
-                t_r, tail = follow(model, (t1, e1, i1, c1, sl1), rule, max_failures - fails - df, best_t)
+                t_r, tail = follow(model, (t1, e1, i1, c1, sl1), rule, max_failures - fails - df, best_t,
+                                   steps_end - model.steps)
                 if t_r < best_t:
                     best_t, best_path = t_r, best_path[:k] + [step] + tail
         op = best_path[k][0]
@@ -604,7 +631,8 @@ def _astar(model, start, max_failures, budget, best_t):
             return None
         expanded += 1
         t, e, i, c, slept, fails = nodes[k]
-        for op, s, t1, e1, i1, c1, sl1, df, boots in _successors(model, t, e, i, c, slept, max_failures - fails):
+        left = max_failures - fails
+        for op, s, t1, e1, i1, c1, sl1, df, boots in _successors(model, t, e, i, c, slept, left):
             if s != OK:
                 continue
             if i1 > model.n:
@@ -719,7 +747,8 @@ def _checkpoint_actions(sched, i):
     """jit's checkpoint of the SRAM image at task ``i`` into the older slot, flag last."""
     s = 1 - (sched.flag & 1) if sched.flag else 0
     yield Copy(SRAM_IMAGE, f"ckpt{s}_sram")
-    yield WriteWords(((f"ckpt{s}_seq", sched.seq), (f"ckpt{s}_task", i), (f"ckpt{s}_clo", 0), (f"ckpt{s}_chi", 0)))
+    yield WriteWords(((f"ckpt{s}_seq", sched.seq), (f"ckpt{s}_task", i), (f"ckpt{s}_clo", 0),
+                      (f"ckpt{s}_chi", 0)))
     epoch = ((sched.flag >> 1) + 1) & 0x7FFF or 1
     sched.flag = (epoch << 1) | s
     yield WriteWords((("ckpt_flag", sched.flag),), commits=True)
@@ -765,7 +794,12 @@ class Optimal(JIT):
 
     name = "optimal"
     #: kernel calls the exact search may make per planning (beyond: the rollout's result, flagged)
-    exact_budget = 300_000
+    exact_budget = 100_000
+    #: above this many base tasks the exact search is not attempted (it cannot finish within its
+    #: budget there and cost a third of the planning time on the default scenario's 122 tasks)
+    exact_max_tasks = 24
+    #: kernel calls the rollout may make per planning
+    rollout_budget = 100_000
     #: at most this many power cycles per request (None: unbounded)
     max_cycles = None
     #: relative tolerance [-] of time and energy when matching a boot to the planned one
@@ -825,7 +859,9 @@ class Optimal(JIT):
         plan = self.plan
         t, e = dev.oracle_state()
         wall = time.perf_counter()
-        result = plan_request(plan["model"], t, e, i, c, restore, self.max_cycles, self.exact_budget)
+        exact = self.exact_budget if plan["model"].n <= self.exact_max_tasks else 0
+        result = plan_request(plan["model"], t, e, i, c, restore, self.max_cycles, exact,
+                              self.rollout_budget)
         dt = time.perf_counter() - wall
         plan["plan_s"] += dt
         cycles = compile_plan(result)
@@ -836,7 +872,7 @@ class Optimal(JIT):
             "seq": self.seq, "why": why, "t_s": t, "t_done_s": result["t_done_s"], "exact": result["exact"],
             "expanded": result["expanded"], "lower_bound_s": result["lower_bound_s"],
             "members": result["members"], "power_cycles": 1 + sum(f for _, _, f, _ in result["path"]),
-            "plan_s": dt})
+            "steps": result.get("steps", {}), "plan_s": dt})
         self._start(cycles[0])
 
     def _start(self, cycle):

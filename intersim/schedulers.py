@@ -290,8 +290,10 @@ class JITTask(JIT):
     suspends_task = False
 
 
+from .optimal import Optimal, OptimalOnline  # noqa: E402  (they build on the classes above)
+
 #: Built-in schedulers by name, in the order of the comparison table.
-SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask)}
+SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline)}
 
 
 def get_scheduler(name):

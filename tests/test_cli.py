@@ -96,7 +96,7 @@ def test_bad_scenario_is_one_line_exit_2_nothing_written(tmp_path, capsys, edit,
     if key == "preset":
         text = text.replace('preset = "msp430fr5994"\n', "", 1)
     if key == "names":
-        text = text.replace('names = ["continuous", "restart", "static", "jit", "jit-task"]\n', "", 1)
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("names = [\"continuous\"")) + "\n"
     if key == "granularity":
         text = text.replace('granularity = "channel"', "", 1)
     bad = tmp_path / "bad.toml"

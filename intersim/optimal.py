@@ -780,7 +780,19 @@ def _unit_energy_j(setup, plan):
     return min(sum(e), max(e) + plan["checkpoint_energy_j"] + plan["restore_energy_j"])
 
 
-class Optimal(JIT):
+class _Planned(JIT):
+    """``jit``'s layout and checkpoints, driven by planned decisions instead of a comparator."""
+
+    @classmethod
+    def threshold_v(cls, plan):
+        return None
+
+    @classmethod
+    def unit_energy_j(cls, setup, plan):
+        return _unit_energy_j(setup, plan)
+
+
+class Optimal(_Planned):
     """Offline, clairvoyant, latency-optimal over task-boundary policies (docs/optimal.md).
 
     Layout: ``jit``'s. When a request enters service, the scheduler plans from
@@ -815,13 +827,6 @@ class Optimal(JIT):
         plan.update(model=model, output_name=setup.network.output_name, plan_s=0.0, requests=[], live=None)
         return plan
 
-    @classmethod
-    def threshold_v(cls, plan):
-        return None
-
-    @classmethod
-    def unit_energy_j(cls, setup, plan):
-        return _unit_energy_j(setup, plan)
 
     def on_boot(self, dev):
         super().on_boot(dev)  # jit's: this request's valid checkpoint (slot, task) and the flag
@@ -904,7 +909,7 @@ class Optimal(JIT):
                 yield Sleep(until_v=op)
 
 
-class OptimalOnline(JIT):
+class OptimalOnline(_Planned):
     """The decisions of the class from the measured voltage and the task costs only (no trace):
     continue while the next task and a checkpoint fit the stored energy with zero harvest; else
     checkpoint new progress, then sleep to the least threshold (at least V_on) that holds the next
@@ -925,13 +930,6 @@ class OptimalOnline(JIT):
         plan.update(ops=ops, output_name=setup.network.output_name)
         return plan
 
-    @classmethod
-    def threshold_v(cls, plan):
-        return None
-
-    @classmethod
-    def unit_energy_j(cls, setup, plan):
-        return _unit_energy_j(setup, plan)
 
     def on_boot(self, dev):
         super().on_boot(dev)

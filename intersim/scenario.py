@@ -407,21 +407,26 @@ def to_toml(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_toml(path, what: str = "scenario") -> dict:
+    """Parse a TOML file; any problem is one :class:`ScenarioError` line naming the file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{source}: cannot read the {what} file ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
+
+
 def load_scenario(path) -> Scenario:
     """Read and validate a scenario TOML file; raises :class:`ScenarioError` on any problem."""
     path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError(f"{source}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{source}: cannot read the scenario file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
-    return Scenario(validate(raw, source), source, path.resolve().parent)
+    raw = read_toml(path, "scenario")
+    return Scenario(validate(raw, str(path)), str(path), path.resolve().parent)
 
 
 def scenario_from_dict(raw: dict, base_dir=None, source="<dict>") -> Scenario:

@@ -345,19 +345,9 @@ def load_sweep(sweep, base_dir=None) -> Sweep:
         return _build(copy.deepcopy(sweep), "<sweep>", Path(base_dir) if base_dir else Path.cwd())
     if not isinstance(sweep, (str, Path)):
         raise TypeError(f"sweep must be a path, a dict or a Sweep, not {type(sweep).__name__}")
+    from .scenario import read_toml
     path = Path(sweep)
-    source = str(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError(f"{source}: no such sweep file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{source}: cannot read the sweep file ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{source}: not valid TOML: {exc}") from None
-    return _build(raw, source, path.resolve().parent)
+    return _build(read_toml(path, "sweep"), str(path), path.resolve().parent)
 
 
 def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:

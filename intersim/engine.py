@@ -85,6 +85,9 @@ class Setup:
     #: ``brownout_at[k]`` active cycles since boot (an int, or ``("cycles", n)``), or after
     #: ``("words", n)`` non-volatile words written since boot; ``None``: no injection
     brownout_at: tuple = ()
+    #: "regulator" (constant power through the output regulator) or "current" (the MCU draws a
+    #: constant current ``P_pin / platform.supply_v`` at the capacitor: direct or LDO supply)
+    load_kind: str = "regulator"
 
 
 @dataclass
@@ -187,7 +190,8 @@ class Engine:
         self.min_sample_s = float(spacing.min())
         # ESR, current sources/leakage, quiescent current or an efficiency curve need the general
         # power path, whose thresholds are terminal voltages
-        self.general = st.uses_general_kernel
+        self.current_load = setup.load_kind == "current"
+        self.general = st.uses_general_kernel or self.current_load
         if self.general:
             self.eta_w = np.ascontiguousarray(st.efficiency_per_sample(self.tr_p), dtype=np.float64)
             self.par = st.power_path_par()
@@ -250,10 +254,19 @@ class Engine:
                 # the engine's thresholds are E(V) of a voltage: hand the kernel that voltage back
                 v_low = math.sqrt(2 * e_low / c) if e_low >= 0 else -1.0
                 v_high = math.sqrt(2 * e_high / c) if math.isfinite(e_high) else math.inf
+                if self.current_load:
+                    load_w, load_a = 0.0, load_pin_w / self.setup.platform.supply_v
+                    before = self.cap_books[cap.BOOK_LOAD].sum()
+                else:
+                    load_w, load_a = load_cap, 0.0
+                t0_call = self.t
                 t, e, reason, n1 = cap._advance_general(
                     self.tr_t, self.tr_p, self.eta_w, self.tr_first, self.tr_period, self.tr_loop,
-                    self.par, self.t, self.e, t_stop, load_cap, 0.0, v_low, v_high, self.cap_books,
+                    self.par, self.t, self.e, t_stop, load_w, load_a, v_low, v_high, self.cap_books,
                     self.seg[0], self.seg[1], self.seg[2], self.seg[3], self.seg[4], self.n_seg)
+                if self.current_load:  # the supply's loss is what the terminal gave beyond the pin
+                    drawn = self.cap_books[cap.BOOK_LOAD].sum() - before
+                    self.output_loss.add(drawn - load_pin_w * (t - t0_call))
                 if reason == cap.STOP_COLLAPSE:
                     reason = cap.STOP_LOW  # the terminal collapsed under the load: a brown-out
             else:
@@ -275,7 +288,7 @@ class Engine:
         e_pin = p_pin_w * dt
         if self.ideal:
             self.supply.add(e_pin)
-        else:
+        elif not self.current_load:  # (a current load's supply loss is booked in _advance)
             self.output_loss.add(e_pin / self.st.output_efficiency - e_pin)
         if pending:
             self.pending.append((category, e_pin, dt, self.head))

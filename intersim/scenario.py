@@ -146,6 +146,9 @@ def _schema():
                         "equivalent series resistance: comparators see the terminal voltage"),
         },
         "load": {
+            "kind": (_str(("regulator", "current")), False, "regulator",
+                     "'regulator': constant power through a switching regulator; 'current': the MCU "
+                     "draws a constant current through an LDO (efficiency V_out/V_cap)"),
             "output_efficiency": (_num(0, 1, lo_open=True), False, None, "output regulator efficiency"),
         },
         "platform": {
@@ -228,6 +231,9 @@ def _cross_checks(s, source):
     if st["capacitance_f"] is None and st["part"] is None:
         raise ScenarioError(f"{source}: missing key storage.capacitance_f (capacitance; a number > 0 [F]), "
                             f"or give storage.part")
+    if s["load"]["kind"] == "current" and s["load"]["output_efficiency"] is not None:
+        raise ScenarioError(f"{source}: load.output_efficiency = {s['load']['output_efficiency']!r} does not "
+                            f"apply with load.kind = 'current' (its efficiency is V_out/V_cap); remove it")
     src = s["source"]
     need = {"current": ("current_a",), "thevenin": ("voltage_v", "resistance_ohm")}.get(src["kind"], ())
     for k in need:
@@ -349,6 +355,14 @@ class Scenario:
             leakage_current_a=float(pick(st["leakage_current_a"], part.leakage_current_a if part else None, 0.0)),
             quiescent_current_a=float(pick(src["quiescent_current_a"], conv.quiescent_current_a if conv else None, 0.0)),
         )
+        if load["kind"] == "current":
+            v_out = self.platform().supply_v
+            if fields["v_off_v"] < v_out:
+                raise ScenarioError(f"{self.source}: load.kind = 'current' (an LDO) needs storage.v_off_v >= the "
+                                    f"MCU supply {v_out} V of {self.platform().name}; got v_off_v = "
+                                    f"{fields['v_off_v']!r} (an LDO only regulates down)")
+            # only offline budgets use this: the worst case of V_out / V_cap, at V_max
+            fields["output_efficiency"] = min(1.0, v_out / fields["v_max_v"])
         if src["kind"] == "current":
             fields["source_current_a"] = float(src["current_a"])
         elif src["kind"] == "thevenin":
@@ -370,6 +384,9 @@ class Scenario:
                         duration_s=float(wl["duration_s"]), drain_s=float(wl["drain_s"]),
                         queue_capacity=wl["queue_capacity"], start_s=float(wl["start_s"]),
                         arrivals_s=tuple(wl["arrivals_s"]) if wl["arrivals_s"] is not None else None)
+
+    def load_kind(self) -> str:
+        return self.data["load"]["kind"]
 
     def scheduler_names(self):
         return list(self.data["schedulers"]["names"])

@@ -72,7 +72,8 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
     for cls in classes:
         setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
                       workload=workload, inputs=inputs, labels=labels, references=references,
-                      record_timeline=record_timeline, brownout_at=sc.brownout_at())
+                      record_timeline=record_timeline, brownout_at=sc.brownout_at(),
+                      load_kind=sc.load_kind())
         engine = Engine(setup, cls)
         run = engine.run()
         runs.append(run)

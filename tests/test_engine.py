@@ -193,3 +193,19 @@ def test_part_presets_fill_storage():
     assert st.esr_ohm == capacitor_part("tantalum-100uF").esr_ohm
     assert st.input_efficiency == 0.8  # the scenario's explicit key wins over the preset
     assert st.quiescent_current_a == converter_part("bq25570").quiescent_current_a
+
+
+def test_constant_current_load_through_an_ldo():
+    """load.kind = 'current': the MCU draws P_pin / V_supply at the capacitor through an LDO;
+    the LDO's loss (V_cap - V_out) I is booked as output loss and the books still balance; a
+    V_off below the MCU supply is refused up front."""
+    sc = _default_with(load={"kind": "current", "output_efficiency": None},
+                       storage={"v_on_v": 3.5, "v_off_v": 3.0, "v_max_v": 3.6, "capacitance_f": 100e-6})
+    res = intersim.simulate(sc, schedulers=["static", "jit"], record_timeline=False)
+    for _, row in res.summary.iterrows():
+        assert row["completed"] > 0 and row["correct"] == row["completed"], row["scheduler"]
+        assert row["energy_output_loss_j"] > 0
+        scale = row["energy_harvested_j"] + row["energy_supply_j"]
+        assert abs(row["energy_residual_j"]) <= 1e-9 * scale + 1e-12
+    with pytest.raises(intersim.ScenarioError, match="LDO"):
+        _default_with(load={"kind": "current", "output_efficiency": None}).storage()

@@ -727,11 +727,18 @@ class Engine:
         else:
             def compute(out):
                 layer.compute(inputs, out, task.c_start, task.c_stop)
-        if self.memory.buffers[out_name].memory == SRAM:
-            if fraction >= 1.0:
-                compute(self.memory.view(out_name))
+        view = self.memory.view(out_name)
+        inner = view[0].size if view.ndim > 1 else 1
+        whole_channels = (task.out_byte_start == task.c_start * inner
+                          and task.out_byte_stop == task.c_stop * inner)
+        in_sram = self.memory.buffers[out_name].memory == SRAM
+        if in_sram and fraction < 1.0:
+            return  # a cut write to SRAM does not matter: it is poisoned at the brown-out
+        if in_sram and whole_channels:
+            compute(view)
             return
-        scratch = self.memory.view(out_name).copy()
+        # the kernel evaluates whole channels; the task writes only its tile's bytes
+        scratch = view.copy()
         compute(scratch)
         tile = scratch.reshape(-1).view(np.uint8)[task.out_byte_start:task.out_byte_stop]
         self.memory.write_buffer(out_name, tile, fraction, byte_start=task.out_byte_start)

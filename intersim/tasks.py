@@ -16,7 +16,9 @@ from .errors import ScenarioError
 #: Granularities understood by :func:`lower`.
 GRANULARITY_HELP = ("'layer', 'channel', 'channels:N' (N output channels per task), optionally followed "
                     "by ',ic:K' (conv/dense split over K input channels per task, int32 partial sums "
-                    "kept in a buffer between tasks), e.g. 'channels:4,ic:2' or 'layer,ic:8'")
+                    "kept in a buffer between tasks), e.g. 'channels:4,ic:2' or 'layer,ic:8'; or "
+                    "'rows:R' (R output rows of one channel per task) or 'element' (one output value "
+                    "per task)")
 
 PSUM_DTYPE = "int32"
 
@@ -55,9 +57,13 @@ class Task:
     input_bytes: int = 0
 
 
-def parse_granularity(granularity: str) -> tuple[int, int]:
-    """(output channels per task, input channels per task); 0 means whole (no split)."""
+def parse_granularity(granularity: str) -> tuple[int, int, int, int]:
+    """(output channels, input channels, output rows, output columns) per task; 0 means whole."""
     text = str(granularity).replace(" ", "")
+    if text == "element":
+        return 1, 0, 1, 1
+    if text.startswith("rows:") and text[5:].isdigit() and int(text[5:]) >= 1:
+        return 1, 0, int(text[5:]), 0
     parts = text.split(",")
     per_out, per_in = None, 0
     try:
@@ -76,7 +82,7 @@ def parse_granularity(granularity: str) -> tuple[int, int]:
         per_out = None
     if per_out is None:
         raise ScenarioError(f"model.granularity = {granularity!r} is invalid; allowed: {GRANULARITY_HELP}")
-    return per_out, per_in
+    return per_out, per_in, 0, 0
 
 
 def _tensor_bytes(shape) -> int:
@@ -90,12 +96,15 @@ def psum_name(layer_name: str, c_start: int, parity: int) -> str:
 
 def lower(network, granularity: str = "layer") -> list[Task]:
     """Split ``network`` into tasks of the given granularity (see :data:`GRANULARITY_HELP`)."""
-    per_out, per_in = parse_granularity(granularity)
+    per_out, per_in, per_rows, per_cols = parse_granularity(granularity)
     tasks: list[Task] = []
     for li, layer in enumerate(network.layers):
         shape = network.tensors[layer.output]
         inner = _tensor_bytes(shape[1:]) if len(shape) > 1 else 1
         n_out = layer.out_channels
+        if per_rows and len(shape) == 3:
+            _lower_spatial(tasks, network, li, layer, shape, per_rows, per_cols)
+            continue
         step = n_out if per_out == 0 else per_out
         split_in = per_in > 0 and getattr(layer, "reduces", False) and layer.in_channels > per_in
         in_bytes = _tensor_bytes(network.tensors[layer.inputs[0]]) if layer.inputs else 0
@@ -126,6 +135,36 @@ def lower(network, granularity: str = "layer") -> list[Task]:
                               n_outputs=(c1 - c0) * inner, weight_bytes=0, input_bytes=0,
                               psum_src=tasks[-1].psum_dst, **common))
     return tasks
+
+
+def _lower_spatial(tasks, network, li, layer, shape, per_rows, per_cols):
+    """Tasks of ``per_rows`` output rows (and ``per_cols`` columns; 0: whole rows) of one channel.
+
+    Each tile is a contiguous byte range of the (C, H, W) output. Its MACs are the channel's
+    MACs pro rata; it reads the channel's weights and the input the channel depends on (not
+    just its receptive field: a conservative cost). The simulator evaluates the channel's kernel
+    and keeps the tile's values, so the bytes written are exactly the tile's.
+    """
+    _, h, w = shape
+    step_w = w if per_cols == 0 else per_cols
+    for c in range(layer.out_channels):
+        macs_c = int(layer.macs(c, c + 1))
+        wbytes = int(layer.weight_bytes(c, c + 1))
+        ib = int(layer.input_bytes(c, c + 1)) if hasattr(layer, "input_bytes") else sum(
+            _tensor_bytes(network.tensors[n]) for n in layer.inputs)
+        for r0 in range(0, h, per_rows):
+            r1 = min(h, r0 + per_rows)
+            for w0 in range(0, w, step_w):
+                w1 = min(w, w0 + step_w)
+                n = (r1 - r0) * (w1 - w0)
+                start = c * h * w + r0 * w + w0
+                stop = start + n if step_w < w else c * h * w + r1 * w
+                where = f"{r0}:{r1}" if step_w == w else f"{r0},{w0}"
+                tasks.append(Task(index=len(tasks), layer=li, name=f"{layer.name}[{c}][{where}]", op=layer.op,
+                                  inputs=tuple(layer.inputs), output=layer.output, c_start=c, c_stop=c + 1,
+                                  macs=macs_c * n // (h * w), n_outputs=n, out_byte_start=start,
+                                  out_byte_stop=stop, weight_bytes=wbytes, kernel=getattr(layer, "kernel", "cpu"),
+                                  input_bytes=ib))
 
 
 def psum_buffers(tasks, network) -> dict:

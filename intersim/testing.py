@@ -134,7 +134,8 @@ def strategies():
 
     seeds = st.integers(0, 2**32 - 1)
     networks = seeds.map(lambda s: random_network(np.random.default_rng(s)))
-    granularities = st.sampled_from(["layer", "channel", "channels:2", "layer,ic:1", "channels:2,ic:2"])
+    granularities = st.sampled_from(["layer", "channel", "channels:2", "layer,ic:1", "channels:2,ic:2", "rows:2",
+                                     "element"])
     storages = st.builds(
         lambda c, von, voff, leak: Storage(capacitance_f=c, v_on_v=von, v_off_v=voff, v_max_v=3.6,
                                            v_initial_v=0.0, leakage_ohm=leak, input_efficiency=0.8,

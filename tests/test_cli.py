@@ -85,7 +85,7 @@ def test_provenance_in_run_json_and_parquet(run_dir):
     (("storage", "capacitanse_f", "1e-6"), "did you mean 'capacitance_f'"),
     (("platform", "preset", '"msp431"'), "platform.preset = 'msp431'"),
     (("schedulers", "names", '["jit", "magic"]'), "schedulers.names"),
-    (("model", "granularity", '"rows:3"'), "model.granularity = 'rows:3'"),
+    (("model", "granularity", '"cols:3"'), "model.granularity = 'cols:3'"),
 ])
 def test_bad_scenario_is_one_line_exit_2_nothing_written(tmp_path, capsys, edit, needle):
     text = DEFAULT.read_text()

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     out, plan_s = {}, 0.0
     for name in names:
         cls = get_scheduler(name)
-        walls, events, summary = [], None, None
+        walls, events = [], None
         for _ in range(args.repeats):
             setup = Setup(network=net, tasks=tasks, platform=platform, storage=storage, trace=trace,
                           workload=workload, inputs=inputs, labels=labels, references=refs,

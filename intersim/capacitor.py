@@ -30,7 +30,7 @@ from numba import njit
 from .errors import ScenarioError
 from .power_path import (
     N_INT, N_PAR, N_Q, PAR_C, PAR_ESR, PAR_G_LEAK, PAR_G_SUP, PAR_I_LEAK, PAR_I_Q, PAR_I_SRC,
-    PAR_V_MAX, PAR_V_SUP, Q_GL, Q_GS, Q_IL, Q_IQ, Q_ISRC, Q_J0, Q_K, Q_P, Q_R, Q_VS, EfficiencyCurve,
+    PAR_V_MAX, PAR_V_SUP, Q_GL, Q_GS, Q_IL, Q_IQ, Q_ISRC, Q_K, Q_P, Q_R, Q_VS, EfficiencyCurve,
     _g, _ic, _integrate, _piece, _poles, _time, _u_after_bracketed, _u_after_newton, _u_of_v,
     _v_of_u,
 )

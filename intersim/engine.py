@@ -473,7 +473,6 @@ class Engine:
 
     def _execute(self, sched, action, armed):
         """Carry out one action. Returns (still powered, comparator armed)."""
-        plat = self.setup.platform
         if isinstance(action, RunTasks):
             if not 0 <= action.start < action.stop <= len(self.setup.tasks):
                 raise SchedulerError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")

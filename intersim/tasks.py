@@ -5,7 +5,6 @@ tensor). Running every task in order gives exactly the network's output.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np

@@ -7,7 +7,7 @@ scheduler, the wall time of the simulation (numba compilation excluded by a warm
 simulated time / wall time; and the raw simpy event rate (a bare timeout loop) measured in the
 same run. Medians over ``--repeats`` runs. Ends with one JSON line.
 
-    python benchmarks/bench_engine.py [--repeats 3] [--scheduler NAME ...]
+    python benchmarks/bench_engine.py [--repeats 5] [--scheduler NAME ...]
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def simpy_event_rate(n=200_000) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=str(REPO / "scenarios" / "bench_day.toml"))
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scheduler", action="append")
     args = ap.parse_args(argv)
     sc = intersim.load_scenario(args.scenario)

@@ -101,7 +101,7 @@ class Memory:
 
     def read_word(self, name: str) -> int:
         """The value of a scalar control word (``uint16``)."""
-        return int(self._views[name].flat[0])
+        return self._views[name].item(0)
 
     def poison_volatile(self):
         """Brown-out: volatile memory is lost."""

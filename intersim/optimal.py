@@ -36,7 +36,7 @@ from numba import njit
 
 from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
 from .cost import transfer_cost
-from .scheduler import SRAM_IMAGE, Copy, Done, Idle, RunTask, RunTasks, Sleep, WriteWords, tensor_buffer
+from .scheduler import SRAM_IMAGE, Copy, Done, Idle, RunTasks, Sleep, WriteWords, tensor_buffer
 from .schedulers import JIT, JITTask, Static
 
 #: outcome of one operation in the planning model
@@ -126,7 +126,7 @@ class Ops:
                 e_after = alpha * e_after + beta
             return e_after
 
-        maps = [before(self.load[j], self.dur[j]) for j in range(n)]
+        maps = self._maps = [before(self.load[j], self.dur[j]) for j in range(n)]
         self.e_ck = through(self.ckpt_ops, self.e_off)
         fin = [0.0] * (n + 1)
         fin[n] = through(self.finish_ops, self.e_off)
@@ -149,6 +149,12 @@ class Ops:
             pairs = ((v, cap.energy_j(self.c_f, v)) for v in sorted(vs))
             self.thresholds.append(tuple((v, ev) for v, ev in pairs if self.e_off < ev <= e_max))
         self.threshold_energy = [dict(th) for th in self.thresholds]
+
+    def after_task(self, i, e):
+        """Stored energy [J] after task ``i`` from ``e`` [J] with zero harvest (leakage included):
+        a lower bound on the true energy, since harvest only adds."""
+        alpha, beta = self._maps[i]
+        return (e - beta) / alpha
 
     def volts(self, energy_j):
         """Voltage [V] at which the capacitor holds ``energy_j`` [J]."""
@@ -209,13 +215,64 @@ class Model(Ops):
 
     def sleep(self, v, t, e):
         """``Sleep(until_v=v)``: OK once the voltage reaches ``v`` [V]."""
-        t1, e1, r = self._adv(t, e, self.horizon, self.sleep_load, self.e_off, cap.energy_j(self.c_f, v))
+        e_target = cap.energy_j(self.c_f, v)
+        if self._never_reaches(t, e, e_target):
+            return DEAD, self.horizon, e
+        t1, e1, r = self._adv(t, e, self.horizon, self.sleep_load, self.e_off, e_target)
         return (OK if r == STOP_HIGH else DEAD if r == STOP_TIME else BROWN), t1, e1
 
     def charge(self, t, e):
         """Off, no load, until V_on."""
+        if self._never_reaches(t, e, self.e_on):
+            return DEAD, self.horizon, e
         t1, e1, r = self._adv(t, e, self.horizon, 0.0, -1.0, self.e_on)
         return (OK if r == STOP_HIGH else DEAD), t1, e1
+
+    def _never_reaches(self, t, e, e_target):
+        """True when a load-free capacitor cannot rise from ``e`` at ``t`` to ``e_target`` [J]
+        before the horizon, so the kernel would step through the rest of the trace (a brown-out
+        at dusk) only to return DEAD.
+
+        Let T be the first crossing and s the last time before T at which E was ``e``: on
+        [s, T] E >= e, so the leakage drains at least ``b e`` and ``e_target - e <=
+        int_s^T (eta_in h - b e) dt``. Without leakage that is the whole harvest left; with it,
+        for ``e >= V_off``'s energy, the table of the best window of ``eta_in h - b e_off``
+        (:meth:`_reach_tables`) bounds it. The margin keeps the test conservative."""
+        need = e_target - e
+        if need <= 0.0:
+            return False
+        need = need * (1.0 - 1e-9) - 1e-18
+        if self._best_gain is not None and e >= self.e_off:
+            k = bisect.bisect_right(self._edges, t) - 1
+            if k < 0:
+                return False  # before the trace's first sample: not tabled
+            if k >= len(self._best_gain) - 1:
+                return True   # past the last tabled sample: no harvest before the horizon
+            rate = self.eta_in * self._p[k] - self.b * self.e_off
+            partial = rate * (min(self._edges[k + 1], self.horizon) - t)
+            return max(partial + self._start_gain[k + 1], self._best_gain[k + 1]) < need - self._gain_slack
+        left = self._harvest_to(self.horizon) - self._harvest_to(t)
+        return left * self.eta_in < need
+
+    def _reach_tables(self):
+        """For a trace that does not loop: ``_start_gain[k]`` [J], the best of ``int (eta_in h -
+        b e_off) dt`` over windows starting at sample edge k (empty allowed) and ending by the
+        horizon; ``_best_gain[k]`` the best over windows starting at edge k or later. From prefix
+        sums S: ``start[k] = max(0, max_{m > k} S[m] - S[k])``; ``_gain_slack`` [J] bounds their
+        rounding, so the test that uses them stays conservative."""
+        self._start_gain = self._best_gain = None
+        _, p, first, period, loop = self.tr
+        if loop:
+            return
+        edges = np.asarray(self._edges)
+        width = np.clip(np.minimum(edges[1:], self.horizon) - edges[:-1], 0.0, None)
+        gain = (self.eta_in * np.asarray(p, np.float64) - self.b * self.e_off) * width
+        prefix = np.concatenate(([0.0], np.cumsum(gain)))
+        later = np.maximum.accumulate(prefix[::-1])[::-1]   # max over m >= k of S[m]
+        start = np.maximum(0.0, np.append(later[1:] - prefix[:-1], 0.0))
+        best = np.maximum.accumulate(start[::-1])[::-1]
+        self._start_gain, self._best_gain = start.tolist(), best.tolist()
+        self._gain_slack = 1e-12 * (float(np.abs(gain).sum()) + float(np.abs(prefix).max()))
 
     def reboot(self, t, e, c, failures_left=math.inf):
         """After a brown-out at ``(t, e)``: off until V_on, boot, restore checkpoint ``c`` (0: none),
@@ -256,6 +313,7 @@ class Model(Ops):
         self._edges = edges.tolist()
         self._cum = np.concatenate(([0.0], np.cumsum(p * np.diff(edges)))).tolist()
         self._p = p.tolist()
+        self._reach_tables()
 
     def _harvest_to(self, t):
         """Harvested energy [J, converter input] from the trace's start to ``t`` [s]."""
@@ -561,6 +619,12 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
         out["members"][name] = t_m
         if t_m < best_t:
             best_t, best_path = t_m, path
+        if name == "restart" and t_m < math.inf and all(op == CONT and f == 0 for op, _, f, _ in path):
+            # every policy runs each remaining task and the finish at least once: running them
+            # straight through with no brown-out is the minimum; nothing to search
+            steps["members"] = model.steps - s0
+            out.update(t_done_s=t_m, path=path, lower_bound_s=t_m)
+            return out
     steps["members"], s0 = model.steps - s0, model.steps
     # 2. fortified rollout of the members: never worse than the incumbent, usually much better
     best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget)
@@ -952,10 +1016,17 @@ class OptimalOnline(_Planned):
             yield Copy(f"ckpt{self.restore_slot}_sram", SRAM_IMAGE, category="restore")
         i, slept = c, False
         while True:
-            op = decide(dev.now_s, _adc_energy_j(dev, ops), i, c, slept)
+            e = _adc_energy_j(dev, ops)
+            op = decide(dev.now_s, e, i, c, slept)
             if op == CONT and i < ops.n:
-                yield RunTask(i)
-                i, slept = i + 1, False
+                # the rule continues into every following task it would continue into even with
+                # zero harvest (the true energy is at least that, and the rule is monotone in
+                # it): those decisions are already known, so the tasks run as one kernel call
+                j, e = i + 1, ops.after_task(i, e)
+                while j < ops.n and decide(None, e * (1.0 - 1e-12), j, c, False) == CONT:
+                    j, e = j + 1, ops.after_task(j, e)
+                yield RunTasks(i, j)
+                i, slept = j, False
             elif op == CONT:
                 yield Copy(tensor_buffer(dev.network.output_name), "result")
                 yield Done()
@@ -970,7 +1041,6 @@ class OptimalOnline(_Planned):
 
 def _adc_energy_j(dev, ops):
     """Stored energy [J] from the voltage the MCU reads (see :class:`OptimalOnline`)."""
-    v = getattr(dev, "voltage_v", None)
-    if v is None:
+    if not hasattr(type(dev), "voltage_v"):
         return dev.oracle_state()[1]
-    return cap.energy_j(ops.c_f, v)
+    return cap.energy_j(ops.c_f, dev.voltage_v)

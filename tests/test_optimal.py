@@ -160,3 +160,34 @@ def test_plan_time_is_reported():
     assert [r["why"] for r in plan["requests"]] == ["request", "request"]
     assert math.isclose(plan["plan_s"], sum(r["plan_s"] for r in plan["requests"]))
     assert list(req["status"]) == ["done", "done"] and not violations(run, req)
+
+
+def test_never_reaches_only_where_the_kernel_never_reaches():
+    """The planner's shortcut (declare a charge or sleep DEAD without stepping the kernel) is
+    conservative: whenever it fires, the kernel run to the horizon never reaches the target."""
+    from intersim.optimal import _step
+    tally = Counter()
+
+    @settings(max_examples=150)
+    @given(seed=st.integers(0, 2**32 - 1), leakage_ohm=st.sampled_from([math.inf, 2e5, 2e6]),
+           mean_power_w=st.sampled_from([1e-6, 2e-5, 3e-4]), t_frac=st.floats(0.0, 1.0),
+           v_start=st.floats(0.0, 1.2), v_target=st.floats(2.2, 3.6), horizon_frac=st.floats(0.2, 1.5))
+    def prop(seed, leakage_ohm, mean_power_w, t_frac, v_start, v_target, horizon_frac):
+        setup = small_setup(seed, "layer", 10e-6, 2.2, leakage_ohm, mean_power_w, 0.5)
+        assume(setup is not None)
+        model = Engine(setup, Optimal).plan["model"]
+        model.horizon = setup.trace.start_s + horizon_frac * setup.trace.duration_s
+        model._reach_tables()
+        t = setup.trace.start_s + t_frac * (model.horizon - setup.trace.start_s)
+        s_ = setup.storage
+        e = 0.5 * s_.capacitance_f * (s_.v_off_v * v_start) ** 2
+        e_target = 0.5 * s_.capacitance_f * v_target ** 2
+        if model._never_reaches(t, e, e_target):
+            _, e1, reason = _step(model._tt, model._tp, model._par, t, e, model.horizon, 0.0, -1.0, e_target)
+            assert reason != 2 and e1 < e_target, (t, e, e_target, e1, reason)  # 2: STOP_HIGH
+            tally["dead"] += 1
+            event("shortcut: DEAD")
+        tally["examples"] += 1
+
+    prop()
+    assert tally["dead"] >= 0.1 * tally["examples"], tally

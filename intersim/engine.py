@@ -192,6 +192,7 @@ class Engine:
         self._transfer_costs = {}   # (bytes, direction) -> Cost, the same copies recur every request
         self._run_arrays = {}       # (first, stop, resume) -> per-task arrays of a run
         self._ref_bytes = {}        # reference index -> its bytes as the result buffer holds them
+        self._copies = {}           # (src, dst, category) -> checked Copy spec, see _copy_spec
         thr = scheduler_cls.threshold_v(self.plan)
         self.e_threshold = cap.energy_j(st.capacitance_f, thr) if thr is not None else None
         self.suspends_task = bool(getattr(scheduler_cls, "suspends_task", True))
@@ -501,19 +502,15 @@ class Engine:
             return (yield from self._run_tasks(sched, action.index, action.index + 1, action.resume_cycles,
                                                armed))
         if isinstance(action, Copy):
-            src, dst = self._raw(action.src), self._buffer_memory(action.dst)
-            if src.size != self._raw(action.dst).size:
-                raise SchedulerError(f"scheduler {self.cls.name!r}: Copy {action.src!r} -> {action.dst!r}: sizes differ "
-                                 f"({src.size} vs {self._raw(action.dst).size} bytes)")
-            src_mem = self._buffer_memory(action.src)
-            direction = ("sram_to_nvm" if dst == NVM and src_mem == SRAM else
-                         "nvm_to_sram" if dst == SRAM else "sram_to_nvm")
-            cost = self._transfer_cost(int(src.size), direction)
-            restore = action.category == "restore"
+            key = (action.src, action.dst, action.category)
+            spec = self._copies.get(key)
+            if spec is None:
+                spec = self._copies[key] = self._copy_spec(action)
+            src, cost, restore, nvm_words = spec
             data = src.copy()
             outcome, dt = self._load(cost.power_w, cost.time_s, "restore" if restore else "checkpoint",
                                      "restore" if restore else "preserve", pending=not restore,
-                                     nvm_words=self._words_of(src.size) if dst == NVM else 0)
+                                     nvm_words=nvm_words)
             if restore:
                 self._req_time("restore_s", dt)
             frac = 1.0 if outcome == "done" else dt / cost.time_s
@@ -573,24 +570,29 @@ class Engine:
         horizon. Returns (still powered, comparator armed)."""
         clock = self.clock_hz
         n = stop - first
-        key = (first, stop, resume_cycles)
-        cached = self._run_arrays.get(key)
-        if cached is None:
+        base = self._run_arrays.get((first, stop))
+        if base is None:
             cycles = self.task_cycles[first:stop]
             p_pin = self.task_power_pin[first:stop]
-            left = cycles.astype(np.float64)
-            left[0] = max(cycles[0] - resume_cycles, 0)
-            dur = left / clock
+            dur = cycles.astype(np.float64) / clock
             words = self.task_words[first:stop].astype(np.float64)
-            if cycles[0]:
-                words[0] = math.floor(words[0] * left[0] / cycles[0])
             loads = p_pin / self._eta_out
             # pin energy [J] and NVM words of the whole run, for the common case that it completes
-            cached = (cycles, p_pin, dur, words, loads, math.fsum(p_pin * dur), int(words.sum()),
-                      dur.tolist(), np.empty(n, np.int64))
-            if resume_cycles == 0:  # runs repeat with every request; resumed ones rarely do
-                self._run_arrays[key] = cached
-        cycles, p_pin, dur, words, loads, e_pin_run, words_run, dur_list, seg_end = cached
+            base = self._run_arrays[(first, stop)] = (
+                cycles, p_pin, dur, words, loads, math.fsum(p_pin * dur), int(words.sum()), dur.tolist(),
+                np.empty(n, np.int64), (p_pin * dur).tolist())
+        cycles, p_pin, dur, words, loads, e_pin_run, words_run, dur_list, seg_end, e_list = base
+        if resume_cycles:
+            # the first task resumes: only its remaining cycles, and the NVM words they write
+            left0 = max(int(cycles[0]) - resume_cycles, 0)
+            dur = dur.copy()
+            dur[0] = left0 / clock
+            words = words.copy()
+            if cycles[0]:
+                words[0] = math.floor(words[0] * left0 / cycles[0])
+            words_run += int(words[0]) - int(base[3][0])
+            dur_list = [float(dur[0])] + dur_list[1:]
+            e_pin_run = math.fsum([float(p_pin[0]) * dur_list[0]] + e_list[1:])
         t0 = self.t
         # task end times, summed in order as the kernel (and optimal's model) advance them
         ends = list(accumulate(dur_list, initial=t0))[1:]
@@ -698,6 +700,19 @@ class Engine:
         self._compute_task(i, min(frac, 1.0 - 1e-15))
         yield from self._sync()
         return False, armed
+
+    def _copy_spec(self, action):
+        """What a Copy needs, checked once per (src, dst, category): (source bytes, cost,
+        is a restore, NVM words written)."""
+        src, dst = self._raw(action.src), self._buffer_memory(action.dst)
+        if src.size != self._raw(action.dst).size:
+            raise SchedulerError(f"scheduler {self.cls.name!r}: Copy {action.src!r} -> {action.dst!r}: sizes differ "
+                                 f"({src.size} vs {self._raw(action.dst).size} bytes)")
+        src_mem = self._buffer_memory(action.src)
+        direction = ("sram_to_nvm" if dst == NVM and src_mem == SRAM else
+                     "nvm_to_sram" if dst == SRAM else "sram_to_nvm")
+        cost = self._transfer_cost(int(src.size), direction)
+        return src, cost, action.category == "restore", self._words_of(src.size) if dst == NVM else 0
 
     def _transfer_cost(self, n_bytes, direction):
         key = (n_bytes, direction)

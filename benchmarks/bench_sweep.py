@@ -64,6 +64,9 @@ def slowest(df, wall_1: float, n: int = 6):
     cols = ["storage.capacitance_f", "scheduler", "wall_s", "events", "power_failures", "verdict"]
     print(f"slowest {n} runs (1 worker):")
     print(df.nlargest(n, "wall_s")[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    by = df.groupby("scheduler")["wall_s"].agg(["sum", "median", "max"])
+    print("run time by scheduler [s]: " + "; ".join(
+        f"{name} sum {r['sum']:.1f}, median {r['median']:.3f}, max {r['max']:.2f}" for name, r in by.iterrows()))
     busy, longest = df["wall_s"].sum(), df["wall_s"].max()
     bound = max(busy / 2, longest)
     print(f"runs take {busy:.1f} s in all, the longest {longest:.1f} s: 2 workers need >= {bound:.1f} s "

@@ -58,6 +58,73 @@ def _step(time_s, power_w, par, t, e, t_stop, load_w, e_low, e_high):
     return t1, e1, reason
 
 
+@njit(cache=True)
+def _harvest_to_k(t, edges, cum, p, first, period, loop):
+    """Harvested energy [J, converter input] from the trace's start to ``t`` [s] (cumulative
+    table ``cum`` at the sample ``edges``)."""
+    total = cum[cum.size - 1]
+    if loop:
+        m = math.floor((t - first) / period)
+        x = t - m * period
+    elif t <= first:
+        return 0.0
+    elif t >= first + period:
+        return total
+    else:
+        m = 0.0
+        x = t
+    k = min(max(np.searchsorted(edges, x, side="right") - 1, 0), p.size - 1)
+    return m * total + cum[k] + p[k] * (x - edges[k])
+
+
+@njit(cache=True)
+def _harvest_until_k(g, edges, cum, p, period, loop):
+    """Earliest time [s] by which the harvest since the trace's start reaches ``g`` [J]."""
+    total = cum[cum.size - 1]
+    if total <= 0.0 or (not loop and g > total):
+        return math.inf
+    m = math.floor(g / total) if loop else 0.0
+    r = g - m * total
+    k = min(max(np.searchsorted(cum, r, side="left") - 1, 0), p.size - 1)
+    x = edges[k] + ((r - cum[k]) / p[k] if p[k] > 0 else 0.0)
+    return m * period + min(x, edges[k + 1])
+
+
+@njit(cache=True)
+def _lower_bound_k(t, e, rest_t, rest_e, e_off, eta_in, edges, cum, p, first, period, loop):
+    """:meth:`Model.lower_bound` for one state (``rest_t``/``rest_e`` of its boundary)."""
+    # each part is shaded a hair early, so rounding never makes the bound inadmissible
+    t_lb = t + rest_t * (1.0 - 1e-12) - 1e-12 * abs(t)
+    need = rest_e - (e - e_off)
+    if need <= 0.0:
+        return t_lb
+    t_e = _harvest_until_k((_harvest_to_k(t, edges, cum, p, first, period, loop) + need / eta_in)
+                           * (1.0 - 1e-12), edges, cum, p, period, loop)
+    return max(t_lb, t_e - 1e-12 * abs(t_e))
+
+
+@njit(cache=True)
+def _never_reaches_k(t, e, e_target, edges, cum, p, first, period, loop, start_gain, best_gain,
+                     use_table, eta_in, b, e_off, horizon, slack):
+    """:meth:`Model._never_reaches` (see there for the argument)."""
+    need = e_target - e
+    if need <= 0.0:
+        return False
+    need = need * (1.0 - 1e-9) - 1e-18
+    if use_table and e >= e_off:
+        k = np.searchsorted(edges, t, side="right") - 1
+        if k < 0:
+            return False  # before the trace's first sample: not tabled
+        if k >= best_gain.size - 1:
+            return True   # past the last tabled sample: no harvest before the horizon
+        rate = eta_in * p[k] - b * e_off
+        partial = rate * (min(edges[k + 1], horizon) - t)
+        return max(partial + start_gain[k + 1], best_gain[k + 1]) < need - slack
+    left = (_harvest_to_k(horizon, edges, cum, p, first, period, loop)
+            - _harvest_to_k(t, edges, cum, p, first, period, loop))
+    return left * eta_in < need
+
+
 # ------------------------------------------------------------------------------------------------
 # the operations of the class and what they cost
 
@@ -216,7 +283,10 @@ class Model(Ops):
     def sleep(self, v, t, e):
         """``Sleep(until_v=v)``: OK once the voltage reaches ``v`` [V]."""
         e_target = cap.energy_j(self.c_f, v)
-        if self._never_reaches(t, e, e_target):
+        # a sleep that cannot reach its target may still brown out first; then the reboot's
+        # charge to V_on cannot succeed either (a rise at least as large, no earlier start) when
+        # the target is at most V_on, so the outcome is DEAD all the same -- above V_on, step it
+        if e_target <= self.e_on and self._never_reaches(t, e, e_target):
             return DEAD, self.horizon, e
         t1, e1, r = self._adv(t, e, self.horizon, self.sleep_load, self.e_off, e_target)
         return (OK if r == STOP_HIGH else DEAD if r == STOP_TIME else BROWN), t1, e1
@@ -238,21 +308,10 @@ class Model(Ops):
         int_s^T (eta_in h - b e) dt``. Without leakage that is the whole harvest left; with it,
         for ``e >= V_off``'s energy, the table of the best window of ``eta_in h - b e_off``
         (:meth:`_reach_tables`) bounds it. The margin keeps the test conservative."""
-        need = e_target - e
-        if need <= 0.0:
-            return False
-        need = need * (1.0 - 1e-9) - 1e-18
-        if self._best_gain is not None and e >= self.e_off:
-            k = bisect.bisect_right(self._edges, t) - 1
-            if k < 0:
-                return False  # before the trace's first sample: not tabled
-            if k >= len(self._best_gain) - 1:
-                return True   # past the last tabled sample: no harvest before the horizon
-            rate = self.eta_in * self._p[k] - self.b * self.e_off
-            partial = rate * (min(self._edges[k + 1], self.horizon) - t)
-            return max(partial + self._start_gain[k + 1], self._best_gain[k + 1]) < need - self._gain_slack
-        left = self._harvest_to(self.horizon) - self._harvest_to(t)
-        return left * self.eta_in < need
+        return _never_reaches_k(t, e, e_target, self._edges_a, self._cum_a, self._p_a, self._first,
+                                self._period, self._loop, self._start_gain_a, self._best_gain_a,
+                                self._best_gain is not None, self.eta_in, self.b, self.e_off, self.horizon,
+                                self._gain_slack)
 
     def _reach_tables(self):
         """For a trace that does not loop: ``_start_gain[k]`` [J], the best of ``int (eta_in h -
@@ -261,6 +320,8 @@ class Model(Ops):
         sums S: ``start[k] = max(0, max_{m > k} S[m] - S[k])``; ``_gain_slack`` [J] bounds their
         rounding, so the test that uses them stays conservative."""
         self._start_gain = self._best_gain = None
+        self._start_gain_a = self._best_gain_a = np.zeros(0)
+        self._gain_slack = 0.0
         _, p, first, period, loop = self.tr
         if loop:
             return
@@ -272,6 +333,7 @@ class Model(Ops):
         start = np.maximum(0.0, np.append(later[1:] - prefix[:-1], 0.0))
         best = np.maximum.accumulate(start[::-1])[::-1]
         self._start_gain, self._best_gain = start.tolist(), best.tolist()
+        self._start_gain_a, self._best_gain_a = start, best
         self._gain_slack = 1e-12 * (float(np.abs(gain).sum()) + float(np.abs(prefix).max()))
 
     def reboot(self, t, e, c, failures_left=math.inf):
@@ -313,6 +375,10 @@ class Model(Ops):
         self._edges = edges.tolist()
         self._cum = np.concatenate(([0.0], np.cumsum(p * np.diff(edges)))).tolist()
         self._p = p.tolist()
+        # the same tables as arrays, for the kernels
+        self._edges_a, self._cum_a = np.asarray(self._edges), np.asarray(self._cum)
+        self._p_a = np.ascontiguousarray(p, np.float64)
+        self._first, self._period, self._loop = float(first), float(period), bool(loop)
         self._reach_tables()
 
     def _harvest_to(self, t):
@@ -347,13 +413,8 @@ class Model(Ops):
         """Admissible bound [s] on the completion from an awake state at boundary ``i``: the
         remaining tasks and the finish take their time, and their energy must come from the
         energy stored above V_off and the harvest (every loss and overhead only adds)."""
-        # each part is shaded a hair early, so rounding never makes the bound inadmissible
-        t_lb = t + self.rest_t[i] * (1.0 - 1e-12) - 1e-12 * abs(t)
-        need = self.rest_e[i] - (e - self.e_off)
-        if need <= 0.0:
-            return t_lb
-        t_e = self._harvest_until((self._harvest_to(t) + need / self.eta_in) * (1.0 - 1e-12))
-        return max(t_lb, t_e - 1e-12 * abs(t_e))
+        return _lower_bound_k(t, e, self.rest_t[i], self.rest_e[i], self.e_off, self.eta_in, self._edges_a,
+                              self._cum_a, self._p_a, self._first, self._period, self._loop)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ only, assuming zero harvest: a separate row, no optimality claim.
 """
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 import time
@@ -310,29 +309,29 @@ class Model(Ops):
         (:meth:`_reach_tables`) bounds it. The margin keeps the test conservative."""
         return _never_reaches_k(t, e, e_target, self._edges_a, self._cum_a, self._p_a, self._first,
                                 self._period, self._loop, self._start_gain_a, self._best_gain_a,
-                                self._best_gain is not None, self.eta_in, self.b, self.e_off, self.horizon,
+                                self._tabled, self.eta_in, self.b, self.e_off, self.horizon,
                                 self._gain_slack)
 
     def _reach_tables(self):
-        """For a trace that does not loop: ``_start_gain[k]`` [J], the best of ``int (eta_in h -
+        """For a trace that does not loop: ``_start_gain_a[k]`` [J], the best of ``int (eta_in h -
         b e_off) dt`` over windows starting at sample edge k (empty allowed) and ending by the
-        horizon; ``_best_gain[k]`` the best over windows starting at edge k or later. From prefix
+        horizon; ``_best_gain_a[k]`` the best over windows starting at edge k or later. From prefix
         sums S: ``start[k] = max(0, max_{m > k} S[m] - S[k])``; ``_gain_slack`` [J] bounds their
         rounding, so the test that uses them stays conservative."""
-        self._start_gain = self._best_gain = None
+        self._tabled = False
         self._start_gain_a = self._best_gain_a = np.zeros(0)
         self._gain_slack = 0.0
         _, p, first, period, loop = self.tr
         if loop:
             return
-        edges = np.asarray(self._edges)
+        edges = self._edges_a
         width = np.clip(np.minimum(edges[1:], self.horizon) - edges[:-1], 0.0, None)
         gain = (self.eta_in * np.asarray(p, np.float64) - self.b * self.e_off) * width
         prefix = np.concatenate(([0.0], np.cumsum(gain)))
         later = np.maximum.accumulate(prefix[::-1])[::-1]   # max over m >= k of S[m]
         start = np.maximum(0.0, np.append(later[1:] - prefix[:-1], 0.0))
         best = np.maximum.accumulate(start[::-1])[::-1]
-        self._start_gain, self._best_gain = start.tolist(), best.tolist()
+        self._tabled = True
         self._start_gain_a, self._best_gain_a = start, best
         self._gain_slack = 1e-12 * (float(np.abs(gain).sum()) + float(np.abs(prefix).max()))
 
@@ -372,42 +371,12 @@ class Model(Ops):
             self.rest_e[i] = self.rest_e[i + 1] + self.load[i] * self.dur[i]
         tt, p, first, period, loop = self.tr
         edges = np.append(tt, first + period)
-        self._edges = edges.tolist()
-        self._cum = np.concatenate(([0.0], np.cumsum(p * np.diff(edges)))).tolist()
-        self._p = p.tolist()
-        # the same tables as arrays, for the kernels
-        self._edges_a, self._cum_a = np.asarray(self._edges), np.asarray(self._cum)
+        # the harvest's cumulative table at the sample edges, for the bound and shortcut kernels
+        self._edges_a = np.ascontiguousarray(edges, np.float64)
+        self._cum_a = np.concatenate(([0.0], np.cumsum(p * np.diff(edges))))
         self._p_a = np.ascontiguousarray(p, np.float64)
         self._first, self._period, self._loop = float(first), float(period), bool(loop)
         self._reach_tables()
-
-    def _harvest_to(self, t):
-        """Harvested energy [J, converter input] from the trace's start to ``t`` [s]."""
-        _, _, first, period, loop = self.tr
-        cum, edges, total = self._cum, self._edges, self._cum[-1]
-        if loop:
-            m = math.floor((t - first) / period)
-            x = t - m * period
-        elif t <= first:
-            return 0.0
-        elif t >= first + period:
-            return total
-        else:
-            m, x = 0, t
-        k = min(max(bisect.bisect_right(edges, x) - 1, 0), len(self._p) - 1)
-        return m * total + cum[k] + self._p[k] * (x - edges[k])
-
-    def _harvest_until(self, g):
-        """Earliest time [s] by which the harvest since the trace's start reaches ``g`` [J]."""
-        _, _, first, period, loop = self.tr
-        cum, edges, total = self._cum, self._edges, self._cum[-1]
-        if total <= 0.0 or (not loop and g > total):
-            return math.inf
-        m = math.floor(g / total) if loop else 0
-        r = g - m * total
-        k = min(max(bisect.bisect_left(cum, r) - 1, 0), len(self._p) - 1)
-        x = edges[k] + ((r - cum[k]) / self._p[k] if self._p[k] > 0 else 0.0)
-        return m * period + min(x, edges[k + 1])
 
     def lower_bound(self, t, e, i):
         """Admissible bound [s] on the completion from an awake state at boundary ``i``: the

@@ -188,6 +188,7 @@ class Engine:
                 self.boot_time_s += reload.time_s
                 self.boot_energy_j += reload.energy_j
         self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
+        self._word_t, self._word_p = self.word_cost.time_s, self.word_cost.power_w
         self.clock_hz = setup.platform.clock_hz
         self._transfer_costs = {}   # (bytes, direction) -> Cost, the same copies recur every request
         self._run_arrays = {}       # (first, stop, resume) -> per-task arrays of a run
@@ -521,8 +522,8 @@ class Engine:
             return outcome == "done", armed
         if isinstance(action, WriteWords):
             n = len(action.words)
-            t_word = self.word_cost.time_s
-            outcome, dt = self._load(self.word_cost.power_w, n * t_word, "checkpoint", "preserve",
+            t_word = self._word_t
+            outcome, dt = self._load(self._word_p, n * t_word, "checkpoint", "preserve",
                                      pending=True, nvm_words=n)
             done_words = n if outcome == "done" else min(int(dt / t_word), n)
             for name, value in action.words[:done_words]:
@@ -538,9 +539,9 @@ class Engine:
             if self.ideal:
                 yield from self._sync()
                 return True, armed
-            reason, dt = self._advance(self.setup.platform.sleep_power_w, self.horizon,
-                                       self.st.e_off_j, e_target, "sleep")
-            self._book_load("sleep", self.setup.platform.sleep_power_w, dt)
+            p_sleep = self.setup.platform.sleep_power_w
+            reason, dt = self._advance(p_sleep, self.horizon, self._e_off, e_target, "sleep")
+            self._book_load("sleep", p_sleep, dt)
             self._req_time("off_s", dt)
             yield from self._sync()
             if reason == cap.STOP_TIME:
@@ -549,7 +550,7 @@ class Engine:
                 return True, self.e_threshold is not None
             return False, armed
         if isinstance(action, Done):
-            outcome, dt = self._load(self.word_cost.power_w, self.word_cost.time_s, "checkpoint",
+            outcome, dt = self._load(self._word_p, self._word_t, "checkpoint",
                                      "preserve", pending=True, nvm_words=1)
             yield from self._sync()
             if outcome != "done":

@@ -264,16 +264,20 @@ class JIT(Scheduler):
             return Copy(tensor_buffer(dev.network.output_name), "result")
         return Done()
 
+    #: per slot: the image copy and the header word names (built once, not per checkpoint)
+    _SLOTS = tuple((Copy(SRAM_IMAGE, f"ckpt{s}_sram"), f"ckpt{s}_seq", f"ckpt{s}_task", f"ckpt{s}_clo",
+                    f"ckpt{s}_chi") for s in (0, 1))
+
     def _checkpoint_step(self):
         s = 1 - (self.flag & 1) if self.flag else 0
         stage = self.stage
         self.stage += 1
+        copy, seq, task, clo, chi = self._SLOTS[s]
         if stage == 0:
-            return Copy(SRAM_IMAGE, f"ckpt{s}_sram")
+            return copy
         if stage == 1:
             r = self.resume
-            return WriteWords(((f"ckpt{s}_seq", self.seq), (f"ckpt{s}_task", self.next),
-                               (f"ckpt{s}_clo", r & 0xFFFF), (f"ckpt{s}_chi", (r >> 16) & 0xFFFF)))
+            return WriteWords(((seq, self.seq), (task, self.next), (clo, r & 0xFFFF), (chi, (r >> 16) & 0xFFFF)))
         if stage == 2:
             epoch = ((self.flag >> 1) + 1) & 0x7FFF or 1
             self.flag = (epoch << 1) | s

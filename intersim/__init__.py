@@ -27,7 +27,9 @@ from .errors import IntersimError, ModelError, PlatformError, ScenarioError, Sch
 from .trace import Trace  # noqa: E402
 from .capacitor import Storage  # noqa: E402
 from .platform import Platform, get_platform  # noqa: E402
-from .scheduler import Copy, Done, Idle, RunTask, RunTasks, Scheduler, Sleep, WriteWords  # noqa: E402
+from .scheduler import (  # noqa: E402
+    Copy, Done, Idle, ReadVoltage, RunTask, RunTasks, Scheduler, Sleep, WriteWords,
+)
 from .schedulers import SCHEDULERS, get_scheduler  # noqa: E402
 from .scenario import Scenario, load_scenario  # noqa: E402
 from .simulate import simulate  # noqa: E402
@@ -54,6 +56,6 @@ def warmup():
 __all__ = [
     "__version__", "simulate", "load_scenario", "Scenario", "load_trace", "load_onnx", "Trace",
     "Storage", "Platform", "get_platform", "Scheduler", "RunTask", "RunTasks", "Copy", "WriteWords", "Sleep",
-    "Done", "Idle", "SCHEDULERS", "get_scheduler", "warmup", "IntersimError", "ScenarioError",
+    "ReadVoltage", "Done", "Idle", "SCHEDULERS", "get_scheduler", "warmup", "IntersimError", "ScenarioError",
     "TraceError", "ModelError", "PlatformError", "SchedulerError",
 ]

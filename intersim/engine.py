@@ -24,8 +24,8 @@ from .errors import SchedulerError
 from .memo import memo_for
 from .memory import NVM, SRAM, Memory
 from .scheduler import (
-    DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, RunTask, RunTasks,
-    Sleep, WriteWords, tensor_buffer,
+    DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTask,
+    RunTasks, Sleep, WriteWords, tensor_buffer,
 )
 from . import runner
 from .tasks import price
@@ -127,6 +127,11 @@ class Device:
         return self._engine.t
 
     @property
+    def voltage_v(self):
+        """Terminal voltage [V] of the last :class:`ReadVoltage` since this boot (None before)."""
+        return self._engine.adc_reading_v
+
+    @property
     def request_seq(self) -> int:
         return self.memory.read_word(REQUEST_SEQ_WORD)
 
@@ -194,6 +199,8 @@ class Engine:
         self._run_arrays = {}       # (first, stop, resume) -> per-task arrays of a run
         self._ref_bytes = {}        # reference index -> its bytes as the result buffer holds them
         self._copies = {}           # (src, dst, category) -> checked Copy spec, see _copy_spec
+        self.adc_reading_v = None   # the last ReadVoltage of this boot [V]
+        self.sched = None           # the scheduler object of this boot (None while off)
         thr = scheduler_cls.threshold_v(self.plan)
         self.e_threshold = cap.energy_j(st.capacitance_f, thr) if thr is not None else None
         self.suspends_task = bool(getattr(scheduler_cls, "suspends_task", True))
@@ -444,6 +451,8 @@ class Engine:
             # delivery happens only when no request is in service (the device is off or idle),
             # so writing the input into NVM now cannot disturb a running task
             self._deliver(self.env.now)
+            if self.sched is not None:  # powered: the scheduler hears of it (informational)
+                self.sched.on_arrival(self.dev)
             if self._idle_wake is not None and not self._idle_wake.triggered:
                 self._idle_wake.succeed()
 
@@ -483,13 +492,16 @@ class Engine:
             if outcome != "done":
                 self._brownout()
                 continue
+            self.adc_reading_v = None  # the last reading was volatile
             sched = self.cls(self.plan)
+            self.sched = sched
             sched.on_boot(self.dev)
             armed = self.e_threshold is not None
             while True:
                 action = sched.next_action(self.dev)
                 ok, armed = yield from self._execute(sched, action, armed)
                 if not ok:
+                    self.sched = None
                     self._brownout()
                     break
 
@@ -549,6 +561,14 @@ class Engine:
             if reason == cap.STOP_HIGH:
                 return True, self.e_threshold is not None
             return False, armed
+        if isinstance(action, ReadVoltage):
+            plat = self.setup.platform
+            outcome, dt = self._load(plat.adc_power_w, plat.adc_time_s, "compute", "compute", pending=True)
+            yield from self._sync()
+            if outcome != "done":
+                return False, armed
+            self.adc_reading_v = self._terminal_voltage_v(plat.adc_power_w)
+            return True, armed
         if isinstance(action, Done):
             outcome, dt = self._load(self._word_p, self._word_t, "checkpoint",
                                      "preserve", pending=True, nvm_words=1)
@@ -563,7 +583,7 @@ class Engine:
             ok = yield from self._idle()
             return ok, armed
         raise SchedulerError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
-                        "(RunTask, Copy, WriteWords, Sleep, Done, Idle)")
+                             "(RunTask, RunTasks, Copy, WriteWords, Sleep, ReadVoltage, Done, Idle)")
 
     def _run_tasks(self, sched, first, stop, resume_cycles, armed):
         """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
@@ -701,6 +721,17 @@ class Engine:
         self._compute_task(i, min(frac, 1.0 - 1e-15))
         yield from self._sync()
         return False, armed
+
+    def _terminal_voltage_v(self, load_pin_w):
+        """The voltage [V] the comparators see now under a pin load ``load_pin_w`` [W]."""
+        if not self.general:
+            return math.sqrt(2.0 * self.e / self.st.capacitance_f)
+        from .power_path import terminal_voltage_v
+        harvest = float(self.setup.trace.power_at(self.t))
+        if self.current_load:
+            return float(terminal_voltage_v(self.st, self.e, harvest_w=harvest,
+                                            load_a=load_pin_w / self.setup.platform.supply_v))
+        return float(terminal_voltage_v(self.st, self.e, harvest_w=harvest, load_w=load_pin_w / self._eta_out))
 
     def _copy_spec(self, action):
         """What a Copy needs, checked once per (src, dst, category): (source bytes, cost,

@@ -36,7 +36,7 @@ from numba import njit
 
 from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
 from .cost import transfer_cost
-from .scheduler import SRAM_IMAGE, Copy, Done, Idle, RunTasks, Sleep, WriteWords, tensor_buffer
+from .scheduler import SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, WriteWords, tensor_buffer
 from .schedulers import JIT, JITTask, Static
 
 #: outcome of one operation in the planning model
@@ -1018,9 +1018,8 @@ class OptimalOnline(_Planned):
     checkpoint new progress, then sleep to the least threshold (at least V_on) that holds the next
     task and its checkpoint. Layout and checkpoints are ``jit``'s. No optimality claim.
 
-    The voltage is read as an ADC would, modelled as the voltage the comparator sees: the engine
-    has no ADC observable yet, so it is derived from ``dev.oracle_state()``'s energy, and nothing
-    else is taken from it (a ``dev.voltage_v`` observable is used when the engine has one).
+    Every decision starts with a :class:`ReadVoltage` (the platform's ADC read, with its time and
+    energy); the stored energy is taken as ``C v^2 / 2`` of the reading.
     """
 
     name = "optimal-online"
@@ -1055,12 +1054,14 @@ class OptimalOnline(_Planned):
             yield Copy(f"ckpt{self.restore_slot}_sram", SRAM_IMAGE, category="restore")
         i, slept = c, False
         while True:
-            e = _adc_energy_j(dev, ops)
+            yield ReadVoltage()
+            e = cap.energy_j(ops.c_f, dev.voltage_v)
             op = decide(dev.now_s, e, i, c, slept)
             if op == CONT and i < ops.n:
                 # the rule continues into every following task it would continue into even with
-                # zero harvest (the true energy is at least that, and the rule is monotone in
-                # it): those decisions are already known, so the tasks run as one kernel call
+                # zero harvest (on the linear power path the true energy is at least that, and
+                # the rule is monotone in it): those decisions need no new reading, and the
+                # tasks run as one kernel call
                 j, e = i + 1, ops.after_task(i, e)
                 while j < ops.n and decide(None, e * (1.0 - 1e-12), j, c, False) == CONT:
                     j, e = j + 1, ops.after_task(j, e)
@@ -1076,10 +1077,3 @@ class OptimalOnline(_Planned):
             else:
                 yield Sleep(until_v=op)
                 slept = True
-
-
-def _adc_energy_j(dev, ops):
-    """Stored energy [J] from the voltage the MCU reads (see :class:`OptimalOnline`)."""
-    if not hasattr(type(dev), "voltage_v"):
-        return dev.oracle_state()[1]
-    return cap.energy_j(ops.c_f, dev.voltage_v)

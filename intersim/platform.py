@@ -100,6 +100,8 @@ class Platform:
     requant_float_cycles : float [cycles/output] float32 requantisation (ONNX QLinear*): convert,
         multiply, round half to even, saturate, store -- soft-float when ``has_fpu`` is False
     accelerator_power_w : float [W] extra power while the accelerator runs, beyond active
+    adc_time_s : float [s] one supply-voltage read by the ADC (reference settling, sample, convert)
+    adc_power_w : float [W] at the MCU pin during that read (CPU waiting, ADC and reference on)
     power_measured_at, boot_measured_at : str  "mcu-pin", "capacitor" or "board-supply"
     """
 
@@ -146,6 +148,8 @@ class Platform:
     has_fpu: bool = False
     requant_float_cycles: float = 0.0
     accelerator_power_w: float = 0.0
+    adc_time_s: float = 0.0
+    adc_power_w: float = 0.0
     power_measured_at: str = "mcu-pin"
     boot_measured_at: str = "mcu-pin"
     sram_transfer_cycles: float = 0.0
@@ -214,7 +218,8 @@ def validate(p: Platform) -> None:
                  "nvm_erase_energy_j", "weight_read_cycles_per_byte", "weight_transfer_cycles",
                  "weight_read_energy_per_byte_j", "weight_reload_fixed_cycles",
                  "weight_reload_cycles_per_byte", "weight_reload_energy_per_byte_j",
-                 "loop_cycles", "requant_float_cycles", "accelerator_power_w", "sram_transfer_cycles"):
+                 "loop_cycles", "requant_float_cycles", "accelerator_power_w", "sram_transfer_cycles",
+                 "adc_time_s", "adc_power_w"):
         _finite_nonneg(name, getattr(p, name))
     for name in ("sram_bytes", "nvm_bytes", "nvm_word_bytes", "vector_element_bytes"):
         _int_field(name, getattr(p, name))
@@ -295,6 +300,10 @@ MSP430FR5994 = Platform(
     sources=("TI SLASE54 MSP430FR599x datasheet", "TI SLAU367 MSP430FR5xx user's guide",
              "iNAS (Mendis et al., TECS 2021), EMCLab-Sinica/Intermittent-aware-NAS@f5ea377"),
     weight_memory="fram-internal",
+    # supply read: AVCC/2 on the internal channel against REF_A, which settles in tens of us,
+    # then sample and a 14-cycle 12-bit conversion at MODOSC ~4.8 MHz; ADC12_B + REF_A ~0.2 mA
+    adc_time_s=40e-6,                        # [EST] REF_A settling ~30 us + sample + conversion
+    adc_power_w=_FR5994_P + 0.2e-3 * _FR5994_V,  # [EST] CPU active waiting + ADC12_B and REF_A
     vector_max_len=942,                      # [SCNN] LEA buffer 1884 Q15 words = two operands of 942
     vector_element_bytes=2,                  # LEA works on 16-bit elements: int8 widened to one element
     lea_shared_sram_bytes=4 * 1024,          # [DS-FR5994]
@@ -412,6 +421,8 @@ MSP432P401R = Platform(
     nvm_write_transfer_energy_j=_INAS_WR_J[1] - _INAS_WR_CYC[1] * _FR5994_E_CYCLE,
     sram_cycles_per_byte=0.75,               # [EST] LDR/STR pairs, 32-bit
     sram_transfer_cycles=20.0,               # [EST] memcpy call and alignment checks
+    adc_time_s=20e-6,                        # [EST] REF_A settling + ADC14 sample and conversion
+    adc_power_w=_P401R_P + 0.2e-3 * _P401R_V,  # [EST] CPU active waiting + ADC14 and reference
     default_kernel="vector",
     sources=("TI SLAS826 MSP432P401R datasheet", "Stateful-CNN @37708ef (clock, SPI, buffers)",
              "Cypress CY15B104Q datasheet"),
@@ -461,6 +472,8 @@ MAX78000 = Platform(
     nvm_write_energy_per_byte_j=0.0,
     sram_cycles_per_byte=0.5,                # [EST] 32-bit copies
     sram_transfer_cycles=20.0,               # [EST] memcpy call and alignment checks
+    adc_time_s=20e-6,                        # [EST] reference settling + sample and conversion
+    adc_power_w=_MAX_P + 0.3e-3 * _MAX_V,    # [EST, UNVERIFIED] CPU active waiting + ADC and reference
     default_kernel="accelerator",
     sources=("MAX78000 datasheet and UG7456 user guide (via the max7800x-hal docs)",
              "analogdevicesinc/ai8x-synthesis issue #136 (MAC rate)"),

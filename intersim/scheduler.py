@@ -29,10 +29,14 @@ Online, at every boot:
 Observables on ``dev`` (:class:`~intersim.engine.Device`): ``memory`` (read NVM words and
 buffers), ``tasks``, ``costs`` (per-task :class:`~intersim.cost.Cost`), ``request_seq`` and
 ``request_active`` (a request's input is in NVM buffer ``input`` and not yet done),
-``storage``, ``platform``, ``now_s``. Online schedulers never see the trace.
+``storage``, ``platform``, ``now_s``, and ``voltage_v``: the terminal voltage [V] of the last
+:class:`ReadVoltage` since this boot (None before one; the reading is volatile). Online schedulers
+never see the trace. (``next_action`` is the task-boundary hook: the engine asks it at every
+boundary the scheduler stops at; a :class:`RunTasks` run of k tasks is the scheduler's decision
+for the k-1 boundaries inside it.)
 
-Actions: :class:`RunTask`, :class:`RunTasks`, :class:`Copy`, :class:`WriteWords`, :class:`Sleep`, :class:`Done`,
-:class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
+Actions: :class:`RunTask`, :class:`RunTasks`, :class:`Copy`, :class:`WriteWords`, :class:`Sleep`,
+:class:`ReadVoltage`, :class:`Done`, :class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
 a brown-out, after which the engine boots again and builds a new scheduler object.
 """
 from __future__ import annotations
@@ -117,6 +121,14 @@ class Sleep:
     """Sleep (SRAM retained) until the terminal voltage reaches ``until_v`` [V] or brown-out."""
 
     until_v: float
+
+
+@dataclass(frozen=True)
+class ReadVoltage:
+    """Read the terminal voltage with the ADC: it takes the platform's ``adc_time_s`` at
+    ``adc_power_w`` (booked with the work it decides, as compute); afterwards ``dev.voltage_v``
+    holds the voltage [V] at the end of the read (the voltage the comparators see). A brown-out
+    during the read ends it like any action."""
 
 
 @dataclass(frozen=True)

@@ -587,8 +587,8 @@ class Engine:
 
     def _run_tasks(self, sched, first, stop, resume_cycles, armed):
         """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
-        call and one simpy event; stop at a brown-out, the comparator, an injected failure or the
-        horizon. Returns (still powered, comparator armed)."""
+        call and at most one simpy event; stop at a brown-out, the comparator, an injected failure
+        or the horizon. Returns (still powered, comparator armed)."""
         clock = self.clock_hz
         n = stop - first
         base = self._run_arrays.get((first, stop))

@@ -1067,7 +1067,10 @@ class OptimalOnline(_Planned):
                     j, e = j + 1, ops.after_task(j, e)
                 yield RunTasks(i, j)
                 i, slept = j, False
-            elif op == CONT:
+                if i < ops.n or decide(None, e * (1.0 - 1e-12), i, c, False) != CONT:
+                    continue
+                op = CONT  # the finish is decided on the same prediction: no new reading
+            if op == CONT:
                 yield Copy(tensor_buffer(dev.network.output_name), "result")
                 yield Done()
                 return

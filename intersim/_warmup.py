@@ -20,7 +20,9 @@ def warmup():
     for cls in SCHEDULERS.values():
         run_case(cls, net, "channels:2,ic:2", trace, storage, (), n_requests=1, drain_s=10.0,
                  record_timeline=True)
-    # the planner's shortcut kernels, which a tiny case may not reach
+    # the compiled power cycles, and the planner's shortcut kernels, which a tiny case may not reach
+    from .cycles import warm as warm_cycles
+    warm_cycles()
     from .optimal import _lower_bound_k, _never_reaches_k
     edges, cum, p, gain = np.array([0.0, 1.0]), np.array([0.0, 1e-3]), np.array([1e-3]), np.zeros(2)
     _lower_bound_k(0.0, 1e-6, 1.0, 1e-5, 0.0, 0.8, edges, cum, p, 0.0, 1.0, False)

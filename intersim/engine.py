@@ -24,9 +24,11 @@ from .errors import SchedulerError
 from .memo import memo_for
 from .memory import NVM, SRAM, Memory
 from .scheduler import (
-    DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTask,
-    RunTasks, Sleep, WriteWords, tensor_buffer,
+    CHECKPOINT_FLAG, CHECKPOINT_WORDS, DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE,
+    CheckpointedRun, Copy, Done, Idle, ReadVoltage, RunTask, RunTasks, Sleep, WriteWords, hibernus_checkpoint,
+    tensor_buffer,
 )
+from . import cycles
 from . import runner
 from .tasks import price
 
@@ -92,6 +94,9 @@ class Setup:
     #: "regulator" (constant power through the output regulator) or "current" (the MCU draws a
     #: constant current ``P_pin / platform.supply_v`` at the capacitor: direct or LDO supply)
     load_kind: str = "regulator"
+    #: carry out runs of identical normal power cycles in compiled kernels (:mod:`intersim.cycles`);
+    #: False steps every action in Python -- the same results, bit for bit (the tests compare)
+    fast_cycles: bool = True
 
 
 @dataclass
@@ -200,6 +205,16 @@ class Engine:
         self._ref_bytes = {}        # reference index -> its bytes as the result buffer holds them
         self._copies = {}           # (src, dst, category) -> checked Copy spec, see _copy_spec
         self.adc_reading_v = None   # the last ReadVoltage of this boot [V]
+        self.fast_cycles = bool(setup.fast_cycles)
+        # boots may be replayed only for a class that itself declares its decisions NVM-determined
+        self.replays_boots = (self.fast_cycles and bool(scheduler_cls.__dict__.get("nvm_determined", False))
+                              and not self.ideal and not setup.record_timeline and not setup.brownout_at)
+        self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
+        self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
+        self._cycle_acc = np.zeros((cycles.N_ACC, 2))
+        self._cycle_words = np.zeros(1, np.int64)
+        self._cycle_slots = np.zeros(2, np.int64)
+        self._no_segments = np.empty(0)
         self.sched = None           # the scheduler object of this boot (None while off)
         thr = scheduler_cls.threshold_v(self.plan)
         self.e_threshold = cap.energy_j(st.capacitance_f, thr) if thr is not None else None
@@ -497,23 +512,33 @@ class Engine:
             self.sched = sched
             sched.on_boot(self.dev)
             armed = self.e_threshold is not None
+            boot_actions = []
             while True:
                 action = sched.next_action(self.dev)
+                boot_actions.append(action)
                 ok, armed = yield from self._execute(sched, action, armed)
                 if not ok:
                     self.sched = None
                     self._brownout()
+                    if self.replays_boots:
+                        self._replay_boots(boot_actions)
                     break
 
     def _execute(self, sched, action, armed):
         """Carry out one action. Returns (still powered, comparator armed)."""
-        if isinstance(action, RunTasks):
-            if not 0 <= action.start < action.stop <= len(self.setup.tasks):
+        if isinstance(action, (RunTasks, RunTask)):
+            if isinstance(action, RunTask):
+                first, stop = action.index, action.index + 1
+            else:
+                first, stop = action.start, action.stop
+            if not 0 <= first < stop <= len(self.setup.tasks):
                 raise SchedulerError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")
-            return (yield from self._run_tasks(sched, action.start, action.stop, action.resume_cycles, armed))
-        if isinstance(action, RunTask):
-            return (yield from self._run_tasks(sched, action.index, action.index + 1, action.resume_cycles,
-                                               armed))
+            ok, armed, fired = yield from self._run_tasks(first, stop, action.resume_cycles, armed)
+            if fired is not None:
+                sched.on_threshold(self.dev, *fired)
+            return ok, armed
+        if isinstance(action, CheckpointedRun):
+            return (yield from self._checkpointed_run(sched, action, armed))
         if isinstance(action, Copy):
             key = (action.src, action.dst, action.category)
             spec = self._copies.get(key)
@@ -585,10 +610,11 @@ class Engine:
         raise SchedulerError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
                              "(RunTask, RunTasks, Copy, WriteWords, Sleep, ReadVoltage, Done, Idle)")
 
-    def _run_tasks(self, sched, first, stop, resume_cycles, armed):
+    def _run_tasks(self, first, stop, resume_cycles, armed):
         """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
         call and at most one simpy event; stop at a brown-out, the comparator, an injected failure
-        or the horizon. Returns (still powered, comparator armed)."""
+        or the horizon. Returns (still powered, comparator armed, ``(task, cycles done)`` if the
+        comparator fired, else None)."""
         clock = self.clock_hz
         n = stop - first
         base = self._run_arrays.get((first, stop))
@@ -687,7 +713,7 @@ class Engine:
             self._compute_task(first + j, 1.0)
         if k == n:
             yield from self._sync()
-            return True, armed
+            return True, armed, None
         i = first + k
         done_cycles = (resume_cycles if k == 0 else 0) + int(dt_cut * clock)
         if reason == runner.STOP_CUT and not injected:
@@ -699,8 +725,7 @@ class Engine:
             armed = False
             if self.suspends_task:
                 yield from self._sync()
-                sched.on_threshold(self.dev, i, min(done_cycles, int(cycles[k])))
-                return True, armed
+                return True, armed, (i, min(done_cycles, int(cycles[k])))
             # the comparator only raised a flag: finish the task, then tell the scheduler
             rest = dur[k] - dt_cut
             outcome, dt2 = self._load(p_pin[k], rest, "compute", "compute", pending=True,
@@ -708,8 +733,7 @@ class Engine:
             if outcome == "done":
                 self._compute_task(i, 1.0)
                 yield from self._sync()
-                sched.on_threshold(self.dev, i + 1, 0)
-                return True, armed
+                return True, armed, (i + 1, 0)
             dt_cut += dt2
             done_cycles += int(dt2 * clock)
         elif reason == runner.STOP_CUT:
@@ -720,7 +744,207 @@ class Engine:
         self.counts["reexecuted_cycles"] += int(dt_cut * clock)
         self._compute_task(i, min(frac, 1.0 - 1e-15))
         yield from self._sync()
-        return False, armed
+        return False, armed, None
+
+    def _checkpointed_run(self, sched, action, armed):
+        """:class:`CheckpointedRun`: the run, each comparator interrupt answered by a checkpoint of
+        the SRAM image, a sleep to ``until_v`` and the resume. Normal cycles run in a compiled
+        kernel (:func:`_fast_checkpoints`); any other cycle is stepped here action by action.
+        Returns (still powered, comparator armed)."""
+        first, stop, resume = action.start, action.stop, action.resume_cycles
+        if not 0 <= first < stop <= len(self.setup.tasks):
+            raise SchedulerError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")
+        if self.e_threshold is None or CHECKPOINT_FLAG not in self.memory.buffers:
+            raise SchedulerError(f"scheduler {self.cls.name!r}: CheckpointedRun needs a comparator (threshold_v) "
+                                 "and the checkpoint slots of intersim.scheduler.allocate_checkpoint_slots")
+        mem = self.memory
+        while True:
+            if armed and self.fast_cycles:
+                resume = self._fast_checkpoints(first, resume, action.until_v)
+            ok, armed, fired = yield from self._run_tasks(first, stop, resume, armed)
+            if not ok or fired is None:
+                return ok, armed
+            first, resume = fired
+            steps, _ = hibernus_checkpoint(mem.read_word(CHECKPOINT_FLAG), mem.read_word(REQUEST_SEQ_WORD),
+                                           first, resume)
+            for step in steps + (Sleep(action.until_v),):
+                ok, armed = yield from self._execute(sched, step, armed)
+                if not ok:
+                    return False, armed
+            if first >= stop:  # (jit-task: the comparator fired in the last task, which finished)
+                return True, armed
+
+    def _replay_boots(self, actions):
+        """After a brown-out inside a run: if the boot that just ended was sleeps then that run,
+        the next boots will repeat it as long as each is cut inside the run again (the class
+        declared its decisions NVM-determined; the run's own writes never change what it reads).
+        Take those cycles in one kernel call (:func:`intersim.cycles._boot_cycles`) and apply
+        their effects: books, counts, the request's times, and the memory of the cycle that got
+        furthest (its writes contain every other's, with the same values)."""
+        run = actions[-1]
+        if (self.general or self.e_threshold is not None or self.head is None or self._state != "compute"
+                or not isinstance(run, (RunTasks, RunTask))
+                or not all(isinstance(a, Sleep) for a in actions[:-1])):
+            return
+        first, stop = (run.index, run.index + 1) if isinstance(run, RunTask) else (run.start, run.stop)
+        resume = run.resume_cycles
+        t_event = self.env.peek()
+        if t_event <= self.t or not self._run_is_hazard_free(first, stop):
+            return
+        cycles_, p_pin, dur, words, loads, _, _, _, seg_end, _ = self._run_arrays[(first, stop)]
+        if resume:
+            left0 = max(int(cycles_[0]) - resume, 0)
+            dur = dur.copy()
+            dur[0] = left0 / self.clock_hz
+            words = words.copy()
+            if cycles_[0]:
+                words[0] = math.floor(words[0] * left0 / cycles_[0])
+        key = (first, stop, resume)
+        e_prefix = self._e_prefix.get(key)
+        if e_prefix is None:
+            e_prefix = self._e_prefix[key] = np.array(
+                [0.0] + [math.fsum(p_pin[:k] * dur[:k]) for k in range(1, stop - first + 1)])
+        c = self.st.capacitance_f
+        targets = np.array([cap.energy_j(c, a.until_v) for a in actions[:-1]], np.float64)
+        acc = self._cycle_acc
+        h = self.head
+        for k, total in ((cycles.ACC_OUTPUT_LOSS, self.output_loss), (cycles.ACC_BOOT, self.load_books["boot"]),
+                         (cycles.ACC_SLEEP, self.load_books["sleep"]),
+                         (cycles.ACC_REEXECUTION, self.load_books["reexecution"])):
+            acc[k] = total.s, total.c
+        for k, column in ((cycles.ACC_REQ_OFF, "off_s"), (cycles.ACC_REQ_RESTORE, "restore_s"),
+                          (cycles.ACC_REQ_REEXEC, "reexecution_s")):
+            acc[k, 0] = self.req[column][h]
+        acc[cycles.ACC_ACTIVE, 0] = self._active_s
+        counts = np.array([-1, -1, 0, self._words], np.int64)
+        z = self._no_segments
+        boot_pin = self.boot_energy_j / self.boot_time_s if self.boot_time_s > 0 else 0.0
+        t, e, n = cycles._boot_cycles(
+            self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
+            self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, z, z, z, z, z,
+            self.st.e_on_j, self._e_off, self._eta_out, boot_pin, self.boot_time_s,
+            self.setup.platform.sleep_power_w, targets, loads, p_pin, dur, words, e_prefix, int(resume),
+            float(self.clock_hz), self.horizon, t_event, float(self.req["service_s"][h]), 10_000_000,
+            acc, counts, seg_end)
+        if n == 0:
+            return
+        self.t, self.e = t, e
+        for k, total in ((cycles.ACC_OUTPUT_LOSS, self.output_loss), (cycles.ACC_BOOT, self.load_books["boot"]),
+                         (cycles.ACC_SLEEP, self.load_books["sleep"]),
+                         (cycles.ACC_REEXECUTION, self.load_books["reexecution"])):
+            total.s, total.c = acc[k]
+        for k, column in ((cycles.ACC_REQ_OFF, "off_s"), (cycles.ACC_REQ_RESTORE, "restore_s"),
+                          (cycles.ACC_REQ_REEXEC, "reexecution_s")):
+            self.req[column][h] = acc[k, 0]
+        self._active_s = float(acc[cycles.ACC_ACTIVE, 0])
+        self._words = int(counts[cycles.CNT_WORDS])
+        for name in ("boots", "power_failures", "failures_in_compute", "wasted_boots"):
+            self.counts[name] += n
+        self.counts["reexecuted_cycles"] += int(counts[cycles.CNT_REEXECUTED])
+        self.req["power_failures"][h] += n
+        # memory: the furthest cycle's writes, then the brown-out that ended it
+        k_max, done_max = int(counts[cycles.CNT_MAX_TASK]), int(counts[cycles.CNT_MAX_CYCLES])
+        for j in range(k_max):
+            self._compute_task(first + j, 1.0)
+        frac = done_max / cycles_[k_max] if cycles_[k_max] else 1.0
+        self._compute_task(first + k_max, min(frac, 1.0 - 1e-15))
+        self.memory.poison_volatile()
+
+    def _run_is_hazard_free(self, first, stop):
+        """No task of the run reads non-volatile bytes that it or a later task of the run writes:
+        then every repetition of the run (after a brown-out, SRAM poisoned) computes the same
+        values (cached per run)."""
+        key = (first, stop)
+        free = self._hazard_free.get(key)
+        if free is None:
+            mem = self.memory
+
+            def region(name, a=0, b=None):
+                buf = mem.buffers[name]
+                return buf.offset + a, buf.offset + (buf.nbytes if b is None else b)
+
+            writes, reads = [], []
+            for j in range(first, stop):
+                task, _, _, _, dst, a, b, _, in_sram = self._task_plans[j]
+                names = [self._tensor_buf(x) for x in task.inputs]
+                if task.psum_src is not None and task.kind in ("accumulate", "finalize"):
+                    names.append(task.psum_src)
+                reads.append([region(x) for x in names if mem.buffers[x].memory == NVM])
+                writes.append(None if in_sram else region(dst, a, b))
+            free = not any(w is not None and lo < w[1] and w[0] < hi
+                           for j in range(len(reads)) for lo, hi in reads[j] for w in writes[j:])
+            self._hazard_free[key] = free
+        return free
+
+    def _fast_checkpoints(self, task, resume, until_v):
+        """Take the normal checkpoint cycles of suspended task ``task`` (``resume`` [cycles] done)
+        in one kernel call, up to the first cycle that would end otherwise, and apply their effects
+        (books, counts, the request's times, the two slots and the flag). Returns the position
+        [cycles] the next cycle resumes from."""
+        if (self.ideal or self.general or self.setup.record_timeline or self.pending or self.head is None
+                or self._inject_s is not None or self._inject_words is not None or not self.suspends_task
+                or self.e_threshold <= self._e_off):
+            return resume
+        t_event = self.env.peek()
+        if t_event <= self.t:
+            return resume
+        copy = Copy(SRAM_IMAGE, "ckpt0_sram")
+        key = (copy.src, copy.dst, copy.category)
+        spec = self._copies.get(key)
+        if spec is None:
+            spec = self._copies[key] = self._copy_spec(copy)
+        _, copy_cost, _, copy_words = spec
+        mem = self.memory
+        flag = mem.read_word(CHECKPOINT_FLAG)
+        acc = self._cycle_acc
+        acc[cycles.ACC_OUTPUT_LOSS] = self.output_loss.s, self.output_loss.c
+        for k, name in ((cycles.ACC_COMPUTE, "compute"), (cycles.ACC_CHECKPOINT, "checkpoint"),
+                        (cycles.ACC_SLEEP, "sleep")):
+            acc[k] = self.load_books[name].s, self.load_books[name].c
+        h = self.head
+        acc[cycles.ACC_REQ_COMPUTE, 0] = self.req["compute_s"][h]
+        acc[cycles.ACC_REQ_PRESERVE, 0] = self.req["preserve_s"][h]
+        acc[cycles.ACC_REQ_OFF, 0] = self.req["off_s"][h]
+        acc[cycles.ACC_ACTIVE, 0] = self._active_s
+        words = self._cycle_words
+        words[0] = self._words
+        slot_cycles = self._cycle_slots
+        z = self._no_segments
+        t, e, n, resume_next, flag_next = cycles._checkpoint_cycles(
+            self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
+            self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, z, z, z, z, z,
+            int(self.task_cycles[task]), int(resume), float(self.clock_hz), float(self.task_power_pin[task]),
+            self._eta_out, self.e_threshold, self._e_off, cap.energy_j(self.st.capacitance_f, until_v),
+            self.horizon, t_event, copy_cost.time_s, copy_cost.power_w, int(copy_words),
+            self._word_t, self._word_p, self.setup.platform.sleep_power_w, int(flag), 10_000_000,
+            acc, words, slot_cycles)
+        if n == 0:
+            return resume
+        self.t, self.e = t, e
+        self._state = "sleep"
+        self.output_loss.s, self.output_loss.c = acc[cycles.ACC_OUTPUT_LOSS]
+        for k, name in ((cycles.ACC_COMPUTE, "compute"), (cycles.ACC_CHECKPOINT, "checkpoint"),
+                        (cycles.ACC_SLEEP, "sleep")):
+            self.load_books[name].s, self.load_books[name].c = acc[k]
+        self.req["compute_s"][h] = acc[cycles.ACC_REQ_COMPUTE, 0]
+        self.req["preserve_s"][h] = acc[cycles.ACC_REQ_PRESERVE, 0]
+        self.req["off_s"][h] = acc[cycles.ACC_REQ_OFF, 0]
+        self._active_s = float(acc[cycles.ACC_ACTIVE, 0])
+        self._words = int(words[0])
+        self.counts["commits"] += n
+        self.counts["checkpoints"] += n
+        # memory: the image did not change during these cycles (no task completed), so each slot
+        # written holds it, with the header of its last checkpoint; the flag names the newest
+        seq = mem.read_word(REQUEST_SEQ_WORD)
+        last = flag_next & 1
+        image = mem.arena[SRAM]
+        for s in ((last,) if n == 1 else (last, 1 - last)):
+            mem.write_buffer(f"ckpt{s}_sram", image)
+            c = int(slot_cycles[s])
+            for w, v in zip(CHECKPOINT_WORDS, (seq, task, c & 0xFFFF, (c >> 16) & 0xFFFF)):
+                mem.write_word(f"ckpt{s}_{w}", v)
+        mem.write_word(CHECKPOINT_FLAG, flag_next)
+        return resume_next
 
     def _terminal_voltage_v(self, load_pin_w):
         """The voltage [V] the comparators see now under a pin load ``load_pin_w`` [W]."""

@@ -36,7 +36,9 @@ from numba import njit
 
 from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
 from .cost import transfer_cost
-from .scheduler import SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, WriteWords, tensor_buffer
+from .scheduler import (
+    SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, hibernus_checkpoint, tensor_buffer,
+)
 from .schedulers import JIT, JITTask, Static
 
 #: outcome of one operation in the planning model
@@ -840,13 +842,8 @@ def compile_plan(result):
 
 def _checkpoint_actions(sched, i):
     """jit's checkpoint of the SRAM image at task ``i`` into the older slot, flag last."""
-    s = 1 - (sched.flag & 1) if sched.flag else 0
-    yield Copy(SRAM_IMAGE, f"ckpt{s}_sram")
-    yield WriteWords(((f"ckpt{s}_seq", sched.seq), (f"ckpt{s}_task", i), (f"ckpt{s}_clo", 0),
-                      (f"ckpt{s}_chi", 0)))
-    epoch = ((sched.flag >> 1) + 1) & 0x7FFF or 1
-    sched.flag = (epoch << 1) | s
-    yield WriteWords((("ckpt_flag", sched.flag),), commits=True)
+    actions, sched.flag = hibernus_checkpoint(sched.flag, sched.seq, i)
+    yield from actions
 
 
 def _prepare_ops(cls, setup, memory):

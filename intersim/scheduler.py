@@ -35,8 +35,8 @@ never see the trace. (``next_action`` is the task-boundary hook: the engine asks
 boundary the scheduler stops at; a :class:`RunTasks` run of k tasks is the scheduler's decision
 for the k-1 boundaries inside it.)
 
-Actions: :class:`RunTask`, :class:`RunTasks`, :class:`Copy`, :class:`WriteWords`, :class:`Sleep`,
-:class:`ReadVoltage`, :class:`Done`, :class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
+Actions: :class:`RunTask`, :class:`RunTasks`, :class:`CheckpointedRun`, :class:`Copy`,
+:class:`WriteWords`, :class:`Sleep`, :class:`ReadVoltage`, :class:`Done`, :class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
 a brown-out, after which the engine boots again and builds a new scheduler object.
 """
 from __future__ import annotations
@@ -95,6 +95,27 @@ class RunTasks:
 
 
 @dataclass(frozen=True)
+class CheckpointedRun:
+    """Run tasks ``start .. stop-1`` (the first from ``resume_cycles`` [cycles]) under Hibernus-style
+    just-in-time checkpointing carried out by the engine, until the run completes or a brown-out.
+
+    Exactly equivalent to the scheduler answering every comparator interrupt of a
+    :class:`RunTasks` itself with :func:`hibernus_checkpoint`'s three actions for the interrupted
+    position, then ``Sleep(until_v)``, then ``RunTasks`` from that position -- which is how the
+    engine carries out a cycle it cannot take in one compiled call. Normal cycles (the
+    comparator fires inside a task, the checkpoint completes, the sleep reaches ``until_v``,
+    nothing else happens meanwhile) run many at a time in a numba kernel; the tests check both
+    ways give identical results. Needs :func:`allocate_checkpoint_slots`' buffers and a
+    comparator (``threshold_v``); with ``suspends_task = False`` the interrupted task finishes
+    first and the checkpoint names the next task. ``on_threshold`` is not called."""
+
+    start: int
+    stop: int
+    resume_cycles: int
+    until_v: float
+
+
+@dataclass(frozen=True)
 class Copy:
     """Copy buffer ``src`` to buffer ``dst`` (same size). ``category``: "preserve" or "restore"."""
 
@@ -141,6 +162,48 @@ class Idle:
     """Nothing to do: sleep until an arrival (or a brown-out)."""
 
 
+#: the header words of a checkpoint slot, in the order they are written
+CHECKPOINT_WORDS = ("seq", "task", "clo", "chi")
+#: the checkpoint valid/epoch flag word: ``(epoch << 1) | slot`` of the newest valid slot, 0: none
+CHECKPOINT_FLAG = "ckpt_flag"
+
+
+def allocate_checkpoint_slots(memory):
+    """Two NVM checkpoint slots for the whole volatile image (allocate every SRAM buffer first):
+    ``ckpt{s}_sram`` and the header words ``ckpt{s}_seq/_task/_clo/_chi`` for ``s`` in 0, 1, and
+    the flag word :data:`CHECKPOINT_FLAG`."""
+    image = memory.used_bytes("sram")
+    for s in (0, 1):
+        memory.allocate(f"ckpt{s}_sram", "nvm", (image,), "uint8")
+        for w in CHECKPOINT_WORDS:
+            memory.allocate(f"ckpt{s}_{w}", "nvm", (1,), "uint16")
+    memory.allocate(CHECKPOINT_FLAG, "nvm", (1,), "uint16")
+
+
+def checkpoint_slot(flag: int) -> int:
+    """The slot the next checkpoint goes to: the older one (slot 0 when none is valid)."""
+    return 1 - (flag & 1) if flag else 0
+
+
+def next_checkpoint_flag(flag: int) -> int:
+    """The flag word that validates the next checkpoint: the next epoch (15 bits, never 0) and
+    its slot."""
+    epoch = ((flag >> 1) + 1) & 0x7FFF or 1
+    return (epoch << 1) | checkpoint_slot(flag)
+
+
+def hibernus_checkpoint(flag: int, seq: int, task: int, cycles: int = 0):
+    """The actions of one checkpoint of the whole SRAM image, given the current ``flag`` word:
+    copy the image into the older slot, write its header (request ``seq``, position ``task`` and
+    ``cycles`` done in it), then the flag last (the commit). Returns ``(actions, new_flag)``."""
+    s = checkpoint_slot(flag)
+    new_flag = next_checkpoint_flag(flag)
+    header = tuple((f"ckpt{s}_{w}", v) for w, v in zip(
+        CHECKPOINT_WORDS, (seq, task, cycles & 0xFFFF, (cycles >> 16) & 0xFFFF)))
+    return (Copy(SRAM_IMAGE, f"ckpt{s}_sram"), WriteWords(header),
+            WriteWords(((CHECKPOINT_FLAG, new_flag),), commits=True)), new_flag
+
+
 class Scheduler:
     """Base class with the default hook implementations; see the module docstring."""
 
@@ -148,6 +211,13 @@ class Scheduler:
     name = "base"
     #: True for the ideal-supply reference only
     ideal_supply = False
+    #: True if ``on_boot`` and ``next_action`` depend only on non-volatile control state (the words
+    #: and buffers the scheduler and the engine write: progress counters, flags, request words) --
+    #: not on time, voltage readings, task outputs or anything kept outside the object. Then two
+    #: boots that find the same control state issue the same actions, and the engine may replay
+    #: brown-out cycles in a compiled kernel (same results, faster). Honoured only where the class
+    #: itself declares it: a subclass's decisions may differ, so it must declare it again.
+    nvm_determined = False
 
     def __init__(self, plan):
         self.plan = plan

@@ -10,7 +10,8 @@ import math
 from .cost import transfer_cost
 from .errors import SchedulerError
 from .scheduler import (
-    SRAM_IMAGE, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, tensor_buffer,
+    SRAM_IMAGE, CheckpointedRun, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_checkpoint_slots,
+    allocate_psums, tensor_buffer,
 )
 
 
@@ -34,6 +35,7 @@ class Continuous(Scheduler):
 
     name = "continuous"
     ideal_supply = True
+    nvm_determined = True
 
     def on_boot(self, dev):
         self.seq = None
@@ -63,6 +65,7 @@ class Restart(Continuous):
 
     name = "restart"
     ideal_supply = False
+    nvm_determined = True
 
 
 class Static(Scheduler):
@@ -78,6 +81,7 @@ class Static(Scheduler):
     """
 
     name = "static"
+    nvm_determined = True
     margin = 0.55  # iNAS's energy-budget margin
     double_buffer_psums = True  # partial sums read and written by one task live in two NVM buffers
 
@@ -167,6 +171,7 @@ class JIT(Scheduler):
     """
 
     name = "jit"
+    nvm_determined = True
     safety = 1.2
     suspends_task = True
     register_bytes = 64  # CPU registers + stack saved with the image (a volatile SRAM buffer)
@@ -176,12 +181,7 @@ class JIT(Scheduler):
         super().layout(memory, setup, plan)
         # the register file and stack live in the volatile image too
         memory.allocate("registers", "sram", (cls.register_bytes,), "uint8")
-        image = memory.used_bytes("sram")
-        for s in (0, 1):
-            memory.allocate(f"ckpt{s}_sram", "nvm", (image,), "uint8")
-            for w in ("seq", "task", "clo", "chi"):
-                memory.allocate(f"ckpt{s}_{w}", "nvm", (1,), "uint16")
-        memory.allocate("ckpt_flag", "nvm", (1,), "uint16")
+        allocate_checkpoint_slots(memory)
         return "result"
 
     @classmethod
@@ -227,7 +227,6 @@ class JIT(Scheduler):
     def on_boot(self, dev):
         self.seq = None
         self.restore_slot = None
-        self.stage = None
         mem = dev.memory
         flag = mem.read_word("ckpt_flag")
         if flag and dev.request_active:
@@ -240,11 +239,6 @@ class JIT(Scheduler):
                 self.copied = False
         self.flag = flag
 
-    def on_threshold(self, dev, task_index, cycles_done):
-        if task_index is not None:
-            self.next, self.resume = task_index, cycles_done
-        self.stage = 0
-
     def next_action(self, dev):
         if not dev.request_active:
             return Idle()
@@ -252,38 +246,17 @@ class JIT(Scheduler):
             s, self.restore_slot = self.restore_slot, None
             return Copy(f"ckpt{s}_sram", SRAM_IMAGE, category="restore")
         if self.seq != dev.request_seq:
-            self.seq, self.next, self.resume, self.copied, self.stage = dev.request_seq, 0, 0, False, None
-        if self.stage is not None:
-            return self._checkpoint_step()
+            self.seq, self.next, self.resume, self.copied = dev.request_seq, 0, 0, False
         if self.next < len(dev.tasks):
+            # every comparator interrupt from here on is answered by the checkpoint, the sleep
+            # to V_on and the resume, carried out by the engine (CheckpointedRun)
             i, r = self.next, self.resume
             self.next, self.resume = len(dev.tasks), 0
-            return RunTasks(i, self.next, r)
+            return CheckpointedRun(i, self.next, r, self.plan["v_on"])
         if not self.copied:
             self.copied = True
             return Copy(tensor_buffer(dev.network.output_name), "result")
         return Done()
-
-    #: per slot: the image copy and the header word names (built once, not per checkpoint)
-    _SLOTS = tuple((Copy(SRAM_IMAGE, f"ckpt{s}_sram"), f"ckpt{s}_seq", f"ckpt{s}_task", f"ckpt{s}_clo",
-                    f"ckpt{s}_chi") for s in (0, 1))
-
-    def _checkpoint_step(self):
-        s = 1 - (self.flag & 1) if self.flag else 0
-        stage = self.stage
-        self.stage += 1
-        copy, seq, task, clo, chi = self._SLOTS[s]
-        if stage == 0:
-            return copy
-        if stage == 1:
-            r = self.resume
-            return WriteWords(((seq, self.seq), (task, self.next), (clo, r & 0xFFFF), (chi, (r >> 16) & 0xFFFF)))
-        if stage == 2:
-            epoch = ((self.flag >> 1) + 1) & 0x7FFF or 1
-            self.flag = (epoch << 1) | s
-            return WriteWords((("ckpt_flag", self.flag),), commits=True)
-        self.stage = None
-        return Sleep(until_v=self.plan["v_on"])
 
 
 class JITTask(JIT):
@@ -291,6 +264,7 @@ class JITTask(JIT):
     task finishes, then the checkpoint is taken (``V_ckpt`` reserves the largest task's energy)."""
 
     name = "jit-task"
+    nvm_determined = True
     suspends_task = False
 
 

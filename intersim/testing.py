@@ -82,7 +82,7 @@ class InPlaceStatic(Static):
 
 
 def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
-             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False):
+             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True):
     """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls``.
 
     Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
@@ -96,7 +96,7 @@ def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=()
     wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests)
     setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
                   trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,
-                  record_timeline=record_timeline, brownout_at=tuple(brownout_at))
+                  record_timeline=record_timeline, brownout_at=tuple(brownout_at), fast_cycles=fast_cycles)
     run = Engine(setup, scheduler_cls).run()
     return run, request_table(run, None)
 

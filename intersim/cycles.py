@@ -1,0 +1,318 @@
+"""Compiled power cycles: many identical scheduler cycles in one numba call.
+
+At a small capacitor a scheduler spends a simulated hour repeating one short cycle -- ``jit``'s
+comparator, checkpoint, sleep to V_on and resume, a hundred thousand times --, each cycle a handful
+of actions stepped in Python. The kernels here carry out such cycles exactly as the engine's
+Python path would (the same :func:`intersim.capacitor._advance` calls in the same order, the same
+floating-point book-keeping, Neumaier sums included) and stop *before* any cycle that would end
+differently: that cycle is rolled back and handed to the Python path, which then takes it
+step by step. The tests check both ways give identical results, bit for bit.
+
+Accumulator layout (``acc``, float64 ``(N_ACC, 2)``, column 0 the sum, 1 the Neumaier
+compensation for the books that have one): see the ``ACC_*`` constants.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
+from .runner import _advance_tasks
+
+ACC_OUTPUT_LOSS = 0   #: the output converter's loss (Neumaier)
+ACC_COMPUTE = 1       #: the ``compute`` load book (Neumaier)
+ACC_CHECKPOINT = 2    #: the ``checkpoint`` load book (Neumaier)
+ACC_SLEEP = 3         #: the ``sleep`` load book (Neumaier)
+ACC_REQ_COMPUTE = 4   #: the request's ``compute_s`` [s]
+ACC_REQ_PRESERVE = 5  #: the request's ``preserve_s`` [s]
+ACC_REQ_OFF = 6       #: the request's ``off_s`` [s]
+ACC_ACTIVE = 7        #: active time since boot [s]
+ACC_BOOT = 8          #: the ``boot`` load book (Neumaier)
+ACC_REEXECUTION = 9   #: the ``reexecution`` load book (Neumaier)
+ACC_REQ_RESTORE = 10  #: the request's ``restore_s`` [s]
+ACC_REQ_REEXEC = 11   #: the request's ``reexecution_s`` [s]
+N_ACC = 12
+
+#: counters of :func:`_boot_cycles` (``counts``, int64): the furthest cut ``(task, cycles)``
+#: over the cycles taken, the cycles re-executed, and NVM words written in the last boot
+CNT_MAX_TASK = 0
+CNT_MAX_CYCLES = 1
+CNT_REEXECUTED = 2
+CNT_WORDS = 3
+N_CNT = 4
+
+
+@njit(cache=True)
+def _acc_add(acc, k, x):
+    """Neumaier ``acc[k] += x``, as :class:`intersim.engine._Sum` adds."""
+    s = acc[k, 0]
+    t = s + x
+    if abs(s) >= abs(x):
+        acc[k, 1] += (s - t) + x
+    else:
+        acc[k, 1] += (x - t) + s
+    acc[k, 0] = t
+
+
+@njit(cache=True)
+def _load_words(nvm_words, dt, duration):
+    """NVM words a completed load wrote, as the engine counts them."""
+    if dt < duration:
+        return int(nvm_words * dt / duration)
+    return nvm_words
+
+
+@njit(cache=True)
+def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                       t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1,
+                       task_cycles, resume, clock_hz, task_pin_w, eta_out,
+                       e_threshold, e_off, e_target, horizon_s, t_event,
+                       copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
+                       flag, max_cycles, acc, words, slot_cycles):
+    """Normal ``jit`` cycles of one suspended task, from ``(t, e)`` [s, J] with ``resume``
+    [cycles] of it done: the task runs until the comparator (``e_threshold``); the checkpoint
+    (image copy, four header words, the flag word: the commit) completes; the sleep reaches
+    ``e_target``; everything ends before ``t_event`` [s] (the next simpy event). The first cycle
+    that would go otherwise (the task completes, a brown-out, the horizon, the event) is rolled
+    back and not taken.
+
+    Updates ``books``, ``acc``, ``words[0]`` (NVM words since boot) and ``slot_cycles[s]`` (the
+    position [cycles] the last checkpoint into slot ``s`` saved) in place. Returns
+    ``(t, e, cycles_taken, resume, flag)``.
+    """
+    books_save = books.copy()
+    acc_save = acc.copy()
+    load_task = task_pin_w / eta_out
+    r = resume
+    done = 0
+    while done < max_cycles:
+        t_save, e_save, words_save = t, e, words[0]
+        books_save[:] = books
+        acc_save[:] = acc
+        ok = False
+        # 1. the task from r, the comparator armed (RunTasks cut by on_threshold)
+        if r:
+            left = task_cycles - r
+            if left < 0:
+                left = 0
+            dur = left / clock_hz
+        else:
+            dur = task_cycles / clock_hz
+        t0 = t
+        t_end = t0 + dur
+        stop = t_end if t_end < horizon_s else horizon_s
+        t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                   t0, e, stop, load_task, e_threshold, math.inf, books,
+                                   seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+        if reason == STOP_LOW:
+            dt_cut = t - t0
+            x_task = 0.0
+            if dt_cut > 0:
+                x_task = task_pin_w * dt_cut
+                _acc_add(acc, ACC_OUTPUT_LOSS, x_task / eta_out - x_task)
+            acc[ACC_ACTIVE, 0] += t - t0
+            c = r + int(dt_cut * clock_hz)
+            if c > task_cycles:
+                c = task_cycles
+            # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
+            ok = True
+            xs = np.empty(3)
+            dts = np.empty(3)
+            for j in range(3):
+                if j == 0:
+                    p, d, w = copy_pin_w, copy_time_s, copy_words
+                elif j == 1:
+                    p, d, w = word_pin_w, 4 * word_time_s, 4
+                else:
+                    p, d, w = word_pin_w, 1 * word_time_s, 1
+                t_target = t + d
+                t_stop = t_target if t_target < horizon_s else horizon_s
+                t_start = t
+                t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, t_stop, p / eta_out, e_off, math.inf, books,
+                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+                dt = t - t_start
+                if reason != STOP_TIME or t_target > horizon_s:
+                    ok = False
+                    break
+                acc[ACC_ACTIVE, 0] += dt
+                words[0] += _load_words(w, dt, d)
+                x = p * dt
+                _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                xs[j] = x
+                dts[j] = dt
+            if ok:
+                # the commit: the pending entries, in order
+                if dt_cut > 0:
+                    _acc_add(acc, ACC_COMPUTE, x_task)
+                    acc[ACC_REQ_COMPUTE, 0] += dt_cut
+                for j in range(3):
+                    _acc_add(acc, ACC_CHECKPOINT, xs[j])
+                    acc[ACC_REQ_PRESERVE, 0] += dts[j]
+                # 5. sleep to V_on
+                t_start = t
+                t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, horizon_s, sleep_pin_w / eta_out, e_off, e_target, books,
+                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+                dt = t - t_start
+                if reason != STOP_HIGH or t >= t_event:
+                    ok = False
+                else:
+                    x = sleep_pin_w * dt
+                    _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                    _acc_add(acc, ACC_SLEEP, x)
+                    acc[ACC_REQ_OFF, 0] += dt
+        if not ok:
+            books[:] = books_save
+            acc[:] = acc_save
+            words[0] = words_save
+            return t_save, e_save, done, r, flag
+        s = 1 - (flag & 1) if flag != 0 else 0
+        epoch = ((flag >> 1) + 1) & 0x7FFF
+        if epoch == 0:
+            epoch = 1
+        flag = (epoch << 1) | s
+        slot_cycles[s] = c
+        r = c
+        done += 1
+    return t, e, done, r, flag
+
+
+@njit(cache=True)
+def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                 t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1,
+                 e_on, e_off, eta_out, boot_pin_w, boot_time_s, sleep_pin_w, sleep_targets,
+                 loads_w, pin_w, durations_s, task_words, e_prefix, resume, clock_hz,
+                 horizon_s, t_event, service_s, max_cycles, acc, counts, seg_end):
+    """Brown-out cycles that repeat one boot: off until ``e_on``; the boot (``boot_pin_w`` for
+    ``boot_time_s``); sleeps to each of ``sleep_targets`` [J]; the run of tasks (pin powers
+    ``pin_w``, ``durations_s`` and NVM words ``task_words`` with the first task's ``resume`` [cycles]
+    already taken off) cut by
+    a brown-out at ``e_off``; everything before ``t_event`` [s]. The first cycle that would go
+    otherwise (the run completes, a brown-out elsewhere, the horizon, the event) is rolled back.
+
+    ``e_prefix[k]`` is the pin energy of the first ``k`` tasks as the engine sums it
+    (``math.fsum``). Updates ``books``, ``acc`` and ``counts`` in place (the furthest cut is
+    compared as ``(task, cycles)``). Returns ``(t, e, cycles_taken)``.
+    """
+    books_save = books.copy()
+    acc_save = acc.copy()
+    counts_save = counts.copy()
+    n = loads_w.size
+    done = 0
+    while done < max_cycles:
+        t_save, e_save = t, e
+        books_save[:] = books
+        acc_save[:] = acc
+        counts_save[:] = counts
+        ok = False
+        # off until V_on
+        t_start = t
+        t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                   t, e, horizon_s, 0.0, -1.0, e_on, books,
+                                   seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+        if reason == STOP_HIGH:
+            acc[ACC_REQ_OFF, 0] += t - (t_start if t_start > service_s else service_s)
+            # the boot: a load that must complete
+            t_start = t
+            t_target = t + boot_time_s
+            t_stop = t_target if t_target < horizon_s else horizon_s
+            t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                       t, e, t_stop, boot_pin_w / eta_out, e_off, math.inf, books,
+                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+            dt = t - t_start
+            if reason == STOP_TIME and t_target <= horizon_s:
+                ok = True
+                acc[ACC_ACTIVE, 0] = 0.0
+                acc[ACC_ACTIVE, 0] += dt
+                counts[CNT_WORDS] = 0
+                x = boot_pin_w * dt
+                _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _acc_add(acc, ACC_BOOT, x)
+                acc[ACC_REQ_RESTORE, 0] += t - (t_start if t_start > service_s else service_s)
+        if ok:
+            for j in range(sleep_targets.size):
+                t_start = t
+                t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, horizon_s, sleep_pin_w / eta_out, e_off, sleep_targets[j],
+                                           books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+                dt = t - t_start
+                x = sleep_pin_w * dt
+                _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _acc_add(acc, ACC_SLEEP, x)
+                acc[ACC_REQ_OFF, 0] += dt
+                if reason != STOP_HIGH:
+                    ok = False
+                    break
+        if ok:
+            # the run, cut by a brown-out inside it
+            t0 = t
+            k, t, e, reason, _ = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                t0, e, loads_w, durations_s, horizon_s, e_off, books,
+                                                seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0, seg_end)
+            if reason != STOP_LOW or k >= n:
+                ok = False
+            else:
+                t_k = t0  # the end of the last completed task, summed as the engine sums it
+                for j in range(k):
+                    t_k = t_k + durations_s[j]
+                x_done = 0.0
+                t_done = 0.0
+                if k:
+                    t_done = t_k - t0
+                    x_done = (e_prefix[k] / t_done if t_done > 0 else 0.0) * t_done
+                    _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+                    w = 0.0
+                    for j in range(k):
+                        w += task_words[j]
+                    counts[CNT_WORDS] += int(w)
+                dt_cut = t - t_k
+                x_cut = 0.0
+                if dt_cut > 0:
+                    x_cut = pin_w[k] * dt_cut
+                    _acc_add(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
+                acc[ACC_ACTIVE, 0] += t - t0
+                if durations_s[k]:
+                    counts[CNT_WORDS] += int(task_words[k] * dt_cut / durations_s[k])
+                done_cycles = (resume if k == 0 else 0) + int(dt_cut * clock_hz)
+                counts[CNT_REEXECUTED] += int(dt_cut * clock_hz)
+                if k > counts[CNT_MAX_TASK] or (k == counts[CNT_MAX_TASK] and done_cycles > counts[CNT_MAX_CYCLES]):
+                    counts[CNT_MAX_TASK] = k
+                    counts[CNT_MAX_CYCLES] = done_cycles
+                # the brown-out: the pending work is re-execution
+                if k:
+                    _acc_add(acc, ACC_REEXECUTION, x_done)
+                    acc[ACC_REQ_REEXEC, 0] += t_done
+                if dt_cut > 0:
+                    _acc_add(acc, ACC_REEXECUTION, x_cut)
+                    acc[ACC_REQ_REEXEC, 0] += dt_cut
+                if t >= t_event:
+                    ok = False
+        if not ok:
+            books[:] = books_save
+            acc[:] = acc_save
+            counts[:] = counts_save
+            return t_save, e_save, done
+        done += 1
+    return t, e, done
+
+
+def warm():
+    """Compile the kernels (or load them from numba's cache) with a tiny call."""
+    z = np.zeros(0)
+    tr_t, tr_p = np.array([0.0]), np.array([1e-3])
+    for a in (tr_t, tr_p):
+        a.setflags(write=False)  # as a Trace's arrays are
+    _checkpoint_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
+                       0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z,
+                       1000, 0, 1e6, 1e-3, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
+                       1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
+                       np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64))
+    one = np.array([1e-3])
+    _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
+                 0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z,
+                 4.5e-4, 2.4e-4, 0.9, 1e-3, 1e-3, 1e-6, z, one, one, one,
+                 np.ones(1), np.zeros(2), 0, 1e6, 1.0, 1.0, 0.0, 2,
+                 np.zeros((N_ACC, 2)), np.full(N_CNT, -1, np.int64), np.zeros(1, np.int64))

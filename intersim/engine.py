@@ -113,6 +113,9 @@ class RunResult:
     events: int
     horizon_s: float
     e_initial_j: float
+    #: power cycles taken by the compiled kernels, by kind ("checkpoint", "boot") -- a diagnostic:
+    #: the results are the same without them
+    compiled_cycles: dict = field(default_factory=dict)
 
 
 class Device:
@@ -209,6 +212,7 @@ class Engine:
         # boots may be replayed only for a class that itself declares its decisions NVM-determined
         self.replays_boots = (self.fast_cycles and bool(scheduler_cls.__dict__.get("nvm_determined", False))
                               and not self.ideal and not setup.record_timeline and not setup.brownout_at)
+        self.compiled_cycles = {"checkpoint": 0, "boot": 0}
         self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
         self._cycle_acc = np.zeros((cycles.N_ACC, 2))
@@ -828,6 +832,7 @@ class Engine:
             acc, counts, seg_end)
         if n == 0:
             return
+        self.compiled_cycles["boot"] += n
         self.t, self.e = t, e
         for k, total in ((cycles.ACC_OUTPUT_LOSS, self.output_loss), (cycles.ACC_BOOT, self.load_books["boot"]),
                          (cycles.ACC_SLEEP, self.load_books["sleep"]),
@@ -920,6 +925,7 @@ class Engine:
             acc, words, slot_cycles)
         if n == 0:
             return resume
+        self.compiled_cycles["checkpoint"] += n
         self.t, self.e = t, e
         self._state = "sleep"
         self.output_loss.s, self.output_loss.c = acc[cycles.ACC_OUTPUT_LOSS]
@@ -1277,4 +1283,5 @@ class Engine:
         else:
             timeline = {}
         return RunResult(self.cls.name, self.verdict, self.verdict_detail, self.req, books,
-                         dict(self.counts), timeline, self.events, self.horizon, self.e_initial)
+                         dict(self.counts), timeline, self.events, self.horizon, self.e_initial,
+                         dict(self.compiled_cycles))

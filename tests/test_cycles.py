@@ -1,0 +1,126 @@
+"""The compiled power cycles (intersim.cycles) give exactly the results of stepping every action
+in Python: books, counts, per-request columns and verdicts, bit for bit."""
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intersim import cycles
+from intersim.capacitor import Storage
+from intersim.errors import SchedulerError
+from intersim.scheduler import CheckpointedRun, Idle
+from intersim.schedulers import SCHEDULERS, Restart
+from intersim.testing import random_network, random_trace, run_case
+
+
+
+def storages(capacitances):
+    return st.builds(
+        lambda c, voff, leak: Storage(capacitance_f=c, v_on_v=3.0, v_off_v=voff, v_max_v=3.6, v_initial_v=0.0,
+                                      leakage_ohm=leak, input_efficiency=0.8, output_efficiency=0.9),
+        st.sampled_from(capacitances), st.sampled_from([1.8, 2.2, 2.5]), st.sampled_from([math.inf, 2e6]))
+
+
+TRACES = st.builds(lambda s, m: random_trace(np.random.default_rng(s), duration_s=40.0, mean_power_w=m),
+                   st.integers(0, 2**32 - 1), st.sampled_from([0.3e-3, 1e-3, 3e-3]))
+NETWORKS = st.integers(0, 2**32 - 1).map(lambda s: random_network(np.random.default_rng(s)))
+GRANULARITIES = st.sampled_from(["layer", "channel", "channels:2,ic:2", "rows:2"])
+#: per kernel: the schedulers that use it and capacitors [F] small enough for long runs of
+#: identical cycles with the random networks' tasks (tens of ms)
+KERNEL_CASES = {"checkpoint": (["jit", "jit-task"], [1e-6, 2.2e-6, 4.7e-6]),
+                "boot": (["restart", "static"], [4.7e-6, 10e-6, 22e-6, 47e-6])}
+
+
+def assert_same_run(a, b):
+    assert (a.verdict, a.verdict_detail, a.events, a.horizon_s, a.e_initial_j) == \
+        (b.verdict, b.verdict_detail, b.events, b.horizon_s, b.e_initial_j)
+    assert a.books == b.books
+    assert a.counts == b.counts
+    assert a.requests.keys() == b.requests.keys()
+    for k, x in a.requests.items():
+        y = b.requests[k]
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), k
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNEL_CASES))
+def test_compiled_cycles_equal_stepped_cycles(kernel):
+    names, capacitances = KERNEL_CASES[kernel]
+    taken = Counter()
+
+    @settings(max_examples=40)
+    @given(name=st.sampled_from(names), network=NETWORKS, granularity=GRANULARITIES,
+           storage=storages(capacitances), trace=TRACES)
+    def prop(name, network, granularity, storage, trace):
+        kw = dict(n_requests=3, period_s=10.0, drain_s=60.0)
+        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
+        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
+        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0}
+        assert_same_run(fast, slow)
+        taken["examples"] += 1
+        taken["taken"] += fast.compiled_cycles[kernel] > 0
+
+    prop()
+    n = taken["examples"]
+    # the comparison means something only where the kernel took cycles
+    assert taken["taken"] >= 0.15 * n, f"the {kernel} kernel took cycles in {taken['taken']}/{n} examples"
+
+
+def _small_case():
+    rng = np.random.default_rng(7)
+    storage = Storage(capacitance_f=2.2e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                      leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+    return random_network(rng), random_trace(rng, duration_s=40.0, mean_power_w=1e-3), storage
+
+
+@pytest.mark.parametrize("name", ["jit", "restart"])
+def test_kernels_python_versions_agree(monkeypatch, name):
+    """The kernels as plain Python (``.py_func``) give the compiled kernels' results."""
+    network, trace, storage = _small_case()
+    if name == "restart":
+        storage = Storage(capacitance_f=47e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                          leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+    compiled, _ = run_case(SCHEDULERS[name], network, "channel", trace, storage, n_requests=2, period_s=10.0)
+    kind = "checkpoint" if name == "jit" else "boot"
+    assert compiled.compiled_cycles[kind] > 0
+    monkeypatch.setattr(cycles, "_checkpoint_cycles", cycles._checkpoint_cycles.py_func)
+    monkeypatch.setattr(cycles, "_boot_cycles", cycles._boot_cycles.py_func)
+    python, _ = run_case(SCHEDULERS[name], network, "channel", trace, storage, n_requests=2, period_s=10.0)
+    assert python.compiled_cycles == compiled.compiled_cycles
+    assert_same_run(python, compiled)
+
+
+def test_boot_replay_is_not_inherited():
+    """A subclass may decide differently: it must declare ``nvm_determined`` itself."""
+    network, trace, storage = _small_case()
+    storage = Storage(capacitance_f=47e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                      leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+
+    class MyRestart(Restart):
+        name = "my-restart"
+
+    mine, _ = run_case(MyRestart, network, "channel", trace, storage, n_requests=2, period_s=10.0)
+    theirs, _ = run_case(Restart, network, "channel", trace, storage, n_requests=2, period_s=10.0)
+    assert mine.compiled_cycles["boot"] == 0 < theirs.compiled_cycles["boot"]
+    assert mine.counts == theirs.counts
+
+
+def test_checkpointed_run_needs_a_comparator():
+    network, trace, storage = _small_case()
+
+    class NoComparator(SCHEDULERS["jit"]):
+        name = "no-comparator"
+
+        @classmethod
+        def threshold_v(cls, plan):
+            return None
+
+        def next_action(self, dev):
+            if not dev.request_active:
+                return Idle()
+            return CheckpointedRun(0, len(dev.tasks), 0, 3.0)
+
+    with pytest.raises(SchedulerError, match="CheckpointedRun needs a comparator"):
+        run_case(NoComparator, network, "layer", trace, storage, n_requests=1, period_s=10.0)

@@ -65,26 +65,76 @@ def _load_words(nvm_words, dt, duration):
 
 
 @njit(cache=True)
+def _fsum(x, n, partials):
+    """``math.fsum(x[:n])``: the correctly rounded sum, by CPython's algorithm (Shewchuk's
+    non-overlapping partials, then a half-even correction across partials). ``partials``:
+    scratch of at least 64 floats (a finite double sum needs at most ~40)."""
+    m = 0
+    for idx in range(n):
+        v = x[idx]
+        i = 0
+        for j in range(m):
+            y = partials[j]
+            if abs(v) < abs(y):
+                v, y = y, v
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                partials[i] = lo
+                i += 1
+            v = hi
+        m = i
+        if v != 0.0:
+            partials[m] = v
+            m += 1
+    hi = 0.0
+    lo = 0.0
+    if m > 0:
+        m -= 1
+        hi = partials[m]
+        while m > 0:
+            v = hi
+            m -= 1
+            y = partials[m]
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                break
+        if m > 0 and ((lo < 0.0 and partials[m - 1] < 0.0) or (lo > 0.0 and partials[m - 1] > 0.0)):
+            y = lo * 2.0
+            v = hi + y
+            if y == v - hi:
+                hi = v
+    return hi
+
+
+@njit(cache=True)
 def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                        t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1,
-                       task_cycles, resume, clock_hz, task_pin_w, eta_out,
+                       task_cycles, pin_w, loads_w, task_words, i, resume, clock_hz, eta_out,
                        e_threshold, e_off, e_target, horizon_s, t_event,
                        copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
-                       flag, max_cycles, acc, words, slot_cycles):
-    """Normal ``jit`` cycles of one suspended task, from ``(t, e)`` [s, J] with ``resume``
-    [cycles] of it done: the task runs until the comparator (``e_threshold``); the checkpoint
-    (image copy, four header words, the flag word: the commit) completes; the sleep reaches
-    ``e_target``; everything ends before ``t_event`` [s] (the next simpy event). The first cycle
-    that would go otherwise (the task completes, a brown-out, the horizon, the event) is rolled
-    back and not taken.
+                       flag, max_cycles, acc, words, slot_task, slot_cycles, scratch):
+    """Normal ``jit`` cycles of a run of tasks (``task_cycles``, pin powers ``pin_w``, capacitor
+    loads ``loads_w``, NVM words ``task_words``), from task ``i`` with ``resume`` [cycles] of it
+    done, at ``(t, e)`` [s, J]: tasks run (and complete) until the comparator (``e_threshold``)
+    fires inside one; the checkpoint (image copy, four header words, the flag word: the commit)
+    completes; the sleep reaches ``e_target``; everything ends before ``t_event`` [s] (the next
+    simpy event). The first cycle that would go otherwise (the run completes, a brown-out, the
+    horizon, the event) is rolled back and not taken.
 
-    Updates ``books``, ``acc``, ``words[0]`` (NVM words since boot) and ``slot_cycles[s]`` (the
-    position [cycles] the last checkpoint into slot ``s`` saved) in place. Returns
-    ``(t, e, cycles_taken, resume, flag)``.
+    Updates ``books``, ``acc``, ``words[0]`` (NVM words since boot) and, per slot ``s``, the
+    position its last checkpoint saved (``slot_task[s]``, ``slot_cycles[s]``) in place.
+    ``scratch``: at least ``len(task_cycles) + 64`` floats. Returns
+    ``(t, e, cycles_taken, task, resume, flag)``.
     """
     books_save = books.copy()
     acc_save = acc.copy()
-    load_task = task_pin_w / eta_out
+    n = task_cycles.size
+    products = scratch[:n]
+    partials = scratch[n:]
+    xs = np.empty(3)
+    dts = np.empty(3)
     r = resume
     done = 0
     while done < max_cycles:
@@ -92,42 +142,64 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         books_save[:] = books
         acc_save[:] = acc
         ok = False
-        # 1. the task from r, the comparator armed (RunTasks cut by on_threshold)
-        if r:
-            left = task_cycles - r
-            if left < 0:
-                left = 0
-            dur = left / clock_hz
-        else:
-            dur = task_cycles / clock_hz
+        # 1. the run from (i, r), the comparator armed, as RunTasks advances it
         t0 = t
-        t_end = t0 + dur
-        stop = t_end if t_end < horizon_s else horizon_s
-        t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                   t0, e, stop, load_task, e_threshold, math.inf, books,
-                                   seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
-        if reason == STOP_LOW:
-            dt_cut = t - t0
-            x_task = 0.0
+        t_k = t0   # end of the last completed task
+        w_done = 0.0
+        j = i
+        reason = STOP_TIME
+        d = 0.0
+        while j < n:
+            w = task_words[j]
+            if j == i and r:
+                left = task_cycles[j] - r
+                if left < 0:
+                    left = 0
+                d = left / clock_hz
+                if task_cycles[j]:
+                    w = math.floor(w * left / task_cycles[j])
+            else:
+                d = task_cycles[j] / clock_hz
+            t_end = t + d
+            stop = t_end if t_end < horizon_s else horizon_s
+            t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                       t, e, stop, loads_w[j], e_threshold, math.inf, books,
+                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+            if reason != STOP_TIME or stop < t_end:
+                break
+            products[j - i] = pin_w[j] * d
+            w_done += w
+            t_k = t
+            j += 1
+        if j < n and reason == STOP_LOW:
+            k = j - i
+            x_done = 0.0
+            t_done = 0.0
+            if k:
+                t_done = t_k - t0
+                e_pin = _fsum(products, k, partials)
+                x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
+                _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+                words[0] += int(w_done)
+            dt_cut = t - t_k
+            x_cut = 0.0
             if dt_cut > 0:
-                x_task = task_pin_w * dt_cut
-                _acc_add(acc, ACC_OUTPUT_LOSS, x_task / eta_out - x_task)
+                x_cut = pin_w[j] * dt_cut
+                _acc_add(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
             acc[ACC_ACTIVE, 0] += t - t0
-            c = r + int(dt_cut * clock_hz)
-            if c > task_cycles:
-                c = task_cycles
+            c = (r if k == 0 else 0) + int(dt_cut * clock_hz)
+            if c > task_cycles[j]:
+                c = task_cycles[j]
             # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
             ok = True
-            xs = np.empty(3)
-            dts = np.empty(3)
-            for j in range(3):
-                if j == 0:
-                    p, d, w = copy_pin_w, copy_time_s, copy_words
-                elif j == 1:
-                    p, d, w = word_pin_w, 4 * word_time_s, 4
+            for m in range(3):
+                if m == 0:
+                    p, dur, nw = copy_pin_w, copy_time_s, copy_words
+                elif m == 1:
+                    p, dur, nw = word_pin_w, 4 * word_time_s, 4
                 else:
-                    p, d, w = word_pin_w, 1 * word_time_s, 1
-                t_target = t + d
+                    p, dur, nw = word_pin_w, 1 * word_time_s, 1
+                t_target = t + dur
                 t_stop = t_target if t_target < horizon_s else horizon_s
                 t_start = t
                 t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
@@ -138,19 +210,22 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     ok = False
                     break
                 acc[ACC_ACTIVE, 0] += dt
-                words[0] += _load_words(w, dt, d)
+                words[0] += _load_words(nw, dt, dur)
                 x = p * dt
                 _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
-                xs[j] = x
-                dts[j] = dt
+                xs[m] = x
+                dts[m] = dt
             if ok:
                 # the commit: the pending entries, in order
+                if k:
+                    _acc_add(acc, ACC_COMPUTE, x_done)
+                    acc[ACC_REQ_COMPUTE, 0] += t_done
                 if dt_cut > 0:
-                    _acc_add(acc, ACC_COMPUTE, x_task)
+                    _acc_add(acc, ACC_COMPUTE, x_cut)
                     acc[ACC_REQ_COMPUTE, 0] += dt_cut
-                for j in range(3):
-                    _acc_add(acc, ACC_CHECKPOINT, xs[j])
-                    acc[ACC_REQ_PRESERVE, 0] += dts[j]
+                for m in range(3):
+                    _acc_add(acc, ACC_CHECKPOINT, xs[m])
+                    acc[ACC_REQ_PRESERVE, 0] += dts[m]
                 # 5. sleep to V_on
                 t_start = t
                 t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
@@ -168,16 +243,18 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             books[:] = books_save
             acc[:] = acc_save
             words[0] = words_save
-            return t_save, e_save, done, r, flag
+            return t_save, e_save, done, i, r, flag
         s = 1 - (flag & 1) if flag != 0 else 0
         epoch = ((flag >> 1) + 1) & 0x7FFF
         if epoch == 0:
             epoch = 1
         flag = (epoch << 1) | s
+        slot_task[s] = j
         slot_cycles[s] = c
+        i = j
         r = c
         done += 1
-    return t, e, done, r, flag
+    return t, e, done, i, r, flag
 
 
 @njit(cache=True)
@@ -305,12 +382,13 @@ def warm():
     tr_t, tr_p = np.array([0.0]), np.array([1e-3])
     for a in (tr_t, tr_p):
         a.setflags(write=False)  # as a Trace's arrays are
+    one = np.array([1e-3])
     _checkpoint_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
                        0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z,
-                       1000, 0, 1e6, 1e-3, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
+                       np.full(1, 1000, np.int64), one, one, one, 0, 0, 1e6, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
                        1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
-                       np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64))
-    one = np.array([1e-3])
+                       np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64),
+                       np.zeros(65))
     _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
                  0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z,
                  4.5e-4, 2.4e-4, 0.9, 1e-3, 1e-3, 1e-6, z, one, one, one,

@@ -217,7 +217,8 @@ class Engine:
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
         self._cycle_acc = np.zeros((cycles.N_ACC, 2))
         self._cycle_words = np.zeros(1, np.int64)
-        self._cycle_slots = np.zeros(2, np.int64)
+        self._cycle_slots = np.zeros((2, 2), np.int64)  # rows: task, cycles of each slot's last checkpoint
+        self._cycle_scratch = np.zeros(len(setup.tasks) + 64)
         self._no_segments = np.empty(0)
         self.sched = None           # the scheduler object of this boot (None while off)
         thr = scheduler_cls.threshold_v(self.plan)
@@ -621,17 +622,7 @@ class Engine:
         comparator fired, else None)."""
         clock = self.clock_hz
         n = stop - first
-        base = self._run_arrays.get((first, stop))
-        if base is None:
-            cycles = self.task_cycles[first:stop]
-            p_pin = self.task_power_pin[first:stop]
-            dur = cycles.astype(np.float64) / clock
-            words = self.task_words[first:stop].astype(np.float64)
-            loads = p_pin / self._eta_out
-            # pin energy [J] and NVM words of the whole run, for the common case that it completes
-            base = self._run_arrays[(first, stop)] = (
-                cycles, p_pin, dur, words, loads, math.fsum(p_pin * dur), int(words.sum()), dur.tolist(),
-                np.empty(n, np.int64), (p_pin * dur).tolist())
+        base = self._run_base(first, stop)
         cycles, p_pin, dur, words, loads, e_pin_run, words_run, dur_list, seg_end, e_list = base
         if resume_cycles:
             # the first task resumes: only its remaining cycles, and the NVM words they write
@@ -750,6 +741,22 @@ class Engine:
         yield from self._sync()
         return False, armed, None
 
+    def _run_base(self, first, stop):
+        """Per-task arrays of the run ``first..stop-1`` (cached): cycles, pin powers [W], durations
+        [s], NVM words, capacitor loads [W]; and for the common case that it completes, its pin
+        energy [J] and NVM words, the durations and pin energies as lists, a scratch array."""
+        base = self._run_arrays.get((first, stop))
+        if base is None:
+            cycles = self.task_cycles[first:stop]
+            p_pin = self.task_power_pin[first:stop]
+            dur = cycles.astype(np.float64) / self.clock_hz
+            words = self.task_words[first:stop].astype(np.float64)
+            loads = p_pin / self._eta_out
+            base = self._run_arrays[(first, stop)] = (
+                cycles, p_pin, dur, words, loads, math.fsum(p_pin * dur), int(words.sum()), dur.tolist(),
+                np.empty(stop - first, np.int64), (p_pin * dur).tolist())
+        return base
+
     def _checkpointed_run(self, sched, action, armed):
         """:class:`CheckpointedRun`: the run, each comparator interrupt answered by a checkpoint of
         the SRAM image, a sleep to ``until_v`` and the resume. Normal cycles run in a compiled
@@ -764,7 +771,7 @@ class Engine:
         mem = self.memory
         while True:
             if armed and self.fast_cycles:
-                resume = self._fast_checkpoints(first, resume, action.until_v)
+                first, resume = self._fast_checkpoints(action.start, stop, first, resume, action.until_v)
             ok, armed, fired = yield from self._run_tasks(first, stop, resume, armed)
             if not ok or fired is None:
                 return ok, armed
@@ -881,24 +888,26 @@ class Engine:
             self._hazard_free[key] = free
         return free
 
-    def _fast_checkpoints(self, task, resume, until_v):
-        """Take the normal checkpoint cycles of suspended task ``task`` (``resume`` [cycles] done)
-        in one kernel call, up to the first cycle that would end otherwise, and apply their effects
-        (books, counts, the request's times, the two slots and the flag). Returns the position
-        [cycles] the next cycle resumes from."""
+    def _fast_checkpoints(self, start, stop, task, resume, until_v):
+        """Take the normal checkpoint cycles of the run ``start..stop-1``, now at task ``task`` with
+        ``resume`` [cycles] of it done, in one kernel call, up to the first cycle that would end
+        otherwise, and apply their effects (books, counts, the request's times, the tasks that
+        completed, the two slots and the flag). Returns the position ``(task, cycles)`` the next
+        cycle starts from."""
         if (self.ideal or self.general or self.setup.record_timeline or self.pending or self.head is None
                 or self._inject_s is not None or self._inject_words is not None or not self.suspends_task
                 or self.e_threshold <= self._e_off):
-            return resume
+            return task, resume
         t_event = self.env.peek()
         if t_event <= self.t:
-            return resume
+            return task, resume
         copy = Copy(SRAM_IMAGE, "ckpt0_sram")
         key = (copy.src, copy.dst, copy.category)
         spec = self._copies.get(key)
         if spec is None:
             spec = self._copies[key] = self._copy_spec(copy)
         _, copy_cost, _, copy_words = spec
+        cycles_, p_pin, _, words_, loads = self._run_base(start, stop)[:5]
         mem = self.memory
         flag = mem.read_word(CHECKPOINT_FLAG)
         acc = self._cycle_acc
@@ -913,18 +922,18 @@ class Engine:
         acc[cycles.ACC_ACTIVE, 0] = self._active_s
         words = self._cycle_words
         words[0] = self._words
-        slot_cycles = self._cycle_slots
+        slot_task, slot_cycles = self._cycle_slots
         z = self._no_segments
-        t, e, n, resume_next, flag_next = cycles._checkpoint_cycles(
+        t, e, n, i_next, resume_next, flag_next = cycles._checkpoint_cycles(
             self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
             self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, z, z, z, z, z,
-            int(self.task_cycles[task]), int(resume), float(self.clock_hz), float(self.task_power_pin[task]),
+            cycles_, p_pin, loads, words_, task - start, int(resume), float(self.clock_hz),
             self._eta_out, self.e_threshold, self._e_off, cap.energy_j(self.st.capacitance_f, until_v),
             self.horizon, t_event, copy_cost.time_s, copy_cost.power_w, int(copy_words),
             self._word_t, self._word_p, self.setup.platform.sleep_power_w, int(flag), 10_000_000,
-            acc, words, slot_cycles)
+            acc, words, slot_task, slot_cycles, self._cycle_scratch)
         if n == 0:
-            return resume
+            return task, resume
         self.compiled_cycles["checkpoint"] += n
         self.t, self.e = t, e
         self._state = "sleep"
@@ -939,18 +948,22 @@ class Engine:
         self._words = int(words[0])
         self.counts["commits"] += n
         self.counts["checkpoints"] += n
-        # memory: the image did not change during these cycles (no task completed), so each slot
-        # written holds it, with the header of its last checkpoint; the flag names the newest
+        # memory, in the order it happened: the tasks that completed, each slot's last checkpoint
+        # (of the image as it was then, with its header), the flag naming the newest slot
         seq = mem.read_word(REQUEST_SEQ_WORD)
         last = flag_next & 1
-        image = mem.arena[SRAM]
-        for s in ((last,) if n == 1 else (last, 1 - last)):
-            mem.write_buffer(f"ckpt{s}_sram", image)
+        done = task
+        for s in ((last,) if n == 1 else (1 - last, last)):
+            upto = start + int(slot_task[s])
+            for j in range(done, upto):
+                self._compute_task(j, 1.0)
+            done = upto
+            mem.write_buffer(f"ckpt{s}_sram", mem.arena[SRAM])
             c = int(slot_cycles[s])
-            for w, v in zip(CHECKPOINT_WORDS, (seq, task, c & 0xFFFF, (c >> 16) & 0xFFFF)):
+            for w, v in zip(CHECKPOINT_WORDS, (seq, upto, c & 0xFFFF, (c >> 16) & 0xFFFF)):
                 mem.write_word(f"ckpt{s}_{w}", v)
         mem.write_word(CHECKPOINT_FLAG, flag_next)
-        return resume_next
+        return start + int(i_next), int(resume_next)
 
     def _terminal_voltage_v(self, load_pin_w):
         """The voltage [V] the comparators see now under a pin load ``load_pin_w`` [W]."""

@@ -161,10 +161,11 @@ class JIT(Scheduler):
     """Hibernus-style just-in-time checkpointing.
 
     Activations live in SRAM. A comparator interrupts when the terminal voltage falls below
-    ``V_ckpt``; the scheduler then saves the whole SRAM image plus its position (task, cycles
-    done) into the older of two NVM slots, writes a one-word valid/epoch flag last, and sleeps
-    until the voltage is back at ``V_on`` (resume in place, no restore) or a brown-out (restore
-    at the next boot). ``V_ckpt`` leaves the energy of the checkpoint (plus, for ``jit-task``,
+    ``V_ckpt``; the whole SRAM image plus its position (task, cycles done) is then saved into the
+    older of two NVM slots, a one-word valid/epoch flag written last, and the device sleeps until
+    the voltage is back at ``V_on`` (resume in place, no restore) or a brown-out (restore at the
+    next boot). The scheduler hands each run to the engine as a
+    :class:`~intersim.scheduler.CheckpointedRun`, which carries those cycles out. ``V_ckpt`` leaves the energy of the checkpoint (plus, for ``jit-task``,
     of the largest task) above ``V_off``, with a safety factor. All mutable state is in SRAM, so
     a cut checkpoint leaves the previous slot valid and nothing in NVM is newer than it except
     the result copy, which is redone after a restore.

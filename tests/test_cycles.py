@@ -124,3 +124,14 @@ def test_checkpointed_run_needs_a_comparator():
 
     with pytest.raises(SchedulerError, match="CheckpointedRun needs a comparator"):
         run_case(NoComparator, network, "layer", trace, storage, n_requests=1, period_s=10.0)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
+                | st.floats(min_value=-1e-3, max_value=1e-3), max_size=40))
+def test_fsum_is_math_fsum(values):
+    x = np.array(values, np.float64)
+    scratch = np.zeros(80)
+    expected = math.fsum(values)
+    assert cycles._fsum(x, x.size, scratch) == expected
+    assert cycles._fsum.py_func(x, x.size, scratch) == expected

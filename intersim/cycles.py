@@ -120,13 +120,15 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     done, at ``(t, e)`` [s, J]: tasks run (and complete) until the comparator (``e_threshold``)
     fires inside one; the checkpoint (image copy, four header words, the flag word: the commit)
     completes; the sleep reaches ``e_target``; everything ends before ``t_event`` [s] (the next
-    simpy event). The first cycle that would go otherwise (the run completes, a brown-out, the
-    horizon, the event) is rolled back and not taken.
+    simpy event). A cycle in which the run completes ends the call there (the completed tasks'
+    pin energy ``x_done`` [J] over ``t_done`` [s] is returned: the engine keeps it pending). The
+    first cycle that would go otherwise (a brown-out, the horizon, the event) is rolled back and
+    not taken.
 
     Updates ``books``, ``acc``, ``words[0]`` (NVM words since boot) and, per slot ``s``, the
     position its last checkpoint saved (``slot_task[s]``, ``slot_cycles[s]``) in place.
     ``scratch``: at least ``len(task_cycles) + 64`` floats. Returns
-    ``(t, e, cycles_taken, task, resume, flag)``.
+    ``(t, e, cycles_taken, task, resume, flag, completed, x_done, t_done)``.
     """
     books_save = books.copy()
     acc_save = acc.copy()
@@ -171,7 +173,16 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             w_done += w
             t_k = t
             j += 1
-        if j < n and reason == STOP_LOW:
+        if j == n:
+            # the run completed: the action ends here, its work pending until the result's commit
+            t_done = t_k - t0
+            e_pin = _fsum(products, n - i, partials)
+            x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
+            _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+            words[0] += int(w_done)
+            acc[ACC_ACTIVE, 0] += t - t0
+            return t, e, done, n, 0, flag, True, x_done, t_done
+        if reason == STOP_LOW:
             k = j - i
             x_done = 0.0
             t_done = 0.0
@@ -243,7 +254,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             books[:] = books_save
             acc[:] = acc_save
             words[0] = words_save
-            return t_save, e_save, done, i, r, flag
+            return t_save, e_save, done, i, r, flag, False, 0.0, 0.0
         s = 1 - (flag & 1) if flag != 0 else 0
         epoch = ((flag >> 1) + 1) & 0x7FFF
         if epoch == 0:
@@ -254,7 +265,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         i = j
         r = c
         done += 1
-    return t, e, done, i, r, flag
+    return t, e, done, i, r, flag, False, 0.0, 0.0
 
 
 @njit(cache=True)

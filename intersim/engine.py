@@ -219,6 +219,7 @@ class Engine:
         self._cycle_words = np.zeros(1, np.int64)
         self._cycle_slots = np.zeros((2, 2), np.int64)  # rows: task, cycles of each slot's last checkpoint
         self._cycle_scratch = np.zeros(len(setup.tasks) + 64)
+        self._sleep_targets = {}    # until_v -> its energy [J]
         self._no_segments = np.empty(0)
         self.sched = None           # the scheduler object of this boot (None while off)
         thr = scheduler_cls.threshold_v(self.plan)
@@ -770,8 +771,15 @@ class Engine:
                                  "and the checkpoint slots of intersim.scheduler.allocate_checkpoint_slots")
         mem = self.memory
         while True:
-            if armed and self.fast_cycles:
+            # the kernel only where the comparator may fire: with the stored energy alone the run
+            # would reach V_ckpt (a guess that costs time, never exactness: any cycle the kernel
+            # does not take is stepped below)
+            if (armed and self.fast_cycles
+                    and self.e - self._run_base(first, stop)[5] / self._eta_out <= self.e_threshold):
                 first, resume = self._fast_checkpoints(action.start, stop, first, resume, action.until_v)
+                if first == stop:  # the kernel completed the run
+                    yield from self._sync()
+                    return True, armed
             ok, armed, fired = yield from self._run_tasks(first, stop, resume, armed)
             if not ok or fired is None:
                 return ok, armed
@@ -910,59 +918,69 @@ class Engine:
         cycles_, p_pin, _, words_, loads = self._run_base(start, stop)[:5]
         mem = self.memory
         flag = mem.read_word(CHECKPOINT_FLAG)
-        acc = self._cycle_acc
-        acc[cycles.ACC_OUTPUT_LOSS] = self.output_loss.s, self.output_loss.c
-        for k, name in ((cycles.ACC_COMPUTE, "compute"), (cycles.ACC_CHECKPOINT, "checkpoint"),
-                        (cycles.ACC_SLEEP, "sleep")):
-            acc[k] = self.load_books[name].s, self.load_books[name].c
         h = self.head
-        acc[cycles.ACC_REQ_COMPUTE, 0] = self.req["compute_s"][h]
-        acc[cycles.ACC_REQ_PRESERVE, 0] = self.req["preserve_s"][h]
-        acc[cycles.ACC_REQ_OFF, 0] = self.req["off_s"][h]
-        acc[cycles.ACC_ACTIVE, 0] = self._active_s
+        req = self.req
+        books = self.load_books
+        acc = self._cycle_acc
+        acc[:cycles.ACC_ACTIVE + 1] = (
+            (self.output_loss.s, self.output_loss.c), (books["compute"].s, books["compute"].c),
+            (books["checkpoint"].s, books["checkpoint"].c), (books["sleep"].s, books["sleep"].c),
+            (req["compute_s"][h], 0.0), (req["preserve_s"][h], 0.0), (req["off_s"][h], 0.0), (self._active_s, 0.0))
         words = self._cycle_words
         words[0] = self._words
         slot_task, slot_cycles = self._cycle_slots
         z = self._no_segments
-        t, e, n, i_next, resume_next, flag_next = cycles._checkpoint_cycles(
+        e_target = self._sleep_targets.get(until_v)
+        if e_target is None:
+            e_target = self._sleep_targets[until_v] = cap.energy_j(self.st.capacitance_f, until_v)
+        t, e, n, i_next, resume_next, flag_next, completed, x_done, t_done = cycles._checkpoint_cycles(
             self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
             self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, z, z, z, z, z,
             cycles_, p_pin, loads, words_, task - start, int(resume), float(self.clock_hz),
-            self._eta_out, self.e_threshold, self._e_off, cap.energy_j(self.st.capacitance_f, until_v),
+            self._eta_out, self.e_threshold, self._e_off, e_target,
             self.horizon, t_event, copy_cost.time_s, copy_cost.power_w, int(copy_words),
             self._word_t, self._word_p, self.setup.platform.sleep_power_w, int(flag), 10_000_000,
             acc, words, slot_task, slot_cycles, self._cycle_scratch)
-        if n == 0:
+        if n == 0 and not completed:
             return task, resume
         self.compiled_cycles["checkpoint"] += n
         self.t, self.e = t, e
-        self._state = "sleep"
-        self.output_loss.s, self.output_loss.c = acc[cycles.ACC_OUTPUT_LOSS]
-        for k, name in ((cycles.ACC_COMPUTE, "compute"), (cycles.ACC_CHECKPOINT, "checkpoint"),
-                        (cycles.ACC_SLEEP, "sleep")):
-            self.load_books[name].s, self.load_books[name].c = acc[k]
-        self.req["compute_s"][h] = acc[cycles.ACC_REQ_COMPUTE, 0]
-        self.req["preserve_s"][h] = acc[cycles.ACC_REQ_PRESERVE, 0]
-        self.req["off_s"][h] = acc[cycles.ACC_REQ_OFF, 0]
-        self._active_s = float(acc[cycles.ACC_ACTIVE, 0])
+        self._state = "compute" if completed else "sleep"
+        (loss, compute, checkpoint, sleep, req_compute, req_preserve, req_off,
+         active) = acc[:cycles.ACC_ACTIVE + 1].tolist()
+        self.output_loss.s, self.output_loss.c = loss
+        books["compute"].s, books["compute"].c = compute
+        books["checkpoint"].s, books["checkpoint"].c = checkpoint
+        books["sleep"].s, books["sleep"].c = sleep
+        req["compute_s"][h] = req_compute[0]
+        req["preserve_s"][h] = req_preserve[0]
+        req["off_s"][h] = req_off[0]
+        self._active_s = active[0]
         self._words = int(words[0])
         self.counts["commits"] += n
         self.counts["checkpoints"] += n
         # memory, in the order it happened: the tasks that completed, each slot's last checkpoint
         # (of the image as it was then, with its header), the flag naming the newest slot
-        seq = mem.read_word(REQUEST_SEQ_WORD)
-        last = flag_next & 1
         done = task
-        for s in ((last,) if n == 1 else (1 - last, last)):
-            upto = start + int(slot_task[s])
-            for j in range(done, upto):
+        if n:
+            seq = mem.read_word(REQUEST_SEQ_WORD)
+            last = flag_next & 1
+            image = mem.arena[SRAM]
+            for s in ((last,) if n == 1 else (1 - last, last)):
+                upto = start + int(slot_task[s])
+                for j in range(done, upto):
+                    self._compute_task(j, 1.0)
+                done = upto
+                mem.raw(f"ckpt{s}_sram")[:] = image
+                c = int(slot_cycles[s])
+                for w, v in zip(CHECKPOINT_WORDS, (seq, upto, c & 0xFFFF, (c >> 16) & 0xFFFF)):
+                    mem.write_word(f"ckpt{s}_{w}", v)
+            mem.write_word(CHECKPOINT_FLAG, flag_next)
+        if completed:  # the last cycle ran the rest of the run: its work is pending
+            self.pending.append(("compute", x_done, t_done, h))
+            for j in range(done, stop):
                 self._compute_task(j, 1.0)
-            done = upto
-            mem.write_buffer(f"ckpt{s}_sram", mem.arena[SRAM])
-            c = int(slot_cycles[s])
-            for w, v in zip(CHECKPOINT_WORDS, (seq, upto, c & 0xFFFF, (c >> 16) & 0xFFFF)):
-                mem.write_word(f"ckpt{s}_{w}", v)
-        mem.write_word(CHECKPOINT_FLAG, flag_next)
+            return stop, 0
         return start + int(i_next), int(resume_next)
 
     def _terminal_voltage_v(self, load_pin_w):
@@ -1162,15 +1180,23 @@ class Engine:
         self._deliver(self.t)
 
     def _reference_bytes(self, j):
-        ref = self._ref_bytes.get(j)
-        if ref is None:
+        """Reference ``j`` as the bytes the result buffer would hold (None: no result can equal it)."""
+        refs = self._ref_bytes
+        if not refs:
             out = self.memory.view(self.result_buffer)
-            ref = np.asarray(self.setup.references[j])
-            # a reference of another shape or dtype can never equal the result
-            ref = self._ref_bytes[j] = (ref.astype(out.dtype).tobytes()
-                                        if ref.size == out.size and np.array_equal(ref.astype(out.dtype), ref)
-                                        else None)
-        return ref
+            arrays = [np.asarray(r) for r in self.setup.references]
+            if all(a.shape == arrays[0].shape and a.dtype == arrays[0].dtype for a in arrays):
+                # one conversion for them all (the references of a run share shape and dtype)
+                stacked = np.stack(arrays).reshape(len(arrays), -1)
+                cast = stacked.astype(out.dtype)
+                same = (cast == stacked).all(axis=1) if stacked.shape[1] == out.size else np.zeros(len(arrays), bool)
+                refs.update((i, cast[i].tobytes() if same[i] else None) for i in range(len(arrays)))
+            else:
+                for i, a in enumerate(arrays):
+                    # a reference of another shape or dtype can never equal the result
+                    refs[i] = (a.astype(out.dtype).tobytes()
+                               if a.size == out.size and np.array_equal(a.astype(out.dtype), a) else None)
+        return refs[j]
 
     # ------------------------------------------------------------------ run
     def run(self) -> RunResult:

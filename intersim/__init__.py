@@ -47,10 +47,11 @@ def load_onnx(path):
     return _load(path)
 
 
-def warmup():
-    """Compile (or load from cache) the numba kernels once: a tiny simulation of every path."""
+def warmup(schedulers=None):
+    """Compile (or load from cache) the numba kernels once: a tiny simulation of every path
+    (``schedulers``: only those built-in schedulers' paths)."""
     from ._warmup import warmup as _w
-    _w()
+    _w(schedulers)
 
 
 __all__ = [

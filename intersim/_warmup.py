@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def warmup():
+def warmup(schedulers=None):
+    """``schedulers``: the names of the built-in schedulers whose kernels are needed (None, or any
+    other name: every one's)."""
     from .capacitor import Storage
     from .schedulers import SCHEDULERS
     from .testing import random_network, random_trace, run_case
@@ -17,12 +19,15 @@ def warmup():
     net = random_network(rng)
     trace = random_trace(rng, duration_s=10.0)
     storage = Storage(10e-6, 3.0, 2.2, 3.6, 0.0, 2e6, 0.8, 0.9)
-    for cls in SCHEDULERS.values():
+    names = list(SCHEDULERS) if schedulers is None or not set(schedulers) <= set(SCHEDULERS) else schedulers
+    for cls in (SCHEDULERS[name] for name in dict.fromkeys(["continuous", *names])):
         run_case(cls, net, "channels:2,ic:2", trace, storage, (), n_requests=1, drain_s=10.0,
                  record_timeline=True)
     # the compiled power cycles, and the planner's shortcut kernels, which a tiny case may not reach
     from .cycles import warm as warm_cycles
     warm_cycles()
+    if not {"optimal", "optimal-online"} & set(names):
+        return
     from .optimal import _lower_bound_k, _never_reaches_k
     edges, cum, p, gain = np.array([0.0, 1.0]), np.array([0.0, 1e-3]), np.array([1e-3]), np.zeros(2)
     _lower_bound_k(0.0, 1e-6, 1.0, 1e-5, 0.0, 0.8, edges, cum, p, 0.0, 1.0, False)

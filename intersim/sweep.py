@@ -483,17 +483,18 @@ _trace_lock = threading.Lock()
 TRACE_CACHE_SIZE = 8
 
 
-def _ensure_warm():
-    """Compile (or load from the numba cache) the kernels once per process, not per point."""
+def _ensure_warm(schedulers=None):
+    """Compile (or load from the numba cache) the kernels once per process, not per point
+    (``schedulers``: the names whose kernels are needed; None: all)."""
     global _warm
     with _warm_lock:
         if not _warm:
             from . import warmup
-            warmup()
+            warmup(schedulers)
             _warm = True
 
 
-def _init_worker(parent_pid: int):
+def _init_worker(parent_pid: int, schedulers=None):
     """Pool initializer: warm numba, leave Ctrl-C to the parent, and exit if the parent dies
     (a SIGKILLed sweep must not leave its workers running)."""
     import signal
@@ -510,7 +511,7 @@ def _init_worker(parent_pid: int):
                 os._exit(0)
             time.sleep(0.5)
     threading.Thread(target=watch, daemon=True, name="intersim-parent-watch").start()
-    _ensure_warm()
+    _ensure_warm(schedulers)
 
 
 def _cached_scenario_class():
@@ -570,6 +571,32 @@ def run_unit(unit: dict) -> dict:
     return row
 
 
+def run_units(units: list) -> list:
+    """:func:`run_unit` for each of a batch of units, in order (one round trip to a worker)."""
+    return [run_unit(unit) for unit in units]
+
+
+#: most runs sent to a worker in one batch (fewer round trips; small enough to keep the load even)
+MAX_BATCH = 8
+
+
+def _batch_size(n_runs: int, workers: int) -> int:
+    """Runs per batch: about 20 batches per worker at least, at most :data:`MAX_BATCH`."""
+    return max(1, min(MAX_BATCH, n_runs // (20 * max(workers, 1))))
+
+
+def _batches(units, size: int):
+    """``[(point, unit), ...]`` lists of ``size`` (the first of one: its row reaches disk early)."""
+    batch, first = [], True
+    for item in units:
+        batch.append(item)
+        if first or len(batch) >= size:
+            yield batch
+            batch, first = [], False
+    if batch:
+        yield batch
+
+
 # --------------------------------------------------------------------------------------------
 # engines: where units run
 
@@ -579,9 +606,9 @@ class _InlineEngine:
     window = 1
     label = "in this process"
 
-    def submit(self, unit):
+    def submit(self, units):
         f = cf.Future()
-        f.set_result(run_unit(unit))
+        f.set_result(run_units(units))
         return f
 
     def close(self, cancel=False):
@@ -592,15 +619,15 @@ class _PoolEngine:
     """Local worker processes (spawned: same behaviour on every OS, and a cold numba cache can
     be measured by setting NUMBA_CACHE_DIR before the pool starts)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, schedulers=None):
         import multiprocessing
         self.ex = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker, initargs=(os.getpid(),))
+                                         initializer=_init_worker, initargs=(os.getpid(), schedulers))
         self.window = 2 * workers + 2
         self.label = f"{workers} local worker process{'es' if workers > 1 else ''}"
 
-    def submit(self, unit):
-        return self.ex.submit(run_unit, unit)
+    def submit(self, units):
+        return self.ex.submit(run_units, units)
 
     def close(self, cancel=False):
         if cancel:
@@ -633,8 +660,8 @@ class _DaskEngine:
         self.ex = self.client.get_executor(pure=False)
         self.label = f"dask cluster {address} ({threads} threads)"
 
-    def submit(self, unit):
-        return self.ex.submit(run_unit, unit)
+    def submit(self, units):
+        return self.ex.submit(run_units, units)
 
     def close(self, cancel=False):
         try:
@@ -970,9 +997,9 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
     columns = sink.columns
     left = {p.id: sum((p.id, n) not in done for n in p.schedulers) for p in sw.points}
     n_done_points = sum(1 for v in left.values() if v == 0)
-    units = _units(sw, done)
     total_runs = sum(len(p.schedulers) for p in sw.points)
     n_before = total_runs - sum(left.values())
+    batches = _batches(_units(sw, done), _batch_size(sum(left.values()), max(workers, 1)))
     errors = n_run = 0
     t0 = time.perf_counter()
     engine = bar = None
@@ -980,7 +1007,8 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
     try:
         if any(left.values()):
             engine = (_DaskEngine(dask_address) if dask_address else
-                      _PoolEngine(workers) if workers > 0 else _InlineEngine())
+                      _PoolEngine(workers, sorted({n for p in sw.points for n in p.schedulers}))
+                      if workers > 0 else _InlineEngine())
         if progress and engine is not None:
             from tqdm import tqdm
             bar = tqdm(total=len(sw.points), initial=n_done_points, unit="pt", desc=sw.name,
@@ -991,31 +1019,33 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
 
         def refill():
             while engine is not None and len(pending) < engine.window:
-                nxt = next(units, None)
-                if nxt is None:
+                batch = next(batches, None)
+                if batch is None:
                     return
-                point, unit = nxt
-                pending[engine.submit(unit)] = point
+                pending[engine.submit([unit for _, unit in batch])] = [point for point, _ in batch]
 
         refill()
         while pending:
             finished, _ = cf.wait(list(pending), timeout=sink.due_in(), return_when=cf.FIRST_COMPLETED)
             for f in finished:
-                point = pending.pop(f)
+                points = pending.pop(f)
                 try:
-                    result = f.result()
+                    results = f.result()
                 except Exception as exc:  # noqa: BLE001 -- outside any point: stop, keep what is done
-                    raise SweepAborted(f"point {point.index} could not run ({type(exc).__name__}: {exc}); "
+                    where = ", ".join(str(p.index) for p in dict.fromkeys(points))
+                    raise SweepAborted(f"point {where} could not run ({type(exc).__name__}: {exc}); "
                                        "finished points are saved, run the same command again to resume") from exc
-                row = _row(sw, point, result, columns)
-                sink.add(row)
-                n_run += 1
-                errors += row["error"] is not None
-                left[point.id] -= 1
+                for point, result in zip(points, results):
+                    row = _row(sw, point, result, columns)
+                    sink.add(row)
+                    n_run += 1
+                    errors += row["error"] is not None
+                    left[point.id] -= 1
+                    if bar is not None:
+                        bar.update(int(left[point.id] == 0))
                 if bar is not None:
                     bar.set_postfix_str(f"runs {n_before + n_run}/{total_runs}"
                                         + (f", errors {errors}" if errors else ""), refresh=False)
-                    bar.update(int(left[point.id] == 0))
             if tick and not finished:
                 bar.refresh()
             sink.maybe_flush()
@@ -1152,7 +1182,7 @@ def main(argv=None) -> int:
 
 
 __all__ = ["Axis", "Point", "Sweep", "SweepAborted", "load_sweep", "run_sweep", "load_results",
-           "diff_definitions", "best_per_scheduler", "run_unit", "add_sweep_arguments",
+           "diff_definitions", "best_per_scheduler", "run_unit", "run_units", "add_sweep_arguments",
            "run_sweep_command", "add_plot_arguments", "run_plot_command"]
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Benchmark: the sweep of scenarios/sweep_bench.toml (200 log-spaced capacitances x 5
 schedulers, digits CNN every 10 s, one cloudy solar hour) on 1 and 2 local worker processes.
 
-Each figure is the time from the pool's start to the last row on disk (``run_s`` of
+The 1- and 2-worker runs alternate ``--repeats`` times (default 3); ``wall_1_s`` and ``wall_2_s`` are
+the medians, ``speedup`` the median of each adjacent pair's ratio (the machine is shared: its speed
+drifts between runs). Each figure is the time from the pool's start to the last row on disk (``run_s`` of
 :func:`intersim.sweep.run_sweep`: spawning the workers, loading numba's cache in each, every
 run, every part file). ``wall_1_s``/``wall_2_s`` use a warm numba cache (this script warms it
 first); ``cold_2_s`` repeats the 2-worker run with an empty NUMBA_CACHE_DIR, so each worker
 compiles every kernel. The tables of all runs are checked equal (``wall_*`` columns aside).
 
-Usage: ``python benchmarks/bench_sweep.py [--points N] [--no-cold] [--profile]``.
+Usage: ``python benchmarks/bench_sweep.py [--points N] [--repeats K] [--no-cold] [--profile]``.
 ``--points N`` runs N log-spaced capacitances over the same range instead of 200 (quick runs;
 the default is the full issue setup). ``--profile`` first profiles one point (the middle
 capacitance, every scheduler, in this process) with cProfile and prints where the time goes.
@@ -22,6 +24,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -102,6 +105,7 @@ def main(argv=None):
     ap.add_argument("--points", type=int, help="capacitances (default: the 200 of sweep_bench.toml)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache run")
     ap.add_argument("--profile", action="store_true", help="cProfile one point first")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating 1-/2-worker pairs (default 3)")
     args = ap.parse_args(argv)
     import intersim
     from intersim.sweep import WALL_COLUMNS
@@ -113,9 +117,24 @@ def main(argv=None):
     intersim.warmup()  # fill the on-disk numba cache: the warm runs load it
     if args.profile:
         profile_point(sw)
-    wall_1, df1 = timed(sw, 1, "1 worker, warm cache")
-    slowest(df1, wall_1)
-    wall_2, df2 = timed(sw, 2, "2 workers, warm cache")
+    # the machine is shared and its speed drifts: 1 and 2 workers alternate, each pair's ratio is
+    # taken from runs made next to each other, and the figures are medians over the repeats
+    walls_1, walls_2, ratios, tables = [], [], [], []
+    for k in range(args.repeats):
+        tag = f" (repeat {k + 1}/{args.repeats})" if args.repeats > 1 else ""
+        w1, df1 = timed(sw, 1, "1 worker, warm cache" + tag)
+        if k == 0:
+            slowest(df1, w1)
+        w2, df2 = timed(sw, 2, "2 workers, warm cache" + tag)
+        walls_1.append(w1)
+        walls_2.append(w2)
+        ratios.append(w1 / w2)
+        tables += [df1, df2]
+    wall_1, wall_2, speedup = (statistics.median(x) for x in (walls_1, walls_2, ratios))
+    if args.repeats > 1:
+        print(f"wall_1_s {', '.join(f'{x:.2f}' for x in walls_1)}; wall_2_s {', '.join(f'{x:.2f}' for x in walls_2)}; "
+              f"speedups {', '.join(f'{x:.3f}' for x in ratios)} -> medians {wall_1:.2f} s, {wall_2:.2f} s, {speedup:.3f}")
+    df1, others = tables[0], tables[1:]
     cold_2 = None
     if not args.no_cold:
         old = os.environ.get("NUMBA_CACHE_DIR")
@@ -128,15 +147,12 @@ def main(argv=None):
                     os.environ.pop("NUMBA_CACHE_DIR", None)
                 else:
                     os.environ["NUMBA_CACHE_DIR"] = old
-        others = [df2, df3]
-    else:
-        others = [df2]
+        others.append(df3)
     drop = [c for c, _ in WALL_COLUMNS]
     same = all(df1.drop(columns=drop).equals(df.drop(columns=drop)) for df in others)
     # a difference means intersim's code changed during the benchmark (workers import it anew)
     print("tables identical across runs (wall_* aside)" if same else
           "WARNING: the tables of the runs differ: was intersim edited while the benchmark ran?")
-    speedup = wall_1 / wall_2
     print(f"targets: wall_2_s <= 30 ({'met' if wall_2 <= 30 else 'NOT met'}), speedup >= 1.7 "
           f"({'met' if speedup >= 1.7 else 'NOT met'})")
     print(json.dumps({"points": len(sw.points), "wall_1_s": round(wall_1, 3), "wall_2_s": round(wall_2, 3),

@@ -35,6 +35,14 @@ ACC_REQ_RESTORE = 10  #: the request's ``restore_s`` [s]
 ACC_REQ_REEXEC = 11   #: the request's ``reexecution_s`` [s]
 N_ACC = 12
 
+#: action codes of the ``meta`` records (a code >= 0 is that task of the run: "compute")
+CODE_COPY = -1    #: the checkpoint's image copy ("preserve")
+CODE_HEADER = -2  #: the checkpoint's header words ("preserve")
+CODE_FLAG = -3    #: the checkpoint's flag word ("preserve")
+CODE_SLEEP = -4   #: a sleep ("sleep")
+CODE_OFF = -5     #: off, charging to V_on ("off")
+CODE_BOOT = -6    #: the boot ("boot")
+
 #: counters of :func:`_boot_cycles` (``counts``, int64): the furthest cut ``(task, cycles)``
 #: over the cycles taken, the cycles re-executed, and NVM words written in the last boot
 CNT_MAX_TASK = 0
@@ -110,7 +118,7 @@ def _fsum(x, n, partials):
 
 @njit(cache=True)
 def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                       t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1,
+                       t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
                        task_cycles, pin_w, loads_w, task_words, i, resume, clock_hz, eta_out,
                        e_threshold, e_off, e_target, horizon_s, t_event,
                        copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
@@ -127,12 +135,17 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
 
     Updates ``books``, ``acc``, ``words[0]`` (NVM words since boot) and, per slot ``s``, the
     position its last checkpoint saved (``slot_task[s]``, ``slot_cycles[s]``) in place.
-    ``scratch``: at least ``len(task_cycles) + 64`` floats. Returns
-    ``(t, e, cycles_taken, task, resume, flag, completed, x_done, t_done)``.
+    ``scratch``: at least ``len(task_cycles) + 64`` floats. Timeline segments (``seg_*``, empty:
+    none) are recorded from ``n_seg`` on, and ``meta`` rows ``(segment count after, action code)``
+    say whose they are (:data:`CODE_COPY` ...; a code >= 0 is that task of the run); a cycle that
+    would need a bigger segment buffer than the engine would have made is not taken. Returns
+    ``(t, e, cycles_taken, task, resume, flag, completed, x_done, t_done, n_seg, n_meta)``.
     """
     books_save = books.copy()
     acc_save = acc.copy()
     n = task_cycles.size
+    record = seg_t0.size > 0
+    n_meta = 0
     products = scratch[:n]
     partials = scratch[n:]
     xs = np.empty(3)
@@ -140,7 +153,16 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     r = resume
     done = 0
     while done < max_cycles:
-        t_save, e_save, words_save = t, e, words[0]
+        t_save, e_save, words_save, n_seg_save, n_meta_save = t, e, words[0], n_seg, n_meta
+        if record:
+            # the engine sizes the segment buffer before each run (Engine._ensure_segments): a
+            # cycle that would grow it, or fill the action records, is left to the engine
+            t_all = t
+            for j in range(i, n):
+                t_all = t_all + ((max(task_cycles[j] - r, 0) if j == i and r else task_cycles[j]) / clock_hz)
+            if (n_seg + (n - i) + 2 + int((t_all - t) / min_sample_s) > seg_t0.size
+                    or n_meta + (n - i) + 4 > meta.shape[0]):
+                return t, e, done, i, r, flag, False, 0.0, 0.0, n_seg, n_meta
         books_save[:] = books
         acc_save[:] = acc
         ok = False
@@ -164,9 +186,13 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 d = task_cycles[j] / clock_hz
             t_end = t + d
             stop = t_end if t_end < horizon_s else horizon_s
-            t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                       t, e, stop, loads_w[j], e_threshold, math.inf, books,
-                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+            t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, stop, loads_w[j], e_threshold, math.inf, books,
+                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+            if record:
+                meta[n_meta, 0] = n_seg
+                meta[n_meta, 1] = j
+                n_meta += 1
             if reason != STOP_TIME or stop < t_end:
                 break
             products[j - i] = pin_w[j] * d
@@ -181,7 +207,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
-            return t, e, done, n, 0, flag, True, x_done, t_done
+            return t, e, done, n, 0, flag, True, x_done, t_done, n_seg, n_meta
         if reason == STOP_LOW:
             k = j - i
             x_done = 0.0
@@ -213,13 +239,17 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 t_target = t + dur
                 t_stop = t_target if t_target < horizon_s else horizon_s
                 t_start = t
-                t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                           t, e, t_stop, p / eta_out, e_off, math.inf, books,
-                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, t_stop, p / eta_out, e_off, math.inf, books,
+                                               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
                 dt = t - t_start
                 if reason != STOP_TIME or t_target > horizon_s:
                     ok = False
                     break
+                if record:
+                    meta[n_meta, 0] = n_seg
+                    meta[n_meta, 1] = CODE_COPY - m
+                    n_meta += 1
                 acc[ACC_ACTIVE, 0] += dt
                 words[0] += _load_words(nw, dt, dur)
                 x = p * dt
@@ -239,13 +269,17 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     acc[ACC_REQ_PRESERVE, 0] += dts[m]
                 # 5. sleep to V_on
                 t_start = t
-                t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                           t, e, horizon_s, sleep_pin_w / eta_out, e_off, e_target, books,
-                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, horizon_s, sleep_pin_w / eta_out, e_off, e_target, books,
+                                               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
                 dt = t - t_start
                 if reason != STOP_HIGH or t >= t_event:
                     ok = False
                 else:
+                    if record:
+                        meta[n_meta, 0] = n_seg
+                        meta[n_meta, 1] = CODE_SLEEP
+                        n_meta += 1
                     x = sleep_pin_w * dt
                     _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
                     _acc_add(acc, ACC_SLEEP, x)
@@ -254,7 +288,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             books[:] = books_save
             acc[:] = acc_save
             words[0] = words_save
-            return t_save, e_save, done, i, r, flag, False, 0.0, 0.0
+            return t_save, e_save, done, i, r, flag, False, 0.0, 0.0, n_seg_save, n_meta_save
         s = 1 - (flag & 1) if flag != 0 else 0
         epoch = ((flag >> 1) + 1) & 0x7FFF
         if epoch == 0:
@@ -265,12 +299,12 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         i = j
         r = c
         done += 1
-    return t, e, done, i, r, flag, False, 0.0, 0.0
+    return t, e, done, i, r, flag, False, 0.0, 0.0, n_seg, n_meta
 
 
 @njit(cache=True)
 def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                 t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1,
+                 t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
                  e_on, e_off, eta_out, boot_pin_w, boot_time_s, sleep_pin_w, sleep_targets,
                  loads_w, pin_w, durations_s, task_words, e_prefix, resume, clock_hz,
                  horizon_s, t_event, service_s, max_cycles, acc, counts, seg_end):
@@ -283,34 +317,47 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
 
     ``e_prefix[k]`` is the pin energy of the first ``k`` tasks as the engine sums it
     (``math.fsum``). Updates ``books``, ``acc`` and ``counts`` in place (the furthest cut is
-    compared as ``(task, cycles)``). Returns ``(t, e, cycles_taken)``.
+    compared as ``(task, cycles)``). Timeline segments and ``meta`` as in :func:`_checkpoint_cycles`.
+    Returns ``(t, e, cycles_taken, n_seg, n_meta)``.
     """
     books_save = books.copy()
     acc_save = acc.copy()
     counts_save = counts.copy()
     n = loads_w.size
+    record = seg_t0.size > 0
+    n_meta = 0
     done = 0
     while done < max_cycles:
-        t_save, e_save = t, e
+        t_save, e_save, n_seg_save, n_meta_save = t, e, n_seg, n_meta
+        if record and n_meta + n + 3 + sleep_targets.size > meta.shape[0]:
+            break
         books_save[:] = books
         acc_save[:] = acc
         counts_save[:] = counts
         ok = False
         # off until V_on
         t_start = t
-        t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                   t, e, horizon_s, 0.0, -1.0, e_on, books,
-                                   seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+        t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                       t, e, horizon_s, 0.0, -1.0, e_on, books,
+                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+        if record:
+            meta[n_meta, 0] = n_seg
+            meta[n_meta, 1] = CODE_OFF
+            n_meta += 1
         if reason == STOP_HIGH:
             acc[ACC_REQ_OFF, 0] += t - (t_start if t_start > service_s else service_s)
             # the boot: a load that must complete
             t_start = t
             t_target = t + boot_time_s
             t_stop = t_target if t_target < horizon_s else horizon_s
-            t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                       t, e, t_stop, boot_pin_w / eta_out, e_off, math.inf, books,
-                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+            t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, t_stop, boot_pin_w / eta_out, e_off, math.inf, books,
+                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
             dt = t - t_start
+            if record:
+                meta[n_meta, 0] = n_seg
+                meta[n_meta, 1] = CODE_BOOT
+                n_meta += 1
             if reason == STOP_TIME and t_target <= horizon_s:
                 ok = True
                 acc[ACC_ACTIVE, 0] = 0.0
@@ -323,10 +370,14 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         if ok:
             for j in range(sleep_targets.size):
                 t_start = t
-                t, e, reason, _ = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                           t, e, horizon_s, sleep_pin_w / eta_out, e_off, sleep_targets[j],
-                                           books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0)
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, horizon_s, sleep_pin_w / eta_out, e_off, sleep_targets[j],
+                                               books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
                 dt = t - t_start
+                if record:
+                    meta[n_meta, 0] = n_seg
+                    meta[n_meta, 1] = CODE_SLEEP
+                    n_meta += 1
                 x = sleep_pin_w * dt
                 _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
                 _acc_add(acc, ACC_SLEEP, x)
@@ -334,12 +385,28 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if reason != STOP_HIGH:
                     ok = False
                     break
+        if ok and record:
+            # the engine sizes the segment buffer before the run (Engine._ensure_segments)
+            t_all = t
+            for j in range(n):
+                t_all = t_all + durations_s[j]
+            if n_seg + n + 2 + int((t_all - t) / min_sample_s) > seg_t0.size:
+                ok = False
         if ok:
             # the run, cut by a brown-out inside it
             t0 = t
-            k, t, e, reason, _ = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                                t0, e, loads_w, durations_s, horizon_s, e_off, books,
-                                                seg_t0, seg_t1, seg_h, seg_e0, seg_e1, 0, seg_end)
+            k, t, e, reason, n_seg = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                    t0, e, loads_w, durations_s, horizon_s, e_off, books,
+                                                    seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, seg_end)
+            if record:
+                for j in range(k if k < n else n):
+                    meta[n_meta, 0] = seg_end[j]
+                    meta[n_meta, 1] = j
+                    n_meta += 1
+                if k < n:
+                    meta[n_meta, 0] = n_seg
+                    meta[n_meta, 1] = k
+                    n_meta += 1
             if reason != STOP_LOW or k >= n:
                 ok = False
             else:
@@ -382,9 +449,9 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             books[:] = books_save
             acc[:] = acc_save
             counts[:] = counts_save
-            return t_save, e_save, done
+            return t_save, e_save, done, n_seg_save, n_meta_save
         done += 1
-    return t, e, done
+    return t, e, done, n_seg, n_meta
 
 
 def warm():
@@ -394,14 +461,15 @@ def warm():
     for a in (tr_t, tr_p):
         a.setflags(write=False)  # as a Trace's arrays are
     one = np.array([1e-3])
+    meta = np.zeros((16, 2), np.int64)
     _checkpoint_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
-                       0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z,
+                       0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
                        np.full(1, 1000, np.int64), one, one, one, 0, 0, 1e6, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
                        1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
                        np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64),
                        np.zeros(65))
     _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
-                 0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z,
+                 0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
                  4.5e-4, 2.4e-4, 0.9, 1e-3, 1e-3, 1e-6, z, one, one, one,
                  np.ones(1), np.zeros(2), 0, 1e6, 1.0, 1.0, 0.0, 2,
                  np.zeros((N_ACC, 2)), np.full(N_CNT, -1, np.int64), np.zeros(1, np.int64))

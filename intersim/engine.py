@@ -211,7 +211,7 @@ class Engine:
         self.fast_cycles = bool(setup.fast_cycles)
         # boots may be replayed only for a class that itself declares its decisions NVM-determined
         self.replays_boots = (self.fast_cycles and bool(scheduler_cls.__dict__.get("nvm_determined", False))
-                              and not self.ideal and not setup.record_timeline and not setup.brownout_at)
+                              and not self.ideal and not setup.brownout_at)
         self.compiled_cycles = {"checkpoint": 0, "boot": 0}
         self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
@@ -221,6 +221,7 @@ class Engine:
         self._cycle_scratch = np.zeros(len(setup.tasks) + 64)
         self._sleep_targets = {}    # until_v -> its energy [J]
         self._no_segments = np.empty(0)
+        self._cycle_meta = np.zeros((0, 2), np.int64)   # the kernels' action records (timeline only)
         self.sched = None           # the scheduler object of this boot (None while off)
         thr = scheduler_cls.threshold_v(self.plan)
         self.e_threshold = cap.energy_j(st.capacitance_f, thr) if thr is not None else None
@@ -836,11 +837,11 @@ class Engine:
             acc[k, 0] = self.req[column][h]
         acc[cycles.ACC_ACTIVE, 0] = self._active_s
         counts = np.array([-1, -1, 0, self._words], np.int64)
-        z = self._no_segments
         boot_pin = self.boot_energy_j / self.boot_time_s if self.boot_time_s > 0 else 0.0
-        t, e, n = cycles._boot_cycles(
+        n_seg0 = self.n_seg
+        t, e, n, n_seg, n_meta = cycles._boot_cycles(
             self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
-            self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, z, z, z, z, z,
+            self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, *self._kernel_segments(),
             self.st.e_on_j, self._e_off, self._eta_out, boot_pin, self.boot_time_s,
             self.setup.platform.sleep_power_w, targets, loads, p_pin, dur, words, e_prefix, int(resume),
             float(self.clock_hz), self.horizon, t_event, float(self.req["service_s"][h]), 10_000_000,
@@ -848,7 +849,11 @@ class Engine:
         if n == 0:
             return
         self.compiled_cycles["boot"] += n
-        self.t, self.e = t, e
+        self.t, self.e, self.n_seg = t, e, n_seg
+        if n_meta:
+            self._record_segments(n_seg0, n_meta, p_pin, {
+                cycles.CODE_OFF: ("off", 0.0), cycles.CODE_BOOT: ("boot", boot_pin),
+                cycles.CODE_SLEEP: ("sleep", self.setup.platform.sleep_power_w)})
         for k, total in ((cycles.ACC_OUTPUT_LOSS, self.output_loss), (cycles.ACC_BOOT, self.load_books["boot"]),
                          (cycles.ACC_SLEEP, self.load_books["sleep"]),
                          (cycles.ACC_REEXECUTION, self.load_books["reexecution"])):
@@ -869,6 +874,28 @@ class Engine:
         frac = done_max / cycles_[k_max] if cycles_[k_max] else 1.0
         self._compute_task(first + k_max, min(frac, 1.0 - 1e-15))
         self.memory.poison_volatile()
+
+    def _kernel_segments(self):
+        """The timeline arguments of the cycle kernels: five segment arrays (empty when no timeline
+        is recorded), the segment count, the shortest trace sample [s] and the action records."""
+        if not self.setup.record_timeline:
+            z = self._no_segments
+            return z, z, z, z, z, 0, self.min_sample_s, self._cycle_meta
+        if self._cycle_meta.shape[0] == 0:
+            self._cycle_meta = np.zeros((1 << 16, 2), np.int64)
+        return (*self.seg, self.n_seg, self.min_sample_s, self._cycle_meta)
+
+    def _record_segments(self, n_seg0, n_meta, p_pin, codes):
+        """The timeline's (segments, state, load) entries of the actions a kernel took, from its
+        records ``(segment count after, code)``: a code >= 0 is that task of the run, computing at
+        ``p_pin[code]``; the others are in ``codes``. As the Python path, an action that wrote no
+        segment leaves no entry."""
+        a = n_seg0
+        for n_end, code in self._cycle_meta[:n_meta].tolist():
+            if n_end > a:
+                state, load = ("compute", p_pin[code]) if code >= 0 else codes[code]
+                self.seg_meta.append((a, n_end, state, load))
+            a = n_end
 
     def _run_is_hazard_free(self, first, stop):
         """No task of the run reads non-volatile bytes that it or a later task of the run writes:
@@ -902,7 +929,7 @@ class Engine:
         otherwise, and apply their effects (books, counts, the request's times, the tasks that
         completed, the two slots and the flag). Returns the position ``(task, cycles)`` the next
         cycle starts from."""
-        if (self.ideal or self.general or self.setup.record_timeline or self.pending or self.head is None
+        if (self.ideal or self.general or self.pending or self.head is None
                 or self._inject_s is not None or self._inject_words is not None or not self.suspends_task
                 or self.e_threshold <= self._e_off):
             return task, resume
@@ -929,13 +956,14 @@ class Engine:
         words = self._cycle_words
         words[0] = self._words
         slot_task, slot_cycles = self._cycle_slots
-        z = self._no_segments
         e_target = self._sleep_targets.get(until_v)
         if e_target is None:
             e_target = self._sleep_targets[until_v] = cap.energy_j(self.st.capacitance_f, until_v)
-        t, e, n, i_next, resume_next, flag_next, completed, x_done, t_done = cycles._checkpoint_cycles(
+        n_seg0 = self.n_seg
+        (t, e, n, i_next, resume_next, flag_next, completed, x_done, t_done, n_seg,
+         n_meta) = cycles._checkpoint_cycles(
             self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
-            self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, z, z, z, z, z,
+            self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, *self._kernel_segments(),
             cycles_, p_pin, loads, words_, task - start, int(resume), float(self.clock_hz),
             self._eta_out, self.e_threshold, self._e_off, e_target,
             self.horizon, t_event, copy_cost.time_s, copy_cost.power_w, int(copy_words),
@@ -944,7 +972,12 @@ class Engine:
         if n == 0 and not completed:
             return task, resume
         self.compiled_cycles["checkpoint"] += n
-        self.t, self.e = t, e
+        self.t, self.e, self.n_seg = t, e, n_seg
+        if n_meta:
+            self._record_segments(n_seg0, n_meta, p_pin, {
+                cycles.CODE_COPY: ("preserve", copy_cost.power_w), cycles.CODE_HEADER: ("preserve", self._word_p),
+                cycles.CODE_FLAG: ("preserve", self._word_p),
+                cycles.CODE_SLEEP: ("sleep", self.setup.platform.sleep_power_w)})
         self._state = "compute" if completed else "sleep"
         (loss, compute, checkpoint, sleep, req_compute, req_preserve, req_off,
          active) = acc[:cycles.ACC_ACTIVE + 1].tolist()

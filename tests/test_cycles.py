@@ -24,14 +24,16 @@ def storages(capacitances):
         st.sampled_from(capacitances), st.sampled_from([1.8, 2.2, 2.5]), st.sampled_from([math.inf, 2e6]))
 
 
-TRACES = st.builds(lambda s, m: random_trace(np.random.default_rng(s), duration_s=40.0, mean_power_w=m),
-                   st.integers(0, 2**32 - 1), st.sampled_from([0.3e-3, 1e-3, 3e-3]))
+def traces(means_w):
+    return st.builds(lambda s, m: random_trace(np.random.default_rng(s), duration_s=40.0, mean_power_w=m),
+                     st.integers(0, 2**32 - 1), st.sampled_from(means_w))
+
 NETWORKS = st.integers(0, 2**32 - 1).map(lambda s: random_network(np.random.default_rng(s)))
 GRANULARITIES = st.sampled_from(["layer", "channel", "channels:2,ic:2", "rows:2"])
-#: per kernel: the schedulers that use it and capacitors [F] small enough for long runs of
-#: identical cycles with the random networks' tasks (tens of ms)
-KERNEL_CASES = {"checkpoint": (["jit", "jit-task"], [1e-6, 2.2e-6, 4.7e-6]),
-                "boot": (["restart", "static"], [4.7e-6, 10e-6, 22e-6, 47e-6])}
+#: per kernel: the schedulers that use it, capacitors [F] and mean harvests [W] that give long runs
+#: of identical cycles with the random networks' tasks (tens of ms)
+KERNEL_CASES = {"checkpoint": (["jit", "jit-task"], [1e-6, 2.2e-6, 4.7e-6], [0.3e-3, 1e-3, 3e-3]),
+                "boot": (["restart", "static"], [4.7e-6, 10e-6, 22e-6], [1e-3, 3e-3])}
 
 
 def assert_same_run(a, b):
@@ -43,29 +45,34 @@ def assert_same_run(a, b):
     for k, x in a.requests.items():
         y = b.requests[k]
         assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), k
+    assert a.timeline.keys() == b.timeline.keys()
+    for k, x in a.timeline.items():
+        assert np.array_equal(x, b.timeline[k]), k
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNEL_CASES))
 def test_compiled_cycles_equal_stepped_cycles(kernel):
-    names, capacitances = KERNEL_CASES[kernel]
+    names, capacitances, means_w = KERNEL_CASES[kernel]
     taken = Counter()
 
     @settings(max_examples=40)
     @given(name=st.sampled_from(names), network=NETWORKS, granularity=GRANULARITIES,
-           storage=storages(capacitances), trace=TRACES)
-    def prop(name, network, granularity, storage, trace):
-        kw = dict(n_requests=3, period_s=10.0, drain_s=60.0)
+           storage=storages(capacitances), trace=traces(means_w), timeline=st.booleans())
+    def prop(name, network, granularity, storage, trace, timeline):
+        kw = dict(n_requests=3, period_s=10.0, drain_s=60.0, record_timeline=timeline)
         fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
         assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0}
         assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["taken"] += fast.compiled_cycles[kernel] > 0
+        taken["with timeline"] += timeline and fast.compiled_cycles[kernel] > 0
 
     prop()
     n = taken["examples"]
     # the comparison means something only where the kernel took cycles
     assert taken["taken"] >= 0.15 * n, f"the {kernel} kernel took cycles in {taken['taken']}/{n} examples"
+    assert taken["with timeline"] >= 1, f"the {kernel} kernel never took cycles while recording a timeline"
 
 
 def _small_case():

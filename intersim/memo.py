@@ -24,7 +24,7 @@ MAX_BYTES = 64 << 20
 class TaskMemo:
     """``(task key, input bytes) -> output tile bytes`` with a byte budget."""
 
-    __slots__ = ("table", "bytes", "max_bytes", "hits", "misses")
+    __slots__ = ("table", "bytes", "max_bytes", "hits", "misses", "ids")
 
     def __init__(self, max_bytes: int = MAX_BYTES):
         self.table: dict = {}
@@ -32,6 +32,12 @@ class TaskMemo:
         self.max_bytes = int(max_bytes)
         self.hits = 0
         self.misses = 0
+        self.ids: dict = {}  # task key -> a small int standing for it in the table's keys
+
+    def task_id(self, task_key) -> int:
+        """A small int for a task's identity tuple (the same tuple, the same int, for every engine
+        that shares this memo): a lookup then hashes an int and the input bytes, not the tuple."""
+        return self.ids.setdefault(task_key, len(self.ids))
 
     def get(self, key):
         value = self.table.get(key)

@@ -58,7 +58,8 @@ def quantile_with_inf(latencies: np.ndarray, q: float) -> float:
     return float(np.quantile(latencies, q, method="inverted_cdf"))
 
 
-def request_table(run, labels) -> pd.DataFrame:
+def request_columns(run, labels) -> dict:
+    """The per-request columns of ``run`` as numpy arrays (see :data:`REQUEST_COLUMNS`)."""
     r = run.requests
     n = r["arrival_s"].size
     status = r["status"].astype(str)
@@ -67,7 +68,7 @@ def request_table(run, labels) -> pd.DataFrame:
     queue = np.where(np.isnan(r["service_s"]), math.nan, r["service_s"] - r["arrival_s"])
     lab = (np.asarray(labels)[np.arange(n) % len(labels)] if labels is not None and len(labels)
            else np.full(n, -1))
-    return pd.DataFrame({
+    return {
         "scheduler": run.scheduler, "request": np.arange(n), "status": status,
         "arrival_s": r["arrival_s"], "done_s": r["done_s"], "latency_s": latency,
         "correct": r["correct"] & done, "power_failures": r["power_failures"],
@@ -75,24 +76,33 @@ def request_table(run, labels) -> pd.DataFrame:
         "preserve_s": r["preserve_s"], "restore_s": r["restore_s"],
         "reexecution_s": r["reexecution_s"], "label": lab.astype(np.int64),
         "predicted": np.where(done, r["predicted"], -1),
-    }, columns=list(REQUEST_COLUMNS))
+    }
 
 
-def summary_row(run, req: pd.DataFrame, t0_s: float) -> dict:
-    n = len(req)
-    done = req["status"] == "done"
-    lat = req["latency_s"].to_numpy()
+def request_table(run, labels, columns: dict | None = None) -> pd.DataFrame:
+    """The requests table of ``run`` (``columns``: its :func:`request_columns`, if made already)."""
+    return pd.DataFrame(columns if columns is not None else request_columns(run, labels),
+                        columns=list(REQUEST_COLUMNS))
+
+
+def summary_row(run, req, t0_s: float) -> dict:
+    """The summary of ``run`` from its requests (:func:`request_columns`, or the table)."""
+    status = np.asarray(req["status"], dtype=str)
+    n = status.size
+    done = status == "done"
+    lat = np.asarray(req["latency_s"], dtype=np.float64)
+    n_done = int(done.sum())
     row = {
-        "scheduler": run.scheduler, "requests": n, "completed": int(done.sum()),
-        "dropped": int((req["status"] == "dropped").sum()),
-        "unfinished": int((req["status"] == "unfinished").sum()),
+        "scheduler": run.scheduler, "requests": n, "completed": n_done,
+        "dropped": int((status == "dropped").sum()),
+        "unfinished": int((status == "unfinished").sum()),
         "completion_rate": float(done.mean()) if n else math.nan,
-        "correct": int(req["correct"].sum()),
-        "latency_mean_s": float(lat[done].mean()) if done.any() else math.nan,
+        "correct": int(np.asarray(req["correct"]).sum()),
+        "latency_mean_s": float(lat[done].mean()) if n_done else math.nan,
         "latency_p50_s": quantile_with_inf(lat, 0.50),
         "latency_p95_s": quantile_with_inf(lat, 0.95),
         "latency_max_s": float(lat.max()) if n else math.nan,
-        "throughput_per_h": float(done.sum()) / (run.horizon_s - t0_s) * 3600.0,
+        "throughput_per_h": float(n_done) / (run.horizon_s - t0_s) * 3600.0,
         "power_failures": run.counts["power_failures"], "verdict": run.verdict,
     }
     row.update(run.books)

@@ -5,6 +5,7 @@ describes their execution designs (where activations live, what is preserved, an
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from .cost import transfer_cost
@@ -13,6 +14,16 @@ from .scheduler import (
     SRAM_IMAGE, CheckpointedRun, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_checkpoint_slots,
     allocate_psums, tensor_buffer,
 )
+
+
+#: the field-less actions, shared (actions are immutable)
+_IDLE, _DONE = Idle(), Done()
+
+
+@functools.lru_cache(maxsize=64)
+def result_copy(output_name: str) -> Copy:
+    """The copy of the output tensor into the NVM buffer ``result`` (one shared action per name)."""
+    return Copy(tensor_buffer(output_name), "result")
 
 
 def effective_v_off(storage, load_pin_w):
@@ -42,7 +53,7 @@ class Continuous(Scheduler):
 
     def next_action(self, dev):
         if not dev.request_active:
-            return Idle()
+            return _IDLE
         if self.seq != dev.request_seq:  # a new request: start from its first task
             self.seq = dev.request_seq
             self.next = 0
@@ -52,8 +63,8 @@ class Continuous(Scheduler):
             return RunTasks(start, self.next)
         if not self.copied:
             self.copied = True
-            return Copy(tensor_buffer(dev.network.output_name), "result")
-        return Done()
+            return result_copy(dev.network.output_name)
+        return _DONE
 
     @classmethod
     def unit_energy_j(cls, setup, plan):
@@ -134,7 +145,7 @@ class Static(Scheduler):
 
     def next_action(self, dev):
         if not dev.request_active:
-            return Idle()
+            return _IDLE
         groups = self.plan["groups"]
         if self.seq != dev.request_seq:
             self.seq = dev.request_seq
@@ -154,7 +165,7 @@ class Static(Scheduler):
             # progress first, then the request it belongs to: a cut between the two words
             # leaves a stale request tag, read as "nothing committed" -- safe, only slower
             return WriteWords((("progress", self.group), ("progress_seq", self.seq)), commits=True)
-        return Done()
+        return _DONE
 
 
 class JIT(Scheduler):
@@ -242,7 +253,7 @@ class JIT(Scheduler):
 
     def next_action(self, dev):
         if not dev.request_active:
-            return Idle()
+            return _IDLE
         if self.restore_slot is not None:
             s, self.restore_slot = self.restore_slot, None
             return Copy(f"ckpt{s}_sram", SRAM_IMAGE, category="restore")
@@ -256,8 +267,8 @@ class JIT(Scheduler):
             return CheckpointedRun(i, self.next, r, self.plan["v_on"])
         if not self.copied:
             self.copied = True
-            return Copy(tensor_buffer(dev.network.output_name), "result")
-        return Done()
+            return result_copy(dev.network.output_name)
+        return _DONE
 
 
 class JITTask(JIT):

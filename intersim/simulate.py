@@ -9,7 +9,7 @@ import pandas as pd
 from . import __version__
 from .engine import Engine, Setup
 from .errors import ModelError
-from .results import Results, git_hash, request_table, summary_row, timeline_table
+from .results import Results, git_hash, request_columns, request_table, summary_row, timeline_table
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .schedulers import get_scheduler
 from .memo import run_memoised
@@ -78,9 +78,9 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
         engine = Engine(setup, cls)
         run = engine.run()
         runs.append(run)
-        req = request_table(run, labels)
-        reqs.append(req)
-        summaries.append(summary_row(run, req, engine.t0))
+        columns = request_columns(run, labels)
+        reqs.append(request_table(run, labels, columns))
+        summaries.append(summary_row(run, columns, engine.t0))
         tls.append(timeline_table(run))
     provenance = {
         "intersim_version": __version__,

@@ -57,6 +57,14 @@ def _load(name: str) -> Network:
     return BUILDERS[name]()
 
 
+@lru_cache(maxsize=None)
+def _shipped_samples(name: str):
+    x, labels = load_samples(SHIPPED[name])
+    for a in (x, labels):
+        a.flags.writeable = False  # shared by every caller
+    return x, labels
+
+
 def load(name: str) -> Network:
     """The network called ``name`` (see :func:`names`). Each call returns the same cached object:
     treat it as read-only."""
@@ -66,11 +74,12 @@ def load(name: str) -> Network:
 def samples(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(x_int8[N, *input_shape], labels[N]) for ``name``.
 
-    For ``digits_cnn``: the held-out split, quantised as the network expects. For the literature
-    models: seeded random int8 inputs and labels -1 (their weights are random)."""
+    For ``digits_cnn``: the held-out split, quantised as the network expects (read once, then the
+    same read-only arrays on every call). For the literature models: seeded random int8 inputs and
+    labels -1 (their weights are random)."""
     _check(name)
     if name in SHIPPED:
-        return load_samples(SHIPPED[name])
+        return _shipped_samples(name)
     if name.startswith(RANDOM_PREFIX):
         return None, None  # the caller draws inputs from the scenario's seed
     net = load(name)

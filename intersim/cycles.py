@@ -120,13 +120,14 @@ def _fsum(x, n, partials):
 def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                        t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
                        task_cycles, pin_w, loads_w, task_words, i, resume, clock_hz, eta_out,
-                       e_threshold, e_off, e_target, horizon_s, t_event,
+                       e_threshold, e_off, e_target, horizon_s, t_event, suspend,
                        copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
                        flag, max_cycles, acc, words, slot_task, slot_cycles, scratch):
     """Normal ``jit`` cycles of a run of tasks (``task_cycles``, pin powers ``pin_w``, capacitor
     loads ``loads_w``, NVM words ``task_words``), from task ``i`` with ``resume`` [cycles] of it
     done, at ``(t, e)`` [s, J]: tasks run (and complete) until the comparator (``e_threshold``)
-    fires inside one; the checkpoint (image copy, four header words, the flag word: the commit)
+    fires inside one (``suspend``: the task is suspended there, as ``jit``; else it finishes
+    first, as ``jit-task``); the checkpoint (image copy, four header words, the flag word: the commit)
     completes; the sleep reaches ``e_target``; everything ends before ``t_event`` [s] (the next
     simpy event). A cycle in which the run completes ends the call there (the completed tasks'
     pin energy ``x_done`` [J] over ``t_done`` [s] is returned: the engine keeps it pending). The
@@ -227,9 +228,37 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             c = (r if k == 0 else 0) + int(dt_cut * clock_hz)
             if c > task_cycles[j]:
                 c = task_cycles[j]
-            # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
             ok = True
-            for m in range(3):
+            x_rest = 0.0
+            dt_rest = 0.0
+            if not suspend:
+                # jit-task: the comparator only raised a flag; the task finishes first (a load that
+                # must complete), and the checkpoint names the next task -- not the last one: that
+                # cycle ends the run after its sleep, and is left to the engine
+                rest = d - dt_cut
+                nw = int(w * rest / d) if d else 0
+                t_target = t + rest
+                t_stop = t_target if t_target < horizon_s else horizon_s
+                t_start = t
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, t_stop, loads_w[j], e_off, math.inf, books,
+                                               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+                dt_rest = t - t_start
+                if reason != STOP_TIME or t_target > horizon_s or j + 1 == n:
+                    ok = False
+                else:
+                    if record:
+                        meta[n_meta, 0] = n_seg
+                        meta[n_meta, 1] = j
+                        n_meta += 1
+                    acc[ACC_ACTIVE, 0] += dt_rest
+                    words[0] += _load_words(nw, dt_rest, rest)
+                    x_rest = pin_w[j] * dt_rest
+                    _acc_add(acc, ACC_OUTPUT_LOSS, x_rest / eta_out - x_rest)
+                    j += 1
+                    c = 0
+            # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
+            for m in range(3 if ok else 0):
                 if m == 0:
                     p, dur, nw = copy_pin_w, copy_time_s, copy_words
                 elif m == 1:
@@ -264,6 +293,9 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if dt_cut > 0:
                     _acc_add(acc, ACC_COMPUTE, x_cut)
                     acc[ACC_REQ_COMPUTE, 0] += dt_cut
+                if not suspend:
+                    _acc_add(acc, ACC_COMPUTE, x_rest)
+                    acc[ACC_REQ_COMPUTE, 0] += dt_rest
                 for m in range(3):
                     _acc_add(acc, ACC_CHECKPOINT, xs[m])
                     acc[ACC_REQ_PRESERVE, 0] += dts[m]
@@ -465,7 +497,7 @@ def warm():
     _checkpoint_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
                        0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
                        np.full(1, 1000, np.int64), one, one, one, 0, 0, 1e6, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
-                       1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
+                       True, 1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
                        np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64),
                        np.zeros(65))
     _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,

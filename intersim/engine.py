@@ -936,7 +936,7 @@ class Engine:
         completed, the two slots and the flag). Returns the position ``(task, cycles)`` the next
         cycle starts from."""
         if (self.ideal or self.general or self.pending or self.head is None
-                or self._inject_s is not None or self._inject_words is not None or not self.suspends_task
+                or self._inject_s is not None or self._inject_words is not None
                 or self.e_threshold <= self._e_off):
             return task, resume
         t_event = self.env.peek()
@@ -972,7 +972,7 @@ class Engine:
             self._eta_in, self._leak_b, self._e_max, self.t, self.e, self.cap_books, *self._kernel_segments(),
             cycles_, p_pin, loads, words_, task - start, int(resume), float(self.clock_hz),
             self._eta_out, self.e_threshold, self._e_off, e_target,
-            self.horizon, t_event, copy_cost.time_s, copy_cost.power_w, int(copy_words),
+            self.horizon, t_event, self.suspends_task, copy_cost.time_s, copy_cost.power_w, int(copy_words),
             self._word_t, self._word_p, self.setup.platform.sleep_power_w, int(flag), 10_000_000,
             acc, words, slot_task, slot_cycles, self._cycle_scratch)
         if n == 0 and not completed:

@@ -114,10 +114,20 @@ def summary_row(run, req, t0_s: float) -> dict:
     return row
 
 
+@functools.lru_cache(maxsize=1)
+def _empty_timeline() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in TIMELINE_COLUMNS})
+
+
+def empty_timeline_table() -> pd.DataFrame:
+    """A timeline table with no rows (no timeline recorded)."""
+    return _empty_timeline().copy()
+
+
 def timeline_table(run) -> pd.DataFrame:
     tl = run.timeline
     if not tl:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in TIMELINE_COLUMNS})
+        return empty_timeline_table()
     df = pd.DataFrame(tl)
     df.insert(0, "scheduler", run.scheduler)
     return df[list(TIMELINE_COLUMNS)]

@@ -9,10 +9,12 @@ import pandas as pd
 from . import __version__
 from .engine import Engine, Setup
 from .errors import ModelError
-from .results import Results, git_hash, request_columns, request_table, summary_row, timeline_table
+from .results import (
+    Results, empty_timeline_table, git_hash, request_columns, request_table, summary_row, timeline_table,
+)
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .schedulers import get_scheduler
-from .memo import run_memoised
+from .memo import references_for
 from .tasks import lower
 
 
@@ -45,19 +47,8 @@ def request_inputs(network, model_name: str, n_requests: int, seed: int):
     return x, labels
 
 
-def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Results:
-    """Simulate ``scenario`` (a :class:`Scenario`, a dict with the TOML schema, or a path) under
-    each scheduler in ``schedulers`` (default: the scenario's list) and return the tables.
-    """
-    sc = _as_scenario(scenario)
-    classes = None
-    if schedulers is not None:
-        if any(isinstance(x, type) for x in schedulers):  # classes given directly (tests, notebooks)
-            classes = [get_scheduler(x) for x in schedulers]
-        else:
-            sc = sc.with_schedulers(schedulers)
-    names = [c.name for c in classes] if classes else sc.scheduler_names()
-    classes = classes or [get_scheduler(n) for n in names]  # refuse unknown names before any work
+def _runs(sc: Scenario, classes, record_timeline: bool):
+    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine)``."""
     trace = sc.trace()
     storage = sc.storage()
     platform = sc.platform()
@@ -68,20 +59,44 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
     tasks = lower(network, model["granularity"])
     n_req = workload.arrival_times().size
     inputs, labels = request_inputs(network, model["name"], n_req, sc.data["seed"])
-    references = [run_memoised(network, x) for x in inputs]
-    runs, summaries, reqs, tls = [], [], [], []
+    references = references_for(network, inputs)
     for cls in classes:
         setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
                       workload=workload, inputs=inputs, labels=labels, references=references,
                       record_timeline=record_timeline, brownout_at=sc.brownout_at(),
                       load_kind=sc.load_kind())
         engine = Engine(setup, cls)
-        run = engine.run()
+        yield engine.run(), labels, engine, (trace, platform, tasks)
+
+
+def _classes(sc: Scenario, schedulers):
+    classes = None
+    if schedulers is not None:
+        if any(isinstance(x, type) for x in schedulers):  # classes given directly (tests, notebooks)
+            classes = [get_scheduler(x) for x in schedulers]
+        else:
+            sc = sc.with_schedulers(schedulers)
+    names = [c.name for c in classes] if classes else sc.scheduler_names()
+    classes = classes or [get_scheduler(n) for n in names]  # refuse unknown names before any work
+    return sc, names, classes
+
+
+def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Results:
+    """Simulate ``scenario`` (a :class:`Scenario`, a dict with the TOML schema, or a path) under
+    each scheduler in ``schedulers`` (default: the scenario's list) and return the tables.
+    """
+    sc, names, classes = _classes(_as_scenario(scenario), schedulers)
+    runs, summaries, reqs, tls = [], [], [], []
+    resolved = None
+    for run, labels, engine, resolved in _runs(sc, classes, record_timeline):
         runs.append(run)
         columns = request_columns(run, labels)
         reqs.append(request_table(run, labels, columns))
         summaries.append(summary_row(run, columns, engine.t0))
-        tls.append(timeline_table(run))
+        if record_timeline:
+            tls.append(timeline_table(run))
+    trace, platform, tasks = resolved
+    model = sc.data["model"]
     provenance = {
         "intersim_version": __version__,
         "git_hash": git_hash(),
@@ -98,8 +113,16 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
     }
     summary = pd.DataFrame(summaries)
     requests = pd.concat(reqs, ignore_index=True)
-    timeline = pd.concat(tls, ignore_index=True) if record_timeline else tls[0].iloc[:0]
+    timeline = pd.concat(tls, ignore_index=True) if record_timeline else empty_timeline_table()
     return Results(summary, requests, timeline, provenance, runs)
 
 
-__all__ = ["simulate", "request_inputs"]
+def simulate_summaries(scenario, schedulers=None) -> list[dict]:
+    """The summary rows :func:`simulate` would tabulate (same values), without building the tables
+    or a timeline: what a sweep keeps of each run."""
+    sc, _, classes = _classes(_as_scenario(scenario), schedulers)
+    return [summary_row(run, request_columns(run, labels), engine.t0)
+            for run, labels, engine, _ in _runs(sc, classes, False)]
+
+
+__all__ = ["simulate", "simulate_summaries", "request_inputs"]

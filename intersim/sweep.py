@@ -551,14 +551,13 @@ def run_unit(unit: dict) -> dict:
     """
     _ensure_warm()
     from .results import SUMMARY_COLUMNS
-    from .simulate import simulate
+    from .simulate import simulate_summaries
     t0 = time.perf_counter()
     error = tb = None
     try:
         sc = _cached_scenario_class()(unit["scenario"], unit["source"], Path(unit["base_dir"]))
-        summary = simulate(sc, record_timeline=False).summary
-        rec = summary.iloc[0]
-        row = {c: rec[c] for c in SUMMARY_COLUMNS if c in summary.columns}
+        rec = simulate_summaries(sc)[0]
+        row = {c: rec[c] for c in SUMMARY_COLUMNS if c in rec}
     except Exception as exc:  # noqa: BLE001 -- a failing point is recorded, the sweep goes on
         error = f"{type(exc).__name__}: {exc}"
         tb = traceback.format_exc()

@@ -2,8 +2,8 @@
 schedulers, digits CNN every 10 s, one cloudy solar hour) on 1 and 2 local worker processes.
 
 The 1- and 2-worker runs alternate ``--repeats`` times (default 3); ``wall_1_s`` and ``wall_2_s`` are
-the medians, ``speedup`` the median of each adjacent pair's ratio (the machine is shared: its speed
-drifts between runs). Each figure is the time from the pool's start to the last row on disk (``run_s`` of
+the medians and ``speedup`` their ratio; each adjacent pair's own ratio and the raw simpy event rate
+before each pair are printed too (the machine is shared: its speed drifts between runs). Each figure is the time from the pool's start to the last row on disk (``run_s`` of
 :func:`intersim.sweep.run_sweep`: spawning the workers, loading numba's cache in each, every
 run, every part file). ``wall_1_s``/``wall_2_s`` use a warm numba cache (this script warms it
 first); ``cold_2_s`` repeats the 2-worker run with an empty NUMBA_CACHE_DIR, so each worker
@@ -119,9 +119,12 @@ def main(argv=None):
         profile_point(sw)
     # the machine is shared and its speed drifts: 1 and 2 workers alternate, each pair's ratio is
     # taken from runs made next to each other, and the figures are medians over the repeats
+    from bench_engine import simpy_event_rate
     walls_1, walls_2, ratios, tables = [], [], [], []
     for k in range(args.repeats):
         tag = f" (repeat {k + 1}/{args.repeats})" if args.repeats > 1 else ""
+        # the machine's speed now, for reading the figures (shared machines drift)
+        print(f"machine speed: raw simpy {simpy_event_rate() / 1e3:.0f} k events/s", flush=True)
         w1, df1 = timed(sw, 1, "1 worker, warm cache" + tag)
         if k == 0:
             slowest(df1, w1)
@@ -130,10 +133,12 @@ def main(argv=None):
         walls_2.append(w2)
         ratios.append(w1 / w2)
         tables += [df1, df2]
-    wall_1, wall_2, speedup = (statistics.median(x) for x in (walls_1, walls_2, ratios))
+    wall_1, wall_2 = statistics.median(walls_1), statistics.median(walls_2)
+    speedup = wall_1 / wall_2
     if args.repeats > 1:
-        print(f"wall_1_s {', '.join(f'{x:.2f}' for x in walls_1)}; wall_2_s {', '.join(f'{x:.2f}' for x in walls_2)}; "
-              f"speedups {', '.join(f'{x:.3f}' for x in ratios)} -> medians {wall_1:.2f} s, {wall_2:.2f} s, {speedup:.3f}")
+        print(f"wall_1_s {', '.join(f'{x:.2f}' for x in walls_1)}; wall_2_s {', '.join(f'{x:.2f}' for x in walls_2)} "
+              f"-> medians {wall_1:.2f} s, {wall_2:.2f} s, speedup {speedup:.3f} (ratio of the medians; "
+              f"each pair's own ratio: {', '.join(f'{x:.3f}' for x in ratios)}, median {statistics.median(ratios):.3f})")
     df1, others = tables[0], tables[1:]
     cold_2 = None
     if not args.no_cold:

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
+from .capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance, _book
 from .runner import _advance_tasks
 
 ACC_OUTPUT_LOSS = 0   #: the output converter's loss (Neumaier)
@@ -53,15 +53,14 @@ N_CNT = 4
 
 
 @njit(cache=True)
-def _acc_add(acc, k, x):
-    """Neumaier ``acc[k] += x``, as :class:`intersim.engine._Sum` adds."""
-    s = acc[k, 0]
-    t = s + x
-    if abs(s) >= abs(x):
-        acc[k, 1] += (s - t) + x
-    else:
-        acc[k, 1] += (x - t) + s
-    acc[k, 0] = t
+def _note(meta, n_meta, record, n_seg, code):
+    """Record that the action ``code`` ended at segment count ``n_seg`` (if ``record``); returns the
+    record count."""
+    if record:
+        meta[n_meta, 0] = n_seg
+        meta[n_meta, 1] = code
+        return n_meta + 1
+    return n_meta
 
 
 @njit(cache=True)
@@ -190,10 +189,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                            t, e, stop, loads_w[j], e_threshold, math.inf, books,
                                            seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
-            if record:
-                meta[n_meta, 0] = n_seg
-                meta[n_meta, 1] = j
-                n_meta += 1
+            n_meta = _note(meta, n_meta, record, n_seg, j)
             if reason != STOP_TIME or stop < t_end:
                 break
             products[j - i] = pin_w[j] * d
@@ -205,7 +201,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             t_done = t_k - t0
             e_pin = _fsum(products, n - i, partials)
             x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
-            _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+            _book(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
             return t, e, done, n, 0, flag, True, x_done, t_done, n_seg, n_meta
@@ -217,13 +213,13 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 t_done = t_k - t0
                 e_pin = _fsum(products, k, partials)
                 x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
-                _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+                _book(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
                 words[0] += int(w_done)
             dt_cut = t - t_k
             x_cut = 0.0
             if dt_cut > 0:
                 x_cut = pin_w[j] * dt_cut
-                _acc_add(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
+                _book(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
             acc[ACC_ACTIVE, 0] += t - t0
             c = (r if k == 0 else 0) + int(dt_cut * clock_hz)
             if c > task_cycles[j]:
@@ -247,14 +243,11 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if reason != STOP_TIME or t_target > horizon_s or j + 1 == n:
                     ok = False
                 else:
-                    if record:
-                        meta[n_meta, 0] = n_seg
-                        meta[n_meta, 1] = j
-                        n_meta += 1
+                    n_meta = _note(meta, n_meta, record, n_seg, j)
                     acc[ACC_ACTIVE, 0] += dt_rest
                     words[0] += _load_words(nw, dt_rest, rest)
                     x_rest = pin_w[j] * dt_rest
-                    _acc_add(acc, ACC_OUTPUT_LOSS, x_rest / eta_out - x_rest)
+                    _book(acc, ACC_OUTPUT_LOSS, x_rest / eta_out - x_rest)
                     j += 1
                     c = 0
             # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
@@ -275,29 +268,26 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if reason != STOP_TIME or t_target > horizon_s:
                     ok = False
                     break
-                if record:
-                    meta[n_meta, 0] = n_seg
-                    meta[n_meta, 1] = CODE_COPY - m
-                    n_meta += 1
+                n_meta = _note(meta, n_meta, record, n_seg, CODE_COPY - m)
                 acc[ACC_ACTIVE, 0] += dt
                 words[0] += _load_words(nw, dt, dur)
                 x = p * dt
-                _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
                 xs[m] = x
                 dts[m] = dt
             if ok:
                 # the commit: the pending entries, in order
                 if k:
-                    _acc_add(acc, ACC_COMPUTE, x_done)
+                    _book(acc, ACC_COMPUTE, x_done)
                     acc[ACC_REQ_COMPUTE, 0] += t_done
                 if dt_cut > 0:
-                    _acc_add(acc, ACC_COMPUTE, x_cut)
+                    _book(acc, ACC_COMPUTE, x_cut)
                     acc[ACC_REQ_COMPUTE, 0] += dt_cut
                 if not suspend:
-                    _acc_add(acc, ACC_COMPUTE, x_rest)
+                    _book(acc, ACC_COMPUTE, x_rest)
                     acc[ACC_REQ_COMPUTE, 0] += dt_rest
                 for m in range(3):
-                    _acc_add(acc, ACC_CHECKPOINT, xs[m])
+                    _book(acc, ACC_CHECKPOINT, xs[m])
                     acc[ACC_REQ_PRESERVE, 0] += dts[m]
                 # 5. sleep to V_on
                 t_start = t
@@ -308,13 +298,10 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if reason != STOP_HIGH or t >= t_event:
                     ok = False
                 else:
-                    if record:
-                        meta[n_meta, 0] = n_seg
-                        meta[n_meta, 1] = CODE_SLEEP
-                        n_meta += 1
+                    n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
                     x = sleep_pin_w * dt
-                    _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
-                    _acc_add(acc, ACC_SLEEP, x)
+                    _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                    _book(acc, ACC_SLEEP, x)
                     acc[ACC_REQ_OFF, 0] += dt
         if not ok:
             books[:] = books_save
@@ -372,10 +359,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                        t, e, horizon_s, 0.0, -1.0, e_on, books,
                                        seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
-        if record:
-            meta[n_meta, 0] = n_seg
-            meta[n_meta, 1] = CODE_OFF
-            n_meta += 1
+        n_meta = _note(meta, n_meta, record, n_seg, CODE_OFF)
         if reason == STOP_HIGH:
             acc[ACC_REQ_OFF, 0] += t - (t_start if t_start > service_s else service_s)
             # the boot: a load that must complete
@@ -386,18 +370,15 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                            t, e, t_stop, boot_pin_w / eta_out, e_off, math.inf, books,
                                            seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
             dt = t - t_start
-            if record:
-                meta[n_meta, 0] = n_seg
-                meta[n_meta, 1] = CODE_BOOT
-                n_meta += 1
+            n_meta = _note(meta, n_meta, record, n_seg, CODE_BOOT)
             if reason == STOP_TIME and t_target <= horizon_s:
                 ok = True
                 acc[ACC_ACTIVE, 0] = 0.0
                 acc[ACC_ACTIVE, 0] += dt
                 counts[CNT_WORDS] = 0
                 x = boot_pin_w * dt
-                _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
-                _acc_add(acc, ACC_BOOT, x)
+                _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _book(acc, ACC_BOOT, x)
                 acc[ACC_REQ_RESTORE, 0] += t - (t_start if t_start > service_s else service_s)
         if ok:
             for j in range(sleep_targets.size):
@@ -406,13 +387,10 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                                t, e, horizon_s, sleep_pin_w / eta_out, e_off, sleep_targets[j],
                                                books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
                 dt = t - t_start
-                if record:
-                    meta[n_meta, 0] = n_seg
-                    meta[n_meta, 1] = CODE_SLEEP
-                    n_meta += 1
+                n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
                 x = sleep_pin_w * dt
-                _acc_add(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
-                _acc_add(acc, ACC_SLEEP, x)
+                _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _book(acc, ACC_SLEEP, x)
                 acc[ACC_REQ_OFF, 0] += dt
                 if reason != STOP_HIGH:
                     ok = False
@@ -430,15 +408,10 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             k, t, e, reason, n_seg = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                                     t0, e, loads_w, durations_s, horizon_s, e_off, books,
                                                     seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, seg_end)
-            if record:
-                for j in range(k if k < n else n):
-                    meta[n_meta, 0] = seg_end[j]
-                    meta[n_meta, 1] = j
-                    n_meta += 1
-                if k < n:
-                    meta[n_meta, 0] = n_seg
-                    meta[n_meta, 1] = k
-                    n_meta += 1
+            for j in range(k):
+                n_meta = _note(meta, n_meta, record, seg_end[j], j)
+            if k < n:
+                n_meta = _note(meta, n_meta, record, n_seg, k)
             if reason != STOP_LOW or k >= n:
                 ok = False
             else:
@@ -450,7 +423,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if k:
                     t_done = t_k - t0
                     x_done = (e_prefix[k] / t_done if t_done > 0 else 0.0) * t_done
-                    _acc_add(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+                    _book(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
                     w = 0.0
                     for j in range(k):
                         w += task_words[j]
@@ -459,7 +432,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 x_cut = 0.0
                 if dt_cut > 0:
                     x_cut = pin_w[k] * dt_cut
-                    _acc_add(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
+                    _book(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
                 acc[ACC_ACTIVE, 0] += t - t0
                 if durations_s[k]:
                     counts[CNT_WORDS] += int(task_words[k] * dt_cut / durations_s[k])
@@ -470,10 +443,10 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     counts[CNT_MAX_CYCLES] = done_cycles
                 # the brown-out: the pending work is re-execution
                 if k:
-                    _acc_add(acc, ACC_REEXECUTION, x_done)
+                    _book(acc, ACC_REEXECUTION, x_done)
                     acc[ACC_REQ_REEXEC, 0] += t_done
                 if dt_cut > 0:
-                    _acc_add(acc, ACC_REEXECUTION, x_cut)
+                    _book(acc, ACC_REEXECUTION, x_cut)
                     acc[ACC_REQ_REEXEC, 0] += dt_cut
                 if t >= t_event:
                     ok = False

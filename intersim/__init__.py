@@ -28,7 +28,7 @@ from .trace import Trace  # noqa: E402
 from .capacitor import Storage  # noqa: E402
 from .platform import Platform, get_platform  # noqa: E402
 from .scheduler import (  # noqa: E402
-    Copy, Done, Idle, ReadVoltage, RunTask, RunTasks, Scheduler, Sleep, WriteWords,
+    CheckpointedRun, Copy, Done, Idle, ReadVoltage, RunTask, RunTasks, Scheduler, Sleep, WriteWords,
 )
 from .schedulers import SCHEDULERS, get_scheduler  # noqa: E402
 from .scenario import Scenario, load_scenario  # noqa: E402
@@ -56,7 +56,7 @@ def warmup(schedulers=None):
 
 __all__ = [
     "__version__", "simulate", "load_scenario", "Scenario", "load_trace", "load_onnx", "Trace",
-    "Storage", "Platform", "get_platform", "Scheduler", "RunTask", "RunTasks", "Copy", "WriteWords", "Sleep",
+    "Storage", "Platform", "get_platform", "Scheduler", "RunTask", "RunTasks", "CheckpointedRun", "Copy", "WriteWords", "Sleep",
     "ReadVoltage", "Done", "Idle", "SCHEDULERS", "get_scheduler", "warmup", "IntersimError", "ScenarioError",
     "TraceError", "ModelError", "PlatformError", "SchedulerError",
 ]

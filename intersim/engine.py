@@ -633,13 +633,7 @@ class Engine:
         base = self._run_base(first, stop)
         cycles, p_pin, dur, words, loads, e_pin_run, words_run, dur_list, seg_end, e_list = base
         if resume_cycles:
-            # the first task resumes: only its remaining cycles, and the NVM words they write
-            left0 = max(int(cycles[0]) - resume_cycles, 0)
-            dur = dur.copy()
-            dur[0] = left0 / clock
-            words = words.copy()
-            if cycles[0]:
-                words[0] = math.floor(words[0] * left0 / cycles[0])
+            dur, words = self._resumed(cycles, dur, words, resume_cycles)
             words_run += int(words[0]) - int(base[3][0])
             dur_list = [float(dur[0])] + dur_list[1:]
             e_pin_run = math.fsum([float(p_pin[0]) * dur_list[0]] + e_list[1:])
@@ -749,6 +743,17 @@ class Engine:
         yield from self._sync()
         return False, armed, None
 
+    def _resumed(self, cycles, dur, words, resume_cycles):
+        """A run's durations [s] and NVM words when its first task resumes after ``resume_cycles``:
+        only its remaining cycles, and the words they write (new arrays)."""
+        left0 = max(int(cycles[0]) - resume_cycles, 0)
+        dur = dur.copy()
+        dur[0] = left0 / self.clock_hz
+        words = words.copy()
+        if cycles[0]:
+            words[0] = math.floor(words[0] * left0 / cycles[0])
+        return dur, words
+
     def _run_base(self, first, stop):
         """Per-task arrays of the run ``first..stop-1`` (cached): cycles, pin powers [W], durations
         [s], NVM words, capacitor loads [W]; and for the common case that it completes, its pin
@@ -817,14 +822,9 @@ class Engine:
         t_event = self.env.peek()
         if t_event <= self.t or not self._run_is_hazard_free(first, stop):
             return
-        cycles_, p_pin, dur, words, loads, _, _, _, seg_end, _ = self._run_arrays[(first, stop)]
+        cycles_, p_pin, dur, words, loads, _, _, _, seg_end, _ = self._run_base(first, stop)
         if resume:
-            left0 = max(int(cycles_[0]) - resume, 0)
-            dur = dur.copy()
-            dur[0] = left0 / self.clock_hz
-            words = words.copy()
-            if cycles_[0]:
-                words[0] = math.floor(words[0] * left0 / cycles_[0])
+            dur, words = self._resumed(cycles_, dur, words, resume)
         key = (first, stop, resume)
         e_prefix = self._e_prefix.get(key)
         if e_prefix is None:
@@ -860,14 +860,15 @@ class Engine:
             self._record_segments(n_seg0, n_meta, p_pin, {
                 cycles.CODE_OFF: ("off", 0.0), cycles.CODE_BOOT: ("boot", boot_pin),
                 cycles.CODE_SLEEP: ("sleep", self.setup.platform.sleep_power_w)})
+        values = acc.tolist()  # Python floats, as the books hold
         for k, total in ((cycles.ACC_OUTPUT_LOSS, self.output_loss), (cycles.ACC_BOOT, self.load_books["boot"]),
                          (cycles.ACC_SLEEP, self.load_books["sleep"]),
                          (cycles.ACC_REEXECUTION, self.load_books["reexecution"])):
-            total.s, total.c = acc[k]
+            total.s, total.c = values[k]
         for k, column in ((cycles.ACC_REQ_OFF, "off_s"), (cycles.ACC_REQ_RESTORE, "restore_s"),
                           (cycles.ACC_REQ_REEXEC, "reexecution_s")):
-            self.req[column][h] = acc[k, 0]
-        self._active_s = float(acc[cycles.ACC_ACTIVE, 0])
+            self.req[column][h] = values[k][0]
+        self._active_s = values[cycles.ACC_ACTIVE][0]
         self._words = int(counts[cycles.CNT_WORDS])
         for name in ("boots", "power_failures", "failures_in_compute", "wasted_boots"):
             self.counts[name] += n

@@ -19,7 +19,8 @@ Online, at every boot:
     * ``on_boot(dev)``: after the boot sequence, before the first action.
     * ``next_action(dev) -> Action``: at every task boundary / after every action.
     * ``on_threshold(dev, task_index, cycles_done)``: the voltage comparator fired below
-      ``threshold_v(plan)`` while a task ran (only if ``threshold_v`` returns a voltage). If the
+      ``threshold_v(plan)`` while a task of a :class:`RunTask`/:class:`RunTasks` ran (only if
+      ``threshold_v`` returns a voltage; a :class:`CheckpointedRun` answers it itself). If the
       class sets ``suspends_task = True`` (default) the task is suspended after ``cycles_done``
       cycles; otherwise the task finishes first and the hook gets the next task's index and 0.
       Either way the rest of a :class:`RunTasks` run is abandoned and the next ``next_action``

@@ -26,7 +26,7 @@ from .memory import NVM, SRAM, Memory
 from .scheduler import (
     CHECKPOINT_FLAG, CHECKPOINT_WORDS, DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, SRAM_IMAGE,
     CheckpointedRun, Copy, Done, Idle, ReadVoltage, RunTask, RunTasks, Sleep, WriteWords, hibernus_checkpoint,
-    tensor_buffer,
+    task_nvm_regions, tensor_buffer, writes_into,
 )
 from . import cycles
 from . import runner
@@ -911,22 +911,10 @@ class Engine:
         key = (first, stop)
         free = self._hazard_free.get(key)
         if free is None:
-            mem = self.memory
-
-            def region(name, a=0, b=None):
-                buf = mem.buffers[name]
-                return buf.offset + a, buf.offset + (buf.nbytes if b is None else b)
-
-            writes, reads = [], []
-            for j in range(first, stop):
-                task, _, _, _, dst, a, b, _, in_sram = self._task_plans[j]
-                names = [self._tensor_buf(x) for x in task.inputs]
-                if task.psum_src is not None and task.kind in ("accumulate", "finalize"):
-                    names.append(task.psum_src)
-                reads.append([region(x) for x in names if mem.buffers[x].memory == NVM])
-                writes.append(None if in_sram else region(dst, a, b))
-            free = not any(w is not None and lo < w[1] and w[0] < hi
-                           for j in range(len(reads)) for lo, hi in reads[j] for w in writes[j:])
+            regions = [task_nvm_regions(t, self.memory, self.setup.network.input_name)
+                       for t in self.setup.tasks[first:stop]]
+            free = not any(writes_into(write, reads)
+                           for j, (reads, _) in enumerate(regions) for _, write in regions[j:])
             self._hazard_free[key] = free
         return free
 

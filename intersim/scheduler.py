@@ -163,6 +163,30 @@ class Idle:
     """Nothing to do: sleep until an arrival (or a brown-out)."""
 
 
+def task_nvm_regions(task, memory, input_name: str):
+    """The non-volatile byte ranges ``[start, end)`` (offsets in the NVM arena) that ``task``
+    reads, and the one it writes (None when its output is volatile): inputs as whole buffers,
+    the partial sums an accumulate or finalize task reads, its output (or partial-sum) tile.
+    ``input_name``: the network's input tensor (held in :data:`INPUT_BUFFER`)."""
+    def buffer(name):
+        return memory.buffers[INPUT_BUFFER if name == input_name else tensor_buffer(name)]
+
+    read_bufs = [buffer(x) for x in task.inputs]
+    if task.psum_src is not None and task.kind in ("accumulate", "finalize"):
+        read_bufs.append(memory.buffers[task.psum_src])
+    reads = [(b.offset, b.offset + b.nbytes) for b in read_bufs if b.memory == "nvm"]
+    if task.kind == "accumulate":
+        dst, a, b = memory.buffers[task.psum_dst], 4 * task.out_byte_start, 4 * task.out_byte_stop
+    else:
+        dst, a, b = buffer(task.output), task.out_byte_start, task.out_byte_stop
+    return reads, ((dst.offset + a, dst.offset + b) if dst.memory == "nvm" else None)
+
+
+def writes_into(write, reads) -> bool:
+    """Whether byte range ``write`` (or None) overlaps any of the ranges ``reads``."""
+    return write is not None and any(lo < write[1] and write[0] < hi for lo, hi in reads)
+
+
 #: the header words of a checkpoint slot, in the order they are written
 CHECKPOINT_WORDS = ("seq", "task", "clo", "chi")
 #: the checkpoint valid/epoch flag word: ``(epoch << 1) | slot`` of the newest valid slot, 0: none

@@ -12,7 +12,7 @@ from .cost import transfer_cost
 from .errors import SchedulerError
 from .scheduler import (
     SRAM_IMAGE, CheckpointedRun, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_checkpoint_slots,
-    allocate_psums, tensor_buffer,
+    allocate_psums, task_nvm_regions, tensor_buffer, writes_into,
 )
 
 
@@ -86,8 +86,9 @@ class Static(Scheduler):
     fits the budget ``eta_out * C (V_on^2 - V_off^2) / 2 * margin`` (zero harvest assumed).
     Every tensor lives in NVM; a task reads its inputs from NVM and writes its output tile there;
     after each group a progress counter is committed. A group cut by a failure is re-executed
-    (its tasks are idempotent: they never overwrite their own inputs, and partial sums of
-    input-channel tiles are double-buffered in NVM). A group that does not fit
+    (its tasks are idempotent: they never overwrite their own inputs, partial sums of
+    input-channel tiles are double-buffered in NVM, and a group ends before a task that would
+    write bytes an earlier task of the group read). A group that does not fit
     the V_on window on its own first sleeps until the voltage that makes it fit.
     """
 
@@ -116,13 +117,19 @@ class Static(Scheduler):
         usable = 0.5 * st.capacitance_f * max(st.v_on_v ** 2 - v_off_eff ** 2, 0.0)
         budget = st.output_efficiency * usable * cls.margin
         fixed = plat.boot_energy_j + commit.energy_j
-        groups, charge_v, cur, cur_e = [], [], [], 0.0
+        # a group is re-executed from its start after a failure, so no task in it may write NVM
+        # bytes that an earlier task of the group read (a chain of input-channel partial sums
+        # alternates between two buffers: its third tile overwrites what its first read)
+        regions = [task_nvm_regions(t, memory, setup.network.input_name) for t in setup.tasks]
+        groups, charge_v, cur, cur_e, cur_reads = [], [], [], 0.0, []
         for i, c in enumerate(setup.costs):
-            if cur and cur_e + c.energy_j + fixed > budget:
+            reads, write = regions[i]
+            if cur and (cur_e + c.energy_j + fixed > budget or writes_into(write, cur_reads)):
                 groups.append(cur)
-                cur, cur_e = [], 0.0
+                cur, cur_e, cur_reads = [], 0.0, []
             cur.append(i)
             cur_e += c.energy_j
+            cur_reads += reads
         if cur:
             groups.append(cur)
         for g in groups:

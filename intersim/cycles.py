@@ -53,6 +53,13 @@ N_CNT = 4
 
 
 @njit(cache=True)
+def _regulator_loss(acc, x, eta_out):
+    """Book the output regulator's loss of ``x`` [J] delivered at the pin, as
+    ``Engine._book_load`` does."""
+    _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+
+
+@njit(cache=True)
 def _note(meta, n_meta, record, n_seg, code):
     """Record that the action ``code`` ended at segment count ``n_seg`` (if ``record``); returns the
     record count."""
@@ -201,7 +208,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             t_done = t_k - t0
             e_pin = _fsum(products, n - i, partials)
             x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
-            _book(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+            _regulator_loss(acc, x_done, eta_out)
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
             return t, e, done, n, 0, flag, True, x_done, t_done, n_seg, n_meta
@@ -213,13 +220,13 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 t_done = t_k - t0
                 e_pin = _fsum(products, k, partials)
                 x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
-                _book(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+                _regulator_loss(acc, x_done, eta_out)
                 words[0] += int(w_done)
             dt_cut = t - t_k
             x_cut = 0.0
             if dt_cut > 0:
                 x_cut = pin_w[j] * dt_cut
-                _book(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
+                _regulator_loss(acc, x_cut, eta_out)
             acc[ACC_ACTIVE, 0] += t - t0
             c = (r if k == 0 else 0) + int(dt_cut * clock_hz)
             if c > task_cycles[j]:
@@ -247,7 +254,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     acc[ACC_ACTIVE, 0] += dt_rest
                     words[0] += _load_words(nw, dt_rest, rest)
                     x_rest = pin_w[j] * dt_rest
-                    _book(acc, ACC_OUTPUT_LOSS, x_rest / eta_out - x_rest)
+                    _regulator_loss(acc, x_rest, eta_out)
                     j += 1
                     c = 0
             # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
@@ -272,7 +279,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 acc[ACC_ACTIVE, 0] += dt
                 words[0] += _load_words(nw, dt, dur)
                 x = p * dt
-                _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _regulator_loss(acc, x, eta_out)
                 xs[m] = x
                 dts[m] = dt
             if ok:
@@ -300,7 +307,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 else:
                     n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
                     x = sleep_pin_w * dt
-                    _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                    _regulator_loss(acc, x, eta_out)
                     _book(acc, ACC_SLEEP, x)
                     acc[ACC_REQ_OFF, 0] += dt
         if not ok:
@@ -377,7 +384,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 acc[ACC_ACTIVE, 0] += dt
                 counts[CNT_WORDS] = 0
                 x = boot_pin_w * dt
-                _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _regulator_loss(acc, x, eta_out)
                 _book(acc, ACC_BOOT, x)
                 acc[ACC_REQ_RESTORE, 0] += t - (t_start if t_start > service_s else service_s)
         if ok:
@@ -389,7 +396,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 dt = t - t_start
                 n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
                 x = sleep_pin_w * dt
-                _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+                _regulator_loss(acc, x, eta_out)
                 _book(acc, ACC_SLEEP, x)
                 acc[ACC_REQ_OFF, 0] += dt
                 if reason != STOP_HIGH:
@@ -423,7 +430,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if k:
                     t_done = t_k - t0
                     x_done = (e_prefix[k] / t_done if t_done > 0 else 0.0) * t_done
-                    _book(acc, ACC_OUTPUT_LOSS, x_done / eta_out - x_done)
+                    _regulator_loss(acc, x_done, eta_out)
                     w = 0.0
                     for j in range(k):
                         w += task_words[j]
@@ -432,7 +439,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 x_cut = 0.0
                 if dt_cut > 0:
                     x_cut = pin_w[k] * dt_cut
-                    _book(acc, ACC_OUTPUT_LOSS, x_cut / eta_out - x_cut)
+                    _regulator_loss(acc, x_cut, eta_out)
                 acc[ACC_ACTIVE, 0] += t - t0
                 if durations_s[k]:
                     counts[CNT_WORDS] += int(task_words[k] * dt_cut / durations_s[k])

@@ -2,11 +2,11 @@
 
 The harvest is a seeded, mean-reverting random walk of log-power (an AR(1) process around 2 mW).
 A numba driver alternates charge-to-V_on (no load) and run-until-V_off (a constant MCU load
-through the output regulator) by calling the engine's kernel :func:`intersim.capacitor._advance`
+through the output regulator) by calling the engine's kernel :func:`intersim.energy.capacitor._advance`
 (input efficiency, output efficiency, resistive leakage, clamp at V_max, hysteresis on
 V_on/V_off), all inside numba. The baseline is ``np.cumsum(p * dt)`` on the same array.
 
-A second, shorter measurement runs the general kernel :func:`intersim.capacitor._advance_general`
+A second, shorter measurement runs the general kernel :func:`intersim.energy.capacitor._advance_general`
 with ESR, constant-current leakage and the converter's quiescent current, and reports its cost
 per sample (it is printed, not part of the JSON line).
 
@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit
 from scipy.signal import lfilter
 
-from intersim import capacitor as cap
-from intersim.capacitor import STOP_HIGH, STOP_LOW, Storage, _advance, _advance_general
+from intersim.energy import capacitor as cap
+from intersim.energy.capacitor import STOP_HIGH, STOP_LOW, Storage, _advance, _advance_general
 
 DT_S = 1e-3  # [s] sample period
 

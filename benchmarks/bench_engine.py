@@ -20,11 +20,11 @@ from pathlib import Path
 import simpy
 
 import intersim
-from intersim.engine import Engine, Setup
-from intersim.schedulers import get_scheduler
+from intersim.sim.engine import Engine, Setup
+from intersim.sched.registry import get_scheduler
 from intersim.simulate import request_inputs
-from intersim.tasks import lower
-from intersim import zoo
+from intersim.nn.tasks import lower
+from intersim.nn import zoo
 
 REPO = Path(__file__).resolve().parent.parent
 

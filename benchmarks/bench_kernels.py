@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
-from intersim import zoo
-from intersim.network import Network, NetworkBuilder
-from intersim.onnx_import import ort_session, to_onnx
-from intersim.quant import quantize_weights_per_channel
+from intersim.nn import zoo
+from intersim.nn.network import Network, NetworkBuilder
+from intersim.nn.onnx_import import ort_session, to_onnx
+from intersim.nn.quant import quantize_weights_per_channel
 
 LARGE_MACS = 1_000_000
 
@@ -105,14 +105,14 @@ def sim_over_device_time(repeats: int) -> float:
     """Wall time of one simulated CIFAR-10-shape inference over its device time [-] (median)."""
     import math
 
-    from intersim import zoo
-    from intersim.capacitor import Storage
-    from intersim.engine import Engine, Setup
-    from intersim.platform import get_platform
-    from intersim.schedulers import get_scheduler
-    from intersim.tasks import lower
-    from intersim.trace import Trace
-    from intersim.workload import Workload
+    from intersim.nn import zoo
+    from intersim.energy.capacitor import Storage
+    from intersim.sim.engine import Engine, Setup
+    from intersim.hw.platform import get_platform
+    from intersim.sched.registry import get_scheduler
+    from intersim.nn.tasks import lower
+    from intersim.energy.trace import Trace
+    from intersim.sim.workload import Workload
 
     net = zoo.load("cifar10_squeezenet")
     x = np.random.default_rng(2).integers(-128, 128, net.input_shape).astype(np.int8)

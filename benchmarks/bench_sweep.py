@@ -4,7 +4,7 @@ schedulers, digits CNN every 10 s, one cloudy solar hour) on 1 and 2 local worke
 The 1- and 2-worker runs alternate ``--repeats`` times (default 3); ``wall_1_s`` and ``wall_2_s`` are
 the medians and ``speedup`` their ratio; each adjacent pair's own ratio and the raw simpy event rate
 before each pair are printed too (the machine is shared: its speed drifts between runs). Each figure is the time from the pool's start to the last row on disk (``run_s`` of
-:func:`intersim.sweep.run_sweep`: spawning the workers, loading numba's cache in each, every
+:func:`intersim.study.sweep.run_sweep`: spawning the workers, loading numba's cache in each, every
 run, every part file). ``wall_1_s``/``wall_2_s`` use a warm numba cache (this script warms it
 first); ``cold_2_s`` repeats the 2-worker run with an empty NUMBA_CACHE_DIR, so each worker
 compiles every kernel. The tables of all runs are checked equal (``wall_*`` columns aside).
@@ -36,7 +36,7 @@ SWEEP = REPO / "scenarios" / "sweep_bench.toml"
 
 
 def bench_sweep(points: int | None):
-    from intersim.sweep import load_sweep
+    from intersim.study.sweep import load_sweep
     raw = tomllib.loads(SWEEP.read_text())
     if points is not None:
         lo, hi, _ = raw["vary"]["storage.capacitance_f"]["logspace"]
@@ -45,7 +45,7 @@ def bench_sweep(points: int | None):
 
 
 def timed(sw, workers: int, label: str):
-    from intersim.sweep import run_sweep
+    from intersim.study.sweep import run_sweep
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
         t0 = time.perf_counter()
         df = run_sweep(sw, out=Path(tmp) / "out", workers=workers, progress=sys.stderr.isatty())
@@ -77,7 +77,7 @@ def slowest(df, wall_1: float, n: int = 6):
 
 
 def profile_point(sw, top: int = 18):
-    from intersim.sweep import run_unit
+    from intersim.study.sweep import run_unit
     point = sw.points[len(sw.points) // 2]
     prof = cProfile.Profile()
     times = {}
@@ -108,7 +108,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3, help="alternating 1-/2-worker pairs (default 3)")
     args = ap.parse_args(argv)
     import intersim
-    from intersim.sweep import WALL_COLUMNS
+    from intersim.study.sweep import WALL_COLUMNS
 
     sw = bench_sweep(args.points)
     runs = sum(len(p.schedulers) for p in sw.points)

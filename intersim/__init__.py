@@ -7,7 +7,7 @@ The public surface: :func:`simulate`, :func:`load_scenario`, :func:`load_trace`,
 import os as _os
 from pathlib import Path as _Path
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 
 def _numba_cache_dir():
@@ -24,33 +24,33 @@ def _numba_cache_dir():
 _numba_cache_dir()
 
 from .errors import IntersimError, ModelError, PlatformError, ScenarioError, SchedulerError, TraceError  # noqa: E402
-from .trace import Trace  # noqa: E402
-from .capacitor import Storage  # noqa: E402
-from .platform import Platform, get_platform  # noqa: E402
-from .scheduler import (  # noqa: E402
+from .energy.trace import Trace  # noqa: E402
+from .energy.capacitor import Storage  # noqa: E402
+from .hw.platform import Platform, get_platform  # noqa: E402
+from .sched.contract import (  # noqa: E402
     CheckpointedRun, Copy, Done, Idle, ReadVoltage, RunTask, RunTasks, Scheduler, Sleep, WriteWords,
 )
-from .schedulers import SCHEDULERS, get_scheduler  # noqa: E402
+from .sched.registry import SCHEDULERS, get_scheduler  # noqa: E402
 from .scenario import Scenario, load_scenario  # noqa: E402
 from .simulate import simulate  # noqa: E402
 
 
 def load_trace(*args, **kwargs):
-    """Load a trace file; see :func:`intersim.trace_io.load_trace`."""
-    from .trace_io import load_trace as _load
+    """Load a trace file; see :func:`intersim.energy.trace_io.load_trace`."""
+    from .energy.trace_io import load_trace as _load
     return _load(*args, **kwargs)
 
 
 def load_onnx(path):
-    """Import a quantized ONNX model; see :func:`intersim.onnx_import.load_onnx`."""
-    from .onnx_import import load_onnx as _load
+    """Import a quantized ONNX model; see :func:`intersim.nn.onnx_import.load_onnx`."""
+    from .nn.onnx_import import load_onnx as _load
     return _load(path)
 
 
 def warmup(schedulers=None):
     """Compile (or load from cache) the numba kernels once: a tiny simulation of every path
     (``schedulers``: only those built-in schedulers' paths)."""
-    from ._warmup import warmup as _w
+    from .study.warmup import warmup as _w
     _w(schedulers)
 
 

@@ -31,13 +31,13 @@ def _run(args) -> int:
 
 def _check_scheduler(args) -> int:
     from .scenario import scenario_from_dict
-    from .schedulers import get_scheduler
+    from .sched.registry import get_scheduler
     from .testing import SchedulerCheckFailed, check_scheduler
     if args.target not in ("restart", "static", "jit", "jit-task") and ":" not in args.target:
         print(f"error: scheduler {args.target!r}: give 'package.module:Class' (or a shipped name)", file=sys.stderr)
         return 2
     cls = get_scheduler(args.target)
-    name = args.target if ":" in args.target else f"intersim.schedulers:{cls.__name__}"
+    name = args.target if ":" in args.target else f"intersim.sched.registry:{cls.__name__}"
     try:
         check_scheduler(cls, max_examples=args.examples, name=name)
     except SchedulerCheckFailed as exc:
@@ -55,7 +55,7 @@ def _check_scheduler(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
     parser = argparse.ArgumentParser(prog="intersim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"intersim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--examples", type=int, default=100, help="hypothesis examples (default 100)")
     check.add_argument("--out", default="counterexample", help="where a counterexample is written")
     check.set_defaults(func=_check_scheduler)
-    from . import sweep
+    from .study import sweep
     sw = sub.add_parser("sweep", help="run a parameter sweep (local processes or dask), resumable")
     sweep.add_sweep_arguments(sw)
     sw.set_defaults(func=sweep.run_sweep_command)
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace = sub.add_parser("trace", help="trace tools")
     tsub = trace.add_subparsers(dest="trace_command", required=True)
     inspect = tsub.add_parser("inspect", help="validate a trace file, print statistics, save a plot")
-    from . import trace_inspect
+    from .energy import inspect as trace_inspect
     trace_inspect.add_arguments(inspect)
     inspect.set_defaults(func=trace_inspect.run)
     return parser

@@ -96,9 +96,9 @@ REQUIRED = object()
 
 
 def _schema():
-    from .parts import CAPACITORS, CONVERTERS
-    from .platform import PRESETS
-    from .schedulers import SCHEDULERS
+    from .energy.parts import CAPACITORS, CONVERTERS
+    from .hw.platform import PRESETS
+    from .sched.registry import SCHEDULERS
     return {
         "": {
             "name": (_str(), False, None, "scenario name"),
@@ -259,7 +259,7 @@ def _cross_checks(s, source):
     wl = s["workload"]
     if (wl["period_s"] is None) == (wl["arrivals_s"] is None):
         raise ScenarioError(f"{source}: [workload] needs exactly one of 'period_s' or 'arrivals_s'")
-    from .tasks import parse_granularity
+    from .nn.tasks import parse_granularity
     try:
         parse_granularity(s["model"]["granularity"])
     except ScenarioError as exc:
@@ -291,7 +291,7 @@ class Scenario:
 
     # ---- resolution into simulation inputs -----------------------------------------------
     def trace(self):
-        from .trace_io import load_trace
+        from .energy.trace_io import load_trace
         tr = self.data["trace"]
         if tr["file"] is not None:
             path = Path(tr["file"])
@@ -304,7 +304,7 @@ class Scenario:
     def _generated_trace(self, tr):
         import numpy as np
 
-        from .trace import Trace
+        from .energy.trace import Trace
         g = tr["generator"]
         if g == "constant":
             return Trace(np.array([0.0]), np.array([tr["power_w"]]), tr["duration_s"], loop=tr["loop"],
@@ -316,14 +316,14 @@ class Scenario:
             p = np.tile([tr["power_w"], tr["low_power_w"]], n)
             return Trace(t, p, n * period, loop=tr["loop"], name="square")
         if g == "random":
-            from .testing import random_trace
+            from .energy.generators import random_trace
             params = dict(tr["params"] or {})
             seed = params.pop("seed", self.data["seed"])
             try:
                 return random_trace(np.random.default_rng(seed), **params)
             except TypeError as exc:
                 raise ScenarioError(f"{self.source}: trace.params for generator 'random': {exc}") from None
-        from . import trace_gen
+        from .energy import generators as trace_gen
         fn = getattr(trace_gen, g, None)
         if fn is None:
             raise ScenarioError(f"{self.source}: trace.generator = {g!r} is not available in this build")
@@ -334,9 +334,9 @@ class Scenario:
             raise ScenarioError(f"{self.source}: trace.params for generator {g!r}: {exc}") from None
 
     def storage(self):
-        """The :class:`~intersim.capacitor.Storage`: explicit keys over part/converter presets."""
-        from .capacitor import Storage
-        from .parts import capacitor_part, converter_part
+        """The :class:`~intersim.energy.capacitor.Storage`: explicit keys over part/converter presets."""
+        from .energy.capacitor import Storage
+        from .energy.parts import capacitor_part, converter_part
         st, src, load = self.data["storage"], self.data["source"], self.data["load"]
         part = capacitor_part(st["part"]) if st["part"] else None
         conv = converter_part(src["converter"]) if src["converter"] else None
@@ -374,11 +374,11 @@ class Scenario:
             raise ScenarioError(f"{self.source}: {exc}") from None
 
     def platform(self):
-        from .platform import get_platform
+        from .hw.platform import get_platform
         return get_platform(self.data["platform"]["preset"])
 
     def workload(self):
-        from .workload import Workload
+        from .sim.workload import Workload
         wl = self.data["workload"]
         return Workload(period_s=wl["period_s"] if wl["period_s"] is not None else 1.0,
                         duration_s=float(wl["duration_s"]), drain_s=float(wl["drain_s"]),

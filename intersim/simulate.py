@@ -6,16 +6,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .engine import Engine, Setup
+from ._version import __version__
+from .sim.engine import Engine, Setup
 from .errors import ModelError
-from .results import (
+from .report.results import (
     Results, empty_timeline_table, git_hash, request_columns, request_table, summary_row, timeline_table,
 )
 from .scenario import Scenario, load_scenario, scenario_from_dict
-from .schedulers import get_scheduler
-from .memo import references_for
-from .tasks import lower
+from .sched.registry import get_scheduler
+from .sim.task_memo import references_for
+from .nn.tasks import lower
+from .hw.platform import get_platform
+from .sim.workload import Workload
 
 
 def _as_scenario(scenario) -> Scenario:
@@ -31,7 +33,7 @@ def _as_scenario(scenario) -> Scenario:
 def request_inputs(network, model_name: str, n_requests: int, seed: int):
     """Inputs (int8) and labels for ``n_requests`` requests: the model's held-out samples when
     it ships them, else seeded random inputs (labels ``None``)."""
-    from . import zoo
+    from .nn import zoo
     try:
         x, labels = zoo.samples(model_name)
     except (ModelError, KeyError, FileNotFoundError, AttributeError):
@@ -53,7 +55,7 @@ def _runs(sc: Scenario, classes, record_timeline: bool):
     storage = sc.storage()
     platform = sc.platform()
     workload = sc.workload()
-    from . import zoo
+    from .nn import zoo
     model = sc.data["model"]
     network = zoo.load(model["name"])
     tasks = lower(network, model["granularity"])
@@ -126,3 +128,23 @@ def simulate_summaries(scenario, schedulers=None) -> list[dict]:
 
 
 __all__ = ["simulate", "simulate_summaries", "request_inputs"]
+
+
+def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
+             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True):
+    """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls``.
+
+    Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
+    request's ``correct`` must be True for a correct scheduler.
+    """
+    rng = np.random.default_rng(len(brownout_at))
+    shape = network.tensors[network.input_name]
+    inputs = rng.integers(-128, 128, size=(n_requests,) + tuple(shape), dtype=np.int64).astype(np.int8)
+    refs = [network.run(x) for x in inputs]
+    tasks = lower(network, granularity)
+    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests)
+    setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
+                  trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,
+                  record_timeline=record_timeline, brownout_at=tuple(brownout_at), fast_cycles=fast_cycles)
+    run = Engine(setup, scheduler_cls).run()
+    return run, request_table(run, None)

@@ -15,51 +15,15 @@ import math
 
 import numpy as np
 
-from .capacitor import Storage
-from .engine import Engine, Setup
-from .network import NetworkBuilder
-from .platform import get_platform
-from .results import books_residual_j, request_table
-from .schedulers import Static
-from .tasks import lower
-from .trace import Trace
-from .workload import Workload
+from .energy.capacitor import Storage
+from .nn.random_network import random_network  # noqa: F401  (public here)
+from .report.results import books_residual_j
+from .sched.registry import Static
+from .energy.generators import random_trace  # noqa: F401  (public here)
+from .simulate import run_case  # noqa: F401  (public here)
 
 # ----------------------------------------------------------------------------------------------
 # plain generators (seeded by an explicit numpy Generator)
-
-
-def random_network(rng: np.random.Generator, size: int = 6, channels: int = 4, classes: int = 5,
-                   depth: int = 2):
-    """A small random int8 CNN: ``depth`` conv+relu layers (the second with a max-pool), flatten,
-    dense. Scales keep activations away from saturation, so wrong inputs change the output."""
-    b = NetworkBuilder("random_cnn", (1, size, size), input_scale=0.02, input_zero_point=0)
-    c_in = 1
-    for d in range(depth):
-        c_out = int(rng.integers(1, channels + 1))
-        w = rng.integers(-60, 61, size=(c_out, c_in, 3, 3), dtype=np.int64).astype(np.int8)
-        bias = rng.integers(-200, 201, size=c_out).astype(np.int32)
-        k = c_in * 9
-        b.conv2d(w, bias, w_scale=np.full(c_out, 0.01, np.float32), y_scale=0.02 * 0.01 * 60 * math.sqrt(k) / 20,
-                 y_zero_point=int(rng.integers(-10, 11)), pads=1, act="relu")
-        if d == 0 and size >= 4:
-            b.maxpool(2)
-        c_in = c_out
-    b.flatten()
-    n_in = b.tensors[b.last][0]
-    w = rng.integers(-60, 61, size=(classes, n_in), dtype=np.int64).astype(np.int8)
-    bias = rng.integers(-200, 201, size=classes).astype(np.int32)
-    b.dense(w, bias, w_scale=np.full(classes, 0.01, np.float32),
-            y_scale=0.02 * 0.01 * 60 * math.sqrt(n_in) / 20, y_zero_point=0)
-    return b.build()
-
-
-def random_trace(rng: np.random.Generator, duration_s: float = 60.0, mean_power_w: float = 2e-3,
-                 period_s: float = 0.5) -> Trace:
-    """A bursty harvest: exponential samples, some zero, every ``period_s`` [s]."""
-    n = max(2, int(duration_s / period_s))
-    p = rng.exponential(mean_power_w, n) * (rng.random(n) > 0.3)
-    return Trace(np.arange(n) * period_s, p, n * period_s, loop=True, name="random")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -79,26 +43,6 @@ class InPlaceStatic(Static):
 
 # ----------------------------------------------------------------------------------------------
 # running one generated case
-
-
-def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
-             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True):
-    """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls``.
-
-    Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
-    request's ``correct`` must be True for a correct scheduler.
-    """
-    rng = np.random.default_rng(len(brownout_at))
-    shape = network.tensors[network.input_name]
-    inputs = rng.integers(-128, 128, size=(n_requests,) + tuple(shape), dtype=np.int64).astype(np.int8)
-    refs = [network.run(x) for x in inputs]
-    tasks = lower(network, granularity)
-    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests)
-    setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
-                  trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,
-                  record_timeline=record_timeline, brownout_at=tuple(brownout_at), fast_cycles=fast_cycles)
-    run = Engine(setup, scheduler_cls).run()
-    return run, request_table(run, None)
 
 
 def failure_places(run) -> list[str]:

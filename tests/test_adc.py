@@ -6,14 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from intersim.capacitor import Storage
-from intersim.engine import Engine, Setup
-from intersim.platform import get_platform
-from intersim.scheduler import Done, Idle, ReadVoltage, RunTasks, Scheduler, Copy, tensor_buffer
-from intersim.tasks import lower
+from intersim.energy.capacitor import Storage
+from intersim.sim.engine import Engine, Setup
+from intersim.hw.platform import get_platform
+from intersim.sched.contract import Done, Idle, ReadVoltage, RunTasks, Scheduler, Copy, tensor_buffer
+from intersim.nn.tasks import lower
 from intersim.testing import random_network
-from intersim.trace import Trace
-from intersim.workload import Workload
+from intersim.energy.trace import Trace
+from intersim.sim.workload import Workload
 
 
 class Reader(Scheduler):
@@ -92,7 +92,7 @@ def test_on_arrival_is_called_while_powered():
 
 def test_read_voltage_energy_is_in_the_books():
     """The reads' energy is booked (as compute) and the books balance."""
-    from intersim.results import books_residual_j
+    from intersim.report.results import books_residual_j
     Reader.seen = []
     with_reads = Engine(_setup(), Reader).run()
     residual = books_residual_j(with_reads.books)

@@ -14,10 +14,10 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from intersim import capacitor as cap
-from intersim.capacitor import STOP_COLLAPSE, STOP_HIGH, STOP_LOW, STOP_TIME, Storage
-from intersim.power_path import EfficiencyCurve, efficiency_from_current_lut
-from intersim.trace import Trace
+from intersim.energy import capacitor as cap
+from intersim.energy.capacitor import STOP_COLLAPSE, STOP_HIGH, STOP_LOW, STOP_TIME, Storage
+from intersim.energy.power_path import EfficiencyCurve, efficiency_from_current_lut
+from intersim.energy.trace import Trace
 
 RTOL = 1e-9
 

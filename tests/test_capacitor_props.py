@@ -8,10 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from intersim import capacitor as cap
-from intersim.capacitor import STOP_COLLAPSE, STOP_FULL, STOP_HIGH, STOP_LOW, STOP_TIME, Storage
-from intersim.power_path import boot_loop
-from intersim.trace import Trace
+from intersim.energy import capacitor as cap
+from intersim.energy.capacitor import STOP_COLLAPSE, STOP_FULL, STOP_HIGH, STOP_LOW, STOP_TIME, Storage
+from intersim.energy.power_path import boot_loop
+from intersim.energy.trace import Trace
 
 EMPTY = np.empty(0)
 

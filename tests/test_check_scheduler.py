@@ -1,7 +1,7 @@
 """The public property-testing machinery: check_scheduler and `intersim check-scheduler`."""
 from intersim.cli import main
 from intersim.scenario import load_scenario
-from intersim.schedulers import JITTask
+from intersim.sched.registry import JITTask
 from intersim.testing import check_scheduler
 
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from intersim.cli import main
-from intersim.results import BOOK_COLUMNS, REQUEST_COLUMNS, SUMMARY_COLUMNS, TIMELINE_COLUMNS
+from intersim.report.results import BOOK_COLUMNS, REQUEST_COLUMNS, SUMMARY_COLUMNS, TIMELINE_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "scenarios" / "default.toml"
@@ -62,7 +62,7 @@ def test_run_writes_every_output(run_dir):
 
 def test_csv_floats_round_trip_so_books_re_add(run_dir):
     summary = pd.read_csv(run_dir / "summary.csv")
-    from intersim.results import books_residual_j
+    from intersim.report.results import books_residual_j
     for _, row in summary.iterrows():
         assert books_residual_j(row) == row["energy_residual_j"]
     requests = pd.read_csv(run_dir / "requests.csv")

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from intersim import cost
-from intersim.cost import (Cost, erase_pages_for, task_cost, task_costs, transfer_cost,
+from intersim.hw import cost
+from intersim.hw.cost import (Cost, erase_pages_for, task_cost, task_costs, transfer_cost,
                            weight_reload_cost)
 from intersim.errors import PlatformError
-from intersim.platform import PRESETS, get_platform
+from intersim.hw.platform import PRESETS, get_platform
 
 NAMES = sorted(PRESETS)
 

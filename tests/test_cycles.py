@@ -1,4 +1,4 @@
-"""The compiled power cycles (intersim.cycles) give exactly the results of stepping every action
+"""The compiled power cycles (intersim.sim.power_cycles) give exactly the results of stepping every action
 in Python: books, counts, per-request columns and verdicts, bit for bit."""
 import math
 from collections import Counter
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intersim import cycles
-from intersim.capacitor import Storage
+from intersim.sim import power_cycles as cycles
+from intersim.energy.capacitor import Storage
 from intersim.errors import SchedulerError
-from intersim.scheduler import CheckpointedRun, Idle
-from intersim.schedulers import SCHEDULERS, Restart
+from intersim.sched.contract import CheckpointedRun, Idle
+from intersim.sched.registry import SCHEDULERS, Restart
 from intersim.testing import random_network, random_trace, run_case
 
 

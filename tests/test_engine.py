@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import intersim
-from intersim.capacitor import Storage
-from intersim.results import books_residual_j
+from intersim.energy.capacitor import Storage
+from intersim.report.results import books_residual_j
 from intersim.scenario import scenario_from_dict
-from intersim.schedulers import SCHEDULERS
+from intersim.sched.registry import SCHEDULERS
 from intersim.testing import random_network, random_trace, run_case
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,8 +78,8 @@ def test_same_seed_same_results_bit_for_bit():
 def test_volatile_memory_is_poisoned_so_a_scheduler_relying_on_it_fails():
     """``static`` with its activations moved to SRAM commits progress over data that is lost at
     a brown-out: the poison makes the output detectably wrong."""
-    from intersim.memory import SRAM
-    from intersim.scheduler import allocate_psums, tensor_buffer
+    from intersim.hw.memory import SRAM
+    from intersim.sched.contract import allocate_psums, tensor_buffer
 
     class VolatileStatic(SCHEDULERS["static"]):
         name = "volatile-static"
@@ -188,7 +188,7 @@ def test_part_presets_fill_storage():
     sc = _default_with(storage={"part": "tantalum-100uF", "capacitance_f": None},
                        source={"converter": "bq25570"})
     st = sc.storage()
-    from intersim.parts import capacitor_part, converter_part
+    from intersim.energy.parts import capacitor_part, converter_part
     assert st.capacitance_f == capacitor_part("tantalum-100uF").capacitance_f
     assert st.esr_ohm == capacitor_part("tantalum-100uF").esr_ohm
     assert st.input_efficiency == 0.8  # the scenario's explicit key wins over the preset

@@ -1,8 +1,8 @@
 """Published continuous-power latencies reproduced by the cost model (issue pass criterion)."""
 import pytest
 
-from intersim import fidelity
-from intersim.fidelity import (CALIBRATION_FIGURE, JOB_STATEMENTS, calibrate_job_statements,
+from intersim.study import fidelity
+from intersim.study.fidelity import (CALIBRATION_FIGURE, JOB_STATEMENTS, calibrate_job_statements,
                                fidelity_table, job_table)
 
 
@@ -39,7 +39,7 @@ def test_job_table_counts_the_macs():
 
 
 def test_latency_grows_with_slower_memory():
-    from intersim.platform import get_platform
+    from intersim.hw.platform import get_platform
     p = get_platform("msp430fr5994-extfram")
     slow = p.with_(nvm_read_cycles_per_byte=2 * p.nvm_read_cycles_per_byte)
     net = fidelity.NETWORKS["mnist"]

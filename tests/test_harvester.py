@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from intersim import harvester
+from intersim.energy import harvester
 from intersim.errors import IntersimError
 
 

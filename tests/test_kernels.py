@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from intersim import kernels as K
+from intersim.nn import int8_kernels as K
 from intersim.errors import ModelError
-from intersim.quant import Requant, onnx_add_params, tflite_add_params
+from intersim.nn.quant import Requant, onnx_add_params, tflite_add_params
 
 
 @st.composite
@@ -197,7 +197,7 @@ def test_kernel_errors_name_the_problem():
     with pytest.raises(ModelError, match="equal shapes"):
         K.add(x, x[:2], onnx_add_params(1, 0, 1, 0, 1, 0))
     with pytest.raises(ModelError, match="TFLite int8 average pooling"):
-        from intersim.network import AvgPool2D
+        from intersim.nn.network import AvgPool2D
         AvgPool2D("p", "a", "b", (4, 5, 5), 2, semantics="tflite", x_scale=0.1, y_scale=0.2)
 
 

@@ -2,15 +2,15 @@
 bytes were seen before or not, and different input bytes are never served a stale output."""
 import numpy as np
 
-from intersim import zoo
-from intersim.engine import Engine, Setup
-from intersim.memo import TaskMemo, memo_for
-from intersim.platform import get_platform
-from intersim.schedulers import SCHEDULERS
-from intersim.tasks import lower
+from intersim.nn import zoo
+from intersim.sim.engine import Engine, Setup
+from intersim.sim.task_memo import TaskMemo, memo_for
+from intersim.hw.platform import get_platform
+from intersim.sched.registry import SCHEDULERS
+from intersim.nn.tasks import lower
 from intersim.testing import random_network, random_trace
-from intersim.capacitor import Storage
-from intersim.workload import Workload
+from intersim.energy.capacitor import Storage
+from intersim.sim.workload import Workload
 
 
 def _setup(net, granularity, inputs, seed=3):

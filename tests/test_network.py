@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from intersim.errors import ModelError
-from intersim.network import (Conv2D, Network, NetworkBuilder, Relu, load_network, load_samples, save_network)
-from intersim.quant import Requant
+from intersim.nn.network import (Conv2D, Network, NetworkBuilder, Relu, load_network, load_samples, save_network)
+from intersim.nn.quant import Requant
 
 
 def random_net(seed: int, sem: str) -> Network:
@@ -142,7 +142,7 @@ def test_validation_errors():
 def test_exported_random_networks_bit_exact(seed):
     """Export whole networks (concat, add, fused ReLU6 as Clip, pools, dense as QGemm) and run them in ORT."""
     pytest.importorskip("onnxruntime")
-    from intersim.onnx_import import load_onnx, ort_session, to_onnx
+    from intersim.nn.onnx_import import load_onnx, ort_session, to_onnx
 
     net = random_net(seed, "onnx")
     m = to_onnx(net)

@@ -8,7 +8,7 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper as nh  # noqa: E402
 
 from intersim.errors import ModelError  # noqa: E402
-from intersim.onnx_import import load_onnx, ort_session, qdq_to_qlinear  # noqa: E402
+from intersim.nn.onnx_import import load_onnx, ort_session, qdq_to_qlinear  # noqa: E402
 
 MS = "com.microsoft"
 

@@ -9,16 +9,16 @@ import numpy as np
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from intersim.capacitor import Storage
-from intersim.engine import Engine, Setup
-from intersim.optimal import (
+from intersim.energy.capacitor import Storage
+from intersim.sim.engine import Engine, Setup
+from intersim.sched.optimal import (
     EnumerationTooLarge, Optimal, OptimalOnline, enumerate_policies, follow, plan_request, restart_policy,
 )
-from intersim.platform import get_platform
-from intersim.schedulers import SCHEDULERS
-from intersim.tasks import lower
+from intersim.hw.platform import get_platform
+from intersim.sched.registry import SCHEDULERS
+from intersim.nn.tasks import lower
 from intersim.testing import random_network, random_trace, run_case, strategies, violations
-from intersim.workload import Workload
+from intersim.sim.workload import Workload
 
 S = strategies()
 
@@ -165,7 +165,7 @@ def test_plan_time_is_reported():
 def test_never_reaches_only_where_the_kernel_never_reaches():
     """The planner's shortcut (declare a charge or sleep DEAD without stepping the kernel) is
     conservative: whenever it fires, the kernel run to the horizon never reaches the target."""
-    from intersim.optimal import _step
+    from intersim.sched.optimal import _step
     tally = Counter()
 
     @settings(max_examples=150)

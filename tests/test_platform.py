@@ -5,7 +5,7 @@ import math
 import pytest
 
 from intersim.errors import PlatformError
-from intersim.platform import KERNEL_KINDS, NVM_KINDS, PRESETS, Platform, get_platform
+from intersim.hw.platform import KERNEL_KINDS, NVM_KINDS, PRESETS, Platform, get_platform
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -4,15 +4,15 @@ import math
 import numpy as np
 import pytest
 
-from intersim import capacitor as cap
-from intersim.capacitor import STOP_COLLAPSE, STOP_HIGH, STOP_LOW, Storage
+from intersim.energy import capacitor as cap
+from intersim.energy.capacitor import STOP_COLLAPSE, STOP_HIGH, STOP_LOW, Storage
 from intersim.errors import ScenarioError
-from intersim.parts import CAPACITORS, CONVERTERS, capacitor_part, storage_from_parts
-from intersim.power_path import (
+from intersim.energy.parts import CAPACITORS, CONVERTERS, capacitor_part, storage_from_parts
+from intersim.energy.power_path import (
     EfficiencyCurve, boot_loop, collapse_power_w, efficiency_from_current_lut, ldo_efficiency,
     terminal_voltage_v,
 )
-from intersim.trace import Trace
+from intersim.energy.trace import Trace
 
 
 @pytest.mark.parametrize("key,value", [

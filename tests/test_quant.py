@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from intersim import quant as Q
+from intersim.nn import quant as Q
 from intersim.errors import ModelError
 
 i32 = st.integers(-(2**31), 2**31 - 1)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from intersim import kernels as K
-from intersim.quant import Requant, tflite_add_params
+from intersim.nn import int8_kernels as K
+from intersim.nn.quant import Requant, tflite_add_params
 
 try:
     from tflite_micro.python.tflite_micro import runtime as tflm_runtime

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import Phase, event, given, settings
 from hypothesis import strategies as st
 
-from intersim.schedulers import SCHEDULERS
+from intersim.sched.registry import SCHEDULERS
 from intersim.testing import InPlaceStatic, failure_places, run_case, strategies, violations
 
 S = strategies()
@@ -63,7 +63,7 @@ def test_static_with_long_partial_sum_chains():
     import numpy as np
     from hypothesis import example
 
-    from intersim.capacitor import Storage
+    from intersim.energy.capacitor import Storage
     from intersim.testing import random_network, random_trace
 
     @settings(max_examples=60)

@@ -9,7 +9,7 @@ import pytest
 
 import intersim
 from intersim.errors import ScenarioError
-from intersim.sweep import (add_plot_arguments, add_sweep_arguments, diff_definitions, load_sweep,
+from intersim.study.sweep import (add_plot_arguments, add_sweep_arguments, diff_definitions, load_sweep,
                             run_plot_command, run_sweep_command)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,8 +197,8 @@ def test_definition_does_not_depend_on_where_it_runs(tmp_path, monkeypatch):
 
 def test_summary_columns_have_declared_dtypes():
     """A new summary column must get a dtype here (else it would be stored as float64)."""
-    from intersim.results import SUMMARY_COLUMNS
-    from intersim.sweep import INT_COLUMNS, STRING_COLUMNS
+    from intersim.report.results import SUMMARY_COLUMNS
+    from intersim.study.sweep import INT_COLUMNS, STRING_COLUMNS
     floats = {c for c in SUMMARY_COLUMNS if c not in INT_COLUMNS and c not in STRING_COLUMNS}
     assert all(c.endswith(("_s", "_j", "_rate", "_per_h")) for c in floats), floats
 
@@ -217,7 +217,7 @@ def test_shipped_sweeps_validate():
 
 
 def test_one_sweep_per_directory(tmp_path):
-    from intersim.sweep import _lock, _unlock, run_sweep
+    from intersim.study.sweep import _lock, _unlock, run_sweep
     raw = sweep({"seed": [1]})
     out = tmp_path / "out"
     out.mkdir()

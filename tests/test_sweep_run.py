@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from intersim.results import SUMMARY_COLUMNS
+from intersim.report.results import SUMMARY_COLUMNS
 from intersim.scenario import Scenario
 from intersim.simulate import simulate
-from intersim.sweep import (PARTS_DIR, add_plot_arguments, add_sweep_arguments, load_results,
+from intersim.study.sweep import (PARTS_DIR, add_plot_arguments, add_sweep_arguments, load_results,
                             load_sweep, run_plot_command, run_sweep, run_sweep_command)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def test_sigkill_and_resume_gives_the_uninterrupted_table(tmp_path):
     # 40 runs of a few tens of ms: the sweep is still running when the kill lands
     _sweep_file(f, "{ logspace = [4.7e-6, 4.7e-3, 20] }", duration_s=60.0)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "intersim.sweep", "sweep", str(f), "--out", str(out), "--workers", "2",
+    cmd = [sys.executable, "-m", "intersim.study.sweep", "sweep", str(f), "--out", str(out), "--workers", "2",
            "--no-progress"]
     rng = random.Random(7)
     kills = 0

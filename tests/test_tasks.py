@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intersim import zoo
-from intersim.capacitor import Storage
+from intersim.nn import zoo
+from intersim.energy.capacitor import Storage
 from intersim.errors import ScenarioError
-from intersim.schedulers import SCHEDULERS
-from intersim.tasks import lower, parse_granularity
+from intersim.sched.registry import SCHEDULERS
+from intersim.nn.tasks import lower, parse_granularity
 from intersim.testing import random_network, random_trace, run_case
 
 GRANULARITIES = ["layer", "channel", "channels:3", "layer,ic:1", "channels:2,ic:2", "rows:1", "rows:3", "element"]

@@ -4,7 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-from intersim import harvester, trace_gen
+from intersim.energy import harvester
+from intersim.energy import generators as trace_gen
 from intersim.errors import TraceError
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from intersim import trace_inspect
+from intersim.energy import inspect as trace_inspect
 
 REPO = Path(__file__).resolve().parent.parent
 

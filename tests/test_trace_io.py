@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from intersim.errors import TraceError
-from intersim.trace import Trace
-from intersim.trace_io import guess_format, load_trace, load_trace_pieces, save_trace
+from intersim.energy.trace import Trace
+from intersim.energy.trace_io import guess_format, load_trace, load_trace_pieces, save_trace
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from intersim.errors import TraceError
-from intersim.trace import Trace
-from intersim.trace_io import load_trace, save_trace
+from intersim.energy.trace import Trace
+from intersim.energy.trace_io import load_trace, save_trace
 
 finite_power = st.floats(0.0, 5.0, allow_nan=False, allow_infinity=False)
 

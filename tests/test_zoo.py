@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from intersim import zoo
+from intersim.nn import zoo
 from intersim.errors import ModelError
 
 
@@ -33,7 +33,7 @@ def test_digits_cnn_accuracy_is_what_the_metadata_says():
 
 def test_digits_cnn_equals_onnxruntime_on_its_export(tmp_path):
     pytest.importorskip("onnxruntime")
-    from intersim.onnx_import import load_onnx, ort_session, to_onnx
+    from intersim.nn.onnx_import import load_onnx, ort_session, to_onnx
 
     net = zoo.load("digits_cnn")
     x, _ = zoo.samples("digits_cnn")
@@ -66,7 +66,7 @@ def test_literature_shapes(name):
         assert len(np.unique(a)) > 1, t
     assert zoo.load(name) is net  # cached
     # deterministic: rebuilt from the seed, same weights
-    from intersim.zoo.literature import BUILDERS
+    from intersim.nn.zoo.literature import BUILDERS
 
     again = BUILDERS[name]()
     assert all(np.array_equal(getattr(a, "weight", 0), getattr(b, "weight", 0)) for a, b in zip(net.layers, again.layers))

@@ -1,4 +1,4 @@
-"""Refit the single-diode parameters of intersim.harvester's PV cells to the measured curves.
+"""Refit the single-diode parameters of intersim.energy.harvester's PV cells to the measured curves.
 
     python traces/fit_pv_cells.py [../shared/traces/simba-pv-ivcurves]
 

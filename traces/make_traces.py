@@ -5,7 +5,7 @@ Run from anywhere::
     python traces/make_traces.py            # writes next to this script
     python traces/make_traces.py --out DIR  # somewhere else
 
-Every trace comes from :mod:`intersim.trace_gen` with ``numpy.random.default_rng(seed)``;
+Every trace comes from :mod:`intersim.energy.generators` with ``numpy.random.default_rng(seed)``;
 the seeds and parameters are in ``TRACES`` below and in traces/README.md. Powers are rounded to
 1 nW so the CSV files stay small (the rounded values round-trip exactly). Re-running rewrites
 bit-identical files.
@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from intersim import harvester, trace_gen
-from intersim.trace import Trace
-from intersim.trace_io import save_trace
+from intersim.energy import harvester
+from intersim.energy import generators as trace_gen
+from intersim.energy.trace import Trace
+from intersim.energy.trace_io import save_trace
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,0 +1,47 @@
+"""The registry of shipped schedulers and the lookup of users' classes by import path.
+
+Docs/architecture.md describes each scheduler's execution design (where activations live, what is
+preserved, and when).
+"""
+from __future__ import annotations
+
+from ..errors import SchedulerError
+from .baseline import Continuous, Restart, effective_v_off, result_copy
+from .contract import Scheduler
+from .jit import JIT, JITTask
+from .optimal import Optimal, OptimalOnline
+from .static import Static
+
+__all__ = ["SCHEDULERS", "get_scheduler", "Continuous", "Restart", "Static", "JIT", "JITTask", "Optimal",
+           "OptimalOnline", "result_copy", "effective_v_off"]
+
+
+#: Built-in schedulers by name, in the order of the comparison table.
+SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline)}
+
+
+def get_scheduler(name):
+    """Scheduler class by name, or a user's class by import path ``"package.module:Class"``;
+    unknown names list the valid ones."""
+    if isinstance(name, type):
+        return name
+    if name in SCHEDULERS:
+        return SCHEDULERS[name]
+    if ":" in name:
+        import importlib
+        import os
+        import sys
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())  # console scripts do not put the current directory there
+        module_name, _, class_name = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise SchedulerError(f"scheduler {name!r} cannot be imported ({exc}); give "
+                                 f"'package.module:Class' importable from the current directory") from None
+        if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
+            raise SchedulerError(f"scheduler {name!r} is not a subclass of intersim.Scheduler")
+        return cls
+    raise SchedulerError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}, or a user "
+                         f"class as 'package.module:Class'")
+

@@ -1,0 +1,487 @@
+"""Compiled power cycles: many identical scheduler cycles in one numba call.
+
+At a small capacitor a scheduler spends a simulated hour repeating one short cycle -- ``jit``'s
+comparator, checkpoint, sleep to V_on and resume, a hundred thousand times --, each cycle a handful
+of actions stepped in Python. The kernels here carry out such cycles exactly as the engine's
+Python path would (the same :func:`intersim.energy.capacitor._advance` calls in the same order, the same
+floating-point book-keeping, Neumaier sums included) and stop *before* any cycle that would end
+differently: that cycle is rolled back and handed to the Python path, which then takes it
+step by step. The tests check both ways give identical results, bit for bit.
+
+Accumulator layout (``acc``, float64 ``(N_ACC, 2)``, column 0 the sum, 1 the Neumaier
+compensation for the books that have one): see the ``ACC_*`` constants.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance, _book
+from .task_runs import _advance_tasks
+
+ACC_OUTPUT_LOSS = 0   #: the output converter's loss (Neumaier)
+ACC_COMPUTE = 1       #: the ``compute`` load book (Neumaier)
+ACC_CHECKPOINT = 2    #: the ``checkpoint`` load book (Neumaier)
+ACC_SLEEP = 3         #: the ``sleep`` load book (Neumaier)
+ACC_REQ_COMPUTE = 4   #: the request's ``compute_s`` [s]
+ACC_REQ_PRESERVE = 5  #: the request's ``preserve_s`` [s]
+ACC_REQ_OFF = 6       #: the request's ``off_s`` [s]
+ACC_ACTIVE = 7        #: active time since boot [s]
+ACC_BOOT = 8          #: the ``boot`` load book (Neumaier)
+ACC_REEXECUTION = 9   #: the ``reexecution`` load book (Neumaier)
+ACC_REQ_RESTORE = 10  #: the request's ``restore_s`` [s]
+ACC_REQ_REEXEC = 11   #: the request's ``reexecution_s`` [s]
+N_ACC = 12
+
+#: action codes of the ``meta`` records (a code >= 0 is that task of the run: "compute")
+CODE_COPY = -1    #: the checkpoint's image copy ("preserve")
+CODE_HEADER = -2  #: the checkpoint's header words ("preserve")
+CODE_FLAG = -3    #: the checkpoint's flag word ("preserve")
+CODE_SLEEP = -4   #: a sleep ("sleep")
+CODE_OFF = -5     #: off, charging to V_on ("off")
+CODE_BOOT = -6    #: the boot ("boot")
+
+#: counters of :func:`_boot_cycles` (``counts``, int64): the furthest cut ``(task, cycles)``
+#: over the cycles taken, the cycles re-executed, and NVM words written in the last boot
+CNT_MAX_TASK = 0
+CNT_MAX_CYCLES = 1
+CNT_REEXECUTED = 2
+CNT_WORDS = 3
+N_CNT = 4
+
+
+@njit(cache=True)
+def _regulator_loss(acc, x, eta_out):
+    """Book the output regulator's loss of ``x`` [J] delivered at the pin, as
+    ``Engine._book_load`` does."""
+    _book(acc, ACC_OUTPUT_LOSS, x / eta_out - x)
+
+
+@njit(cache=True)
+def _note(meta, n_meta, record, n_seg, code):
+    """Record that the action ``code`` ended at segment count ``n_seg`` (if ``record``); returns the
+    record count."""
+    if record:
+        meta[n_meta, 0] = n_seg
+        meta[n_meta, 1] = code
+        return n_meta + 1
+    return n_meta
+
+
+@njit(cache=True)
+def _load_words(nvm_words, dt, duration):
+    """NVM words a completed load wrote, as the engine counts them."""
+    if dt < duration:
+        return int(nvm_words * dt / duration)
+    return nvm_words
+
+
+@njit(cache=True)
+def _fsum(x, n, partials):
+    """``math.fsum(x[:n])``: the correctly rounded sum, by CPython's algorithm (Shewchuk's
+    non-overlapping partials, then a half-even correction across partials). ``partials``:
+    scratch of at least 64 floats (a finite double sum needs at most ~40)."""
+    m = 0
+    for idx in range(n):
+        v = x[idx]
+        i = 0
+        for j in range(m):
+            y = partials[j]
+            if abs(v) < abs(y):
+                v, y = y, v
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                partials[i] = lo
+                i += 1
+            v = hi
+        m = i
+        if v != 0.0:
+            partials[m] = v
+            m += 1
+    hi = 0.0
+    lo = 0.0
+    if m > 0:
+        m -= 1
+        hi = partials[m]
+        while m > 0:
+            v = hi
+            m -= 1
+            y = partials[m]
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                break
+        if m > 0 and ((lo < 0.0 and partials[m - 1] < 0.0) or (lo > 0.0 and partials[m - 1] > 0.0)):
+            y = lo * 2.0
+            v = hi + y
+            if y == v - hi:
+                hi = v
+    return hi
+
+
+@njit(cache=True)
+def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                       t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
+                       task_cycles, pin_w, loads_w, task_words, i, resume, clock_hz, eta_out,
+                       e_threshold, e_off, e_target, horizon_s, t_event, suspend,
+                       copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
+                       flag, max_cycles, acc, words, slot_task, slot_cycles, scratch):
+    """Normal ``jit`` cycles of a run of tasks (``task_cycles``, pin powers ``pin_w``, capacitor
+    loads ``loads_w``, NVM words ``task_words``), from task ``i`` with ``resume`` [cycles] of it
+    done, at ``(t, e)`` [s, J]: tasks run (and complete) until the comparator (``e_threshold``)
+    fires inside one (``suspend``: the task is suspended there, as ``jit``; else it finishes
+    first, as ``jit-task``); the checkpoint (image copy, four header words, the flag word: the commit)
+    completes; the sleep reaches ``e_target``; everything ends before ``t_event`` [s] (the next
+    simpy event). A cycle in which the run completes ends the call there (the completed tasks'
+    pin energy ``x_done`` [J] over ``t_done`` [s] is returned: the engine keeps it pending). The
+    first cycle that would go otherwise (a brown-out, the horizon, the event) is rolled back and
+    not taken.
+
+    Updates ``books``, ``acc``, ``words[0]`` (NVM words since boot) and, per slot ``s``, the
+    position its last checkpoint saved (``slot_task[s]``, ``slot_cycles[s]``) in place.
+    ``scratch``: at least ``len(task_cycles) + 64`` floats. Timeline segments (``seg_*``, empty:
+    none) are recorded from ``n_seg`` on, and ``meta`` rows ``(segment count after, action code)``
+    say whose they are (:data:`CODE_COPY` ...; a code >= 0 is that task of the run); a cycle that
+    would need a bigger segment buffer than the engine would have made is not taken. Returns
+    ``(t, e, cycles_taken, task, resume, flag, completed, x_done, t_done, n_seg, n_meta)``.
+    """
+    books_save = books.copy()
+    acc_save = acc.copy()
+    n = task_cycles.size
+    record = seg_t0.size > 0
+    n_meta = 0
+    products = scratch[:n]
+    partials = scratch[n:]
+    xs = np.empty(3)
+    dts = np.empty(3)
+    r = resume
+    done = 0
+    while done < max_cycles:
+        t_save, e_save, words_save, n_seg_save, n_meta_save = t, e, words[0], n_seg, n_meta
+        if record:
+            # the engine sizes the segment buffer before each run (Engine._ensure_segments): a
+            # cycle that would grow it, or fill the action records, is left to the engine
+            t_all = t
+            for j in range(i, n):
+                t_all = t_all + ((max(task_cycles[j] - r, 0) if j == i and r else task_cycles[j]) / clock_hz)
+            if (n_seg + (n - i) + 2 + int((t_all - t) / min_sample_s) > seg_t0.size
+                    or n_meta + (n - i) + 4 > meta.shape[0]):
+                return t, e, done, i, r, flag, False, 0.0, 0.0, n_seg, n_meta
+        books_save[:] = books
+        acc_save[:] = acc
+        ok = False
+        # 1. the run from (i, r), the comparator armed, as RunTasks advances it
+        t0 = t
+        t_k = t0   # end of the last completed task
+        w_done = 0.0
+        j = i
+        reason = STOP_TIME
+        d = 0.0
+        while j < n:
+            w = task_words[j]
+            if j == i and r:
+                left = task_cycles[j] - r
+                if left < 0:
+                    left = 0
+                d = left / clock_hz
+                if task_cycles[j]:
+                    w = math.floor(w * left / task_cycles[j])
+            else:
+                d = task_cycles[j] / clock_hz
+            t_end = t + d
+            stop = t_end if t_end < horizon_s else horizon_s
+            t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, stop, loads_w[j], e_threshold, math.inf, books,
+                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+            n_meta = _note(meta, n_meta, record, n_seg, j)
+            if reason != STOP_TIME or stop < t_end:
+                break
+            products[j - i] = pin_w[j] * d
+            w_done += w
+            t_k = t
+            j += 1
+        if j == n:
+            # the run completed: the action ends here, its work pending until the result's commit
+            t_done = t_k - t0
+            e_pin = _fsum(products, n - i, partials)
+            x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
+            _regulator_loss(acc, x_done, eta_out)
+            words[0] += int(w_done)
+            acc[ACC_ACTIVE, 0] += t - t0
+            return t, e, done, n, 0, flag, True, x_done, t_done, n_seg, n_meta
+        if reason == STOP_LOW:
+            k = j - i
+            x_done = 0.0
+            t_done = 0.0
+            if k:
+                t_done = t_k - t0
+                e_pin = _fsum(products, k, partials)
+                x_done = (e_pin / t_done if t_done > 0 else 0.0) * t_done
+                _regulator_loss(acc, x_done, eta_out)
+                words[0] += int(w_done)
+            dt_cut = t - t_k
+            x_cut = 0.0
+            if dt_cut > 0:
+                x_cut = pin_w[j] * dt_cut
+                _regulator_loss(acc, x_cut, eta_out)
+            acc[ACC_ACTIVE, 0] += t - t0
+            c = (r if k == 0 else 0) + int(dt_cut * clock_hz)
+            if c > task_cycles[j]:
+                c = task_cycles[j]
+            ok = True
+            x_rest = 0.0
+            dt_rest = 0.0
+            if not suspend:
+                # jit-task: the comparator only raised a flag; the task finishes first (a load that
+                # must complete), and the checkpoint names the next task -- not the last one: that
+                # cycle ends the run after its sleep, and is left to the engine
+                rest = d - dt_cut
+                nw = int(w * rest / d) if d else 0
+                t_target = t + rest
+                t_stop = t_target if t_target < horizon_s else horizon_s
+                t_start = t
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, t_stop, loads_w[j], e_off, math.inf, books,
+                                               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+                dt_rest = t - t_start
+                if reason != STOP_TIME or t_target > horizon_s or j + 1 == n:
+                    ok = False
+                else:
+                    n_meta = _note(meta, n_meta, record, n_seg, j)
+                    acc[ACC_ACTIVE, 0] += dt_rest
+                    words[0] += _load_words(nw, dt_rest, rest)
+                    x_rest = pin_w[j] * dt_rest
+                    _regulator_loss(acc, x_rest, eta_out)
+                    j += 1
+                    c = 0
+            # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
+            for m in range(3 if ok else 0):
+                if m == 0:
+                    p, dur, nw = copy_pin_w, copy_time_s, copy_words
+                elif m == 1:
+                    p, dur, nw = word_pin_w, 4 * word_time_s, 4
+                else:
+                    p, dur, nw = word_pin_w, 1 * word_time_s, 1
+                t_target = t + dur
+                t_stop = t_target if t_target < horizon_s else horizon_s
+                t_start = t
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, t_stop, p / eta_out, e_off, math.inf, books,
+                                               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+                dt = t - t_start
+                if reason != STOP_TIME or t_target > horizon_s:
+                    ok = False
+                    break
+                n_meta = _note(meta, n_meta, record, n_seg, CODE_COPY - m)
+                acc[ACC_ACTIVE, 0] += dt
+                words[0] += _load_words(nw, dt, dur)
+                x = p * dt
+                _regulator_loss(acc, x, eta_out)
+                xs[m] = x
+                dts[m] = dt
+            if ok:
+                # the commit: the pending entries, in order
+                if k:
+                    _book(acc, ACC_COMPUTE, x_done)
+                    acc[ACC_REQ_COMPUTE, 0] += t_done
+                if dt_cut > 0:
+                    _book(acc, ACC_COMPUTE, x_cut)
+                    acc[ACC_REQ_COMPUTE, 0] += dt_cut
+                if not suspend:
+                    _book(acc, ACC_COMPUTE, x_rest)
+                    acc[ACC_REQ_COMPUTE, 0] += dt_rest
+                for m in range(3):
+                    _book(acc, ACC_CHECKPOINT, xs[m])
+                    acc[ACC_REQ_PRESERVE, 0] += dts[m]
+                # 5. sleep to V_on
+                t_start = t
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, horizon_s, sleep_pin_w / eta_out, e_off, e_target, books,
+                                               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+                dt = t - t_start
+                if reason != STOP_HIGH or t >= t_event:
+                    ok = False
+                else:
+                    n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
+                    x = sleep_pin_w * dt
+                    _regulator_loss(acc, x, eta_out)
+                    _book(acc, ACC_SLEEP, x)
+                    acc[ACC_REQ_OFF, 0] += dt
+        if not ok:
+            books[:] = books_save
+            acc[:] = acc_save
+            words[0] = words_save
+            return t_save, e_save, done, i, r, flag, False, 0.0, 0.0, n_seg_save, n_meta_save
+        s = 1 - (flag & 1) if flag != 0 else 0
+        epoch = ((flag >> 1) + 1) & 0x7FFF
+        if epoch == 0:
+            epoch = 1
+        flag = (epoch << 1) | s
+        slot_task[s] = j
+        slot_cycles[s] = c
+        i = j
+        r = c
+        done += 1
+    return t, e, done, i, r, flag, False, 0.0, 0.0, n_seg, n_meta
+
+
+@njit(cache=True)
+def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                 t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
+                 e_on, e_off, eta_out, boot_pin_w, boot_time_s, sleep_pin_w, sleep_targets,
+                 loads_w, pin_w, durations_s, task_words, e_prefix, resume, clock_hz,
+                 horizon_s, t_event, service_s, max_cycles, acc, counts, seg_end):
+    """Brown-out cycles that repeat one boot: off until ``e_on``; the boot (``boot_pin_w`` for
+    ``boot_time_s``); sleeps to each of ``sleep_targets`` [J]; the run of tasks (pin powers
+    ``pin_w``, ``durations_s`` and NVM words ``task_words`` with the first task's ``resume`` [cycles]
+    already taken off) cut by
+    a brown-out at ``e_off``; everything before ``t_event`` [s]. The first cycle that would go
+    otherwise (the run completes, a brown-out elsewhere, the horizon, the event) is rolled back.
+
+    ``e_prefix[k]`` is the pin energy of the first ``k`` tasks as the engine sums it
+    (``math.fsum``). Updates ``books``, ``acc`` and ``counts`` in place (the furthest cut is
+    compared as ``(task, cycles)``). Timeline segments and ``meta`` as in :func:`_checkpoint_cycles`.
+    Returns ``(t, e, cycles_taken, n_seg, n_meta)``.
+    """
+    books_save = books.copy()
+    acc_save = acc.copy()
+    counts_save = counts.copy()
+    n = loads_w.size
+    record = seg_t0.size > 0
+    n_meta = 0
+    done = 0
+    while done < max_cycles:
+        t_save, e_save, n_seg_save, n_meta_save = t, e, n_seg, n_meta
+        if record and n_meta + n + 3 + sleep_targets.size > meta.shape[0]:
+            break
+        books_save[:] = books
+        acc_save[:] = acc
+        counts_save[:] = counts
+        ok = False
+        # off until V_on
+        t_start = t
+        t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                       t, e, horizon_s, 0.0, -1.0, e_on, books,
+                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+        n_meta = _note(meta, n_meta, record, n_seg, CODE_OFF)
+        if reason == STOP_HIGH:
+            acc[ACC_REQ_OFF, 0] += t - (t_start if t_start > service_s else service_s)
+            # the boot: a load that must complete
+            t_start = t
+            t_target = t + boot_time_s
+            t_stop = t_target if t_target < horizon_s else horizon_s
+            t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                           t, e, t_stop, boot_pin_w / eta_out, e_off, math.inf, books,
+                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+            dt = t - t_start
+            n_meta = _note(meta, n_meta, record, n_seg, CODE_BOOT)
+            if reason == STOP_TIME and t_target <= horizon_s:
+                ok = True
+                acc[ACC_ACTIVE, 0] = 0.0
+                acc[ACC_ACTIVE, 0] += dt
+                counts[CNT_WORDS] = 0
+                x = boot_pin_w * dt
+                _regulator_loss(acc, x, eta_out)
+                _book(acc, ACC_BOOT, x)
+                acc[ACC_REQ_RESTORE, 0] += t - (t_start if t_start > service_s else service_s)
+        if ok:
+            for j in range(sleep_targets.size):
+                t_start = t
+                t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                               t, e, horizon_s, sleep_pin_w / eta_out, e_off, sleep_targets[j],
+                                               books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+                dt = t - t_start
+                n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
+                x = sleep_pin_w * dt
+                _regulator_loss(acc, x, eta_out)
+                _book(acc, ACC_SLEEP, x)
+                acc[ACC_REQ_OFF, 0] += dt
+                if reason != STOP_HIGH:
+                    ok = False
+                    break
+        if ok and record:
+            # the engine sizes the segment buffer before the run (Engine._ensure_segments)
+            t_all = t
+            for j in range(n):
+                t_all = t_all + durations_s[j]
+            if n_seg + n + 2 + int((t_all - t) / min_sample_s) > seg_t0.size:
+                ok = False
+        if ok:
+            # the run, cut by a brown-out inside it
+            t0 = t
+            k, t, e, reason, n_seg = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                    t0, e, loads_w, durations_s, horizon_s, e_off, books,
+                                                    seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, seg_end)
+            for j in range(k):
+                n_meta = _note(meta, n_meta, record, seg_end[j], j)
+            if k < n:
+                n_meta = _note(meta, n_meta, record, n_seg, k)
+            if reason != STOP_LOW or k >= n:
+                ok = False
+            else:
+                t_k = t0  # the end of the last completed task, summed as the engine sums it
+                for j in range(k):
+                    t_k = t_k + durations_s[j]
+                x_done = 0.0
+                t_done = 0.0
+                if k:
+                    t_done = t_k - t0
+                    x_done = (e_prefix[k] / t_done if t_done > 0 else 0.0) * t_done
+                    _regulator_loss(acc, x_done, eta_out)
+                    w = 0.0
+                    for j in range(k):
+                        w += task_words[j]
+                    counts[CNT_WORDS] += int(w)
+                dt_cut = t - t_k
+                x_cut = 0.0
+                if dt_cut > 0:
+                    x_cut = pin_w[k] * dt_cut
+                    _regulator_loss(acc, x_cut, eta_out)
+                acc[ACC_ACTIVE, 0] += t - t0
+                if durations_s[k]:
+                    counts[CNT_WORDS] += int(task_words[k] * dt_cut / durations_s[k])
+                done_cycles = (resume if k == 0 else 0) + int(dt_cut * clock_hz)
+                counts[CNT_REEXECUTED] += int(dt_cut * clock_hz)
+                if k > counts[CNT_MAX_TASK] or (k == counts[CNT_MAX_TASK] and done_cycles > counts[CNT_MAX_CYCLES]):
+                    counts[CNT_MAX_TASK] = k
+                    counts[CNT_MAX_CYCLES] = done_cycles
+                # the brown-out: the pending work is re-execution
+                if k:
+                    _book(acc, ACC_REEXECUTION, x_done)
+                    acc[ACC_REQ_REEXEC, 0] += t_done
+                if dt_cut > 0:
+                    _book(acc, ACC_REEXECUTION, x_cut)
+                    acc[ACC_REQ_REEXEC, 0] += dt_cut
+                if t >= t_event:
+                    ok = False
+        if not ok:
+            books[:] = books_save
+            acc[:] = acc_save
+            counts[:] = counts_save
+            return t_save, e_save, done, n_seg_save, n_meta_save
+        done += 1
+    return t, e, done, n_seg, n_meta
+
+
+def warm():
+    """Compile the kernels (or load them from numba's cache) with a tiny call."""
+    z = np.zeros(0)
+    tr_t, tr_p = np.array([0.0]), np.array([1e-3])
+    for a in (tr_t, tr_p):
+        a.setflags(write=False)  # as a Trace's arrays are
+    one = np.array([1e-3])
+    meta = np.zeros((16, 2), np.int64)
+    _checkpoint_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
+                       0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
+                       np.full(1, 1000, np.int64), one, one, one, 0, 0, 1e6, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
+                       True, 1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
+                       np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64),
+                       np.zeros(65))
+    _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
+                 0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
+                 4.5e-4, 2.4e-4, 0.9, 1e-3, 1e-3, 1e-6, z, one, one, one,
+                 np.ones(1), np.zeros(2), 0, 1e6, 1.0, 1.0, 0.0, 2,
+                 np.zeros((N_ACC, 2)), np.full(N_CNT, -1, np.int64), np.zeros(1, np.int64))

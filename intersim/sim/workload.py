@@ -1,0 +1,59 @@
+"""Inference requests: when they arrive, how many may wait, and how long the run drains."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ScenarioError
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Request arrivals.
+
+    Attributes
+    ----------
+    period_s : float [s] time between periodic arrivals (ignored if ``arrivals_s`` is given)
+    duration_s : float [s] arrivals happen in ``[start_s, start_s + duration_s)``
+    drain_s : float [s] the run continues this long after the last arrival
+    queue_capacity : int [requests] requests held at once (in service + waiting); newer ones drop
+    start_s : float [s] time of the first arrival
+    arrivals_s : tuple of float [s] or None, explicit arrival times
+    """
+
+    period_s: float = 10.0
+    duration_s: float = 600.0
+    drain_s: float = 60.0
+    queue_capacity: int = 4
+    start_s: float = 0.0
+    arrivals_s: tuple | None = None
+
+    def __post_init__(self):
+        def bad(key, value, allowed):
+            raise ScenarioError(f"workload.{key} = {value!r} is invalid; allowed: {allowed}")
+
+        if self.arrivals_s is None and not (math.isfinite(self.period_s) and self.period_s > 0):
+            bad("period_s", self.period_s, "a finite number > 0 [s]")
+        if not (math.isfinite(self.duration_s) and self.duration_s > 0):
+            bad("duration_s", self.duration_s, "a finite number > 0 [s]")
+        if not (math.isfinite(self.drain_s) and self.drain_s >= 0):
+            bad("drain_s", self.drain_s, "a finite number >= 0 [s]")
+        if not (isinstance(self.queue_capacity, int) and self.queue_capacity >= 1):
+            bad("queue_capacity", self.queue_capacity, "an integer >= 1")
+        if self.arrivals_s is not None:
+            a = np.asarray(self.arrivals_s, dtype=float)
+            if a.size == 0 or not np.all(np.isfinite(a)) or np.any(np.diff(a) < 0):
+                bad("arrivals_s", self.arrivals_s, "a non-empty, non-decreasing list of finite times [s]")
+
+    def arrival_times(self) -> np.ndarray:
+        """Arrival times [s], non-decreasing."""
+        if self.arrivals_s is not None:
+            return np.asarray(self.arrivals_s, dtype=float)
+        n = int(math.ceil(self.duration_s / self.period_s - 1e-12))
+        return self.start_s + self.period_s * np.arange(max(n, 1))
+
+    def horizon_s(self) -> float:
+        """End of the run [s]: last arrival plus the drain time."""
+        return float(self.arrival_times()[-1] + self.drain_s)

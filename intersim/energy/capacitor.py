@@ -27,6 +27,8 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
+from ..compensated import neumaier_add as _book
+from ..compensated import neumaier_step_k as _nadd
 from ..errors import ScenarioError
 from .power_path import (
     N_INT, N_PAR, N_Q, PAR_C, PAR_ESR, PAR_G_LEAK, PAR_G_SUP, PAR_I_LEAK, PAR_I_Q, PAR_I_SRC,
@@ -253,18 +255,6 @@ def _time_to(e0, e_th, a, b):
 
 
 @njit(cache=True)
-def _book(books, k, x):
-    """Neumaier-compensated ``books[k] += x``: column 0 the sum, column 1 the compensation."""
-    s = books[k, 0]
-    t = s + x
-    if abs(s) >= abs(x):
-        books[k, 1] += (s - t) + x
-    else:
-        books[k, 1] += (x - t) + s
-    books[k, 0] = t
-
-
-@njit(cache=True)
 def _locate(time_s, t, t_first, period, loop):
     """Locate time ``t`` [s] in the trace: ``(k, m, end)``.
 
@@ -308,17 +298,6 @@ def _next_piece(time_s, k, m, t_first, period, loop):
     if k >= n:
         return n, m, math.inf
     return k, m, (time_s[k + 1] if k + 1 < n else t_first + period)
-
-
-@njit(cache=True)
-def _nadd(s, c, x):
-    """Neumaier step on a local accumulator: returns the new ``(sum, compensation)``."""
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
 
 
 @njit(cache=True)

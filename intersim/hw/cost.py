@@ -18,6 +18,8 @@ validate their arguments and raise :class:`~intersim.errors.PlatformError` namin
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -338,6 +340,34 @@ def weight_reload_cost(platform: Platform, weight_bytes: int) -> Cost:
     cycles = int(round(platform.weight_reload_fixed_cycles + wb * platform.weight_reload_cycles_per_byte))
     t = cycles / platform.clock_hz
     return Cost(cycles, t, t * platform.active_power_w + wb * platform.weight_reload_energy_per_byte_j)
+
+
+class BootCost(NamedTuple):
+    """The cost of one boot (see :func:`boot_cost`)."""
+
+    time_s: float         #: boot duration [s]
+    energy_j: float       #: boot energy at the MCU pin [J]
+    weights_fit: bool     #: the weights fit the volatile weight memory (else no boot can run them)
+
+    @property
+    def power_w(self) -> float:
+        """Mean pin power of the boot [W] (0 for an instantaneous boot)."""
+        return self.energy_j / self.time_s if self.time_s > 0 else 0.0
+
+
+def boot_cost(platform: Platform, weight_bytes: int = 0) -> BootCost:
+    """The cost of every boot: the platform's boot, plus reloading ``weight_bytes`` [B] into a
+    volatile weight memory (MAX78000's CNN weights) where the platform has one.
+
+    The one place this rule lives: the engine executes it, ``static`` and ``optimal`` plan with it.
+    """
+    t, e = platform.boot_time_s, platform.boot_energy_j
+    if not platform.volatile_weight_bytes:
+        return BootCost(t, e, True)
+    if weight_bytes > platform.volatile_weight_bytes:
+        return BootCost(t, e, False)
+    reload = weight_reload_cost(platform, weight_bytes)
+    return BootCost(t + reload.time_s, e + reload.energy_j, True)
 
 
 def warmup() -> None:

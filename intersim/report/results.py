@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..compensated import neumaier_sum
+
 #: Energy-book columns in the order of the balance equation (inputs first).
 BOOK_INPUTS = ("energy_harvested_j", "energy_supply_j")
 BOOK_OUTPUTS = ("energy_input_loss_j", "energy_clamped_j", "energy_stored_delta_j",
@@ -34,16 +36,6 @@ REQUEST_COLUMNS = ("scheduler", "request", "status", "arrival_s", "done_s", "lat
                    "reexecution_s", "label", "predicted")
 TIMELINE_COLUMNS = ("scheduler", "t_start_s", "t_end_s", "state", "harvest_w", "load_w",
                     "v_start_v", "v_end_v")
-
-
-def neumaier_sum(values) -> float:
-    """Compensated sum of floats."""
-    s = c = 0.0
-    for x in values:
-        t = s + x
-        c += (s - t) + x if abs(s) >= abs(x) else (x - t) + s
-        s = t
-    return s + c
 
 
 def books_residual_j(books: dict) -> float:

@@ -4,13 +4,9 @@ brown-out voltage)."""
 from __future__ import annotations
 
 import functools
-import math
 
-from ..hw.cost import transfer_cost
-from ..errors import SchedulerError
 from .contract import (
-    SRAM_IMAGE, CheckpointedRun, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_checkpoint_slots,
-    allocate_psums, task_nvm_regions, tensor_buffer, writes_into,
+    Copy, Done, Idle, RunTasks, Scheduler, tensor_buffer,
 )
 
 

@@ -193,15 +193,21 @@ CHECKPOINT_WORDS = ("seq", "task", "clo", "chi")
 CHECKPOINT_FLAG = "ckpt_flag"
 
 
+def checkpoint_buffer(slot: int, part: str = "sram") -> str:
+    """The name of checkpoint slot ``slot``'s buffer ``part``: ``"sram"`` (the image) or one of the
+    header words :data:`CHECKPOINT_WORDS`. The one place these names are made."""
+    return f"ckpt{slot}_{part}"
+
+
 def allocate_checkpoint_slots(memory):
     """Two NVM checkpoint slots for the whole volatile image (allocate every SRAM buffer first):
     ``ckpt{s}_sram`` and the header words ``ckpt{s}_seq/_task/_clo/_chi`` for ``s`` in 0, 1, and
     the flag word :data:`CHECKPOINT_FLAG`."""
     image = memory.used_bytes("sram")
     for s in (0, 1):
-        memory.allocate(f"ckpt{s}_sram", "nvm", (image,), "uint8")
+        memory.allocate(checkpoint_buffer(s), "nvm", (image,), "uint8")
         for w in CHECKPOINT_WORDS:
-            memory.allocate(f"ckpt{s}_{w}", "nvm", (1,), "uint16")
+            memory.allocate(checkpoint_buffer(s, w), "nvm", (1,), "uint16")
     memory.allocate(CHECKPOINT_FLAG, "nvm", (1,), "uint16")
 
 
@@ -223,9 +229,9 @@ def hibernus_checkpoint(flag: int, seq: int, task: int, cycles: int = 0):
     ``cycles`` done in it), then the flag last (the commit). Returns ``(actions, new_flag)``."""
     s = checkpoint_slot(flag)
     new_flag = next_checkpoint_flag(flag)
-    header = tuple((f"ckpt{s}_{w}", v) for w, v in zip(
+    header = tuple((checkpoint_buffer(s, w), v) for w, v in zip(
         CHECKPOINT_WORDS, (seq, task, cycles & 0xFFFF, (cycles >> 16) & 0xFFFF)))
-    return (Copy(SRAM_IMAGE, f"ckpt{s}_sram"), WriteWords(header),
+    return (Copy(SRAM_IMAGE, checkpoint_buffer(s)), WriteWords(header),
             WriteWords(((CHECKPOINT_FLAG, new_flag),), commits=True)), new_flag
 
 
@@ -310,6 +316,7 @@ __all__ = [
     "CHECKPOINT_WORDS",
     "CHECKPOINT_FLAG",
     "allocate_checkpoint_slots",
+    "checkpoint_buffer",
     "checkpoint_slot",
     "next_checkpoint_flag",
     "hibernus_checkpoint",

@@ -1,14 +1,12 @@
 """``jit`` and ``jit-task``: Hibernus-style just-in-time checkpointing on a voltage comparator."""
 from __future__ import annotations
 
-import functools
 import math
 
 from ..hw.cost import transfer_cost
-from ..errors import SchedulerError
 from .contract import (
-    SRAM_IMAGE, CheckpointedRun, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_checkpoint_slots,
-    allocate_psums, task_nvm_regions, tensor_buffer, writes_into,
+    CHECKPOINT_FLAG, checkpoint_buffer,
+    SRAM_IMAGE, CheckpointedRun, Copy, Scheduler, allocate_checkpoint_slots,
 )
 
 from .baseline import _DONE, _IDLE, effective_v_off, result_copy
@@ -86,14 +84,14 @@ class JIT(Scheduler):
         self.seq = None
         self.restore_slot = None
         mem = dev.memory
-        flag = mem.read_word("ckpt_flag")
+        flag = mem.read_word(CHECKPOINT_FLAG)
         if flag and dev.request_active:
             s = flag & 1
-            if mem.read_word(f"ckpt{s}_seq") == dev.request_seq:
+            if mem.read_word(checkpoint_buffer(s, "seq")) == dev.request_seq:
                 self.restore_slot = s
                 self.seq = dev.request_seq
-                self.next = mem.read_word(f"ckpt{s}_task")
-                self.resume = mem.read_word(f"ckpt{s}_clo") | (mem.read_word(f"ckpt{s}_chi") << 16)
+                self.next = mem.read_word(checkpoint_buffer(s, "task"))
+                self.resume = mem.read_word(checkpoint_buffer(s, "clo")) | (mem.read_word(checkpoint_buffer(s, "chi")) << 16)
                 self.copied = False
         self.flag = flag
 
@@ -102,7 +100,7 @@ class JIT(Scheduler):
             return _IDLE
         if self.restore_slot is not None:
             s, self.restore_slot = self.restore_slot, None
-            return Copy(f"ckpt{s}_sram", SRAM_IMAGE, category="restore")
+            return Copy(checkpoint_buffer(s), SRAM_IMAGE, category="restore")
         if self.seq != dev.request_seq:
             self.seq, self.next, self.resume, self.copied = dev.request_seq, 0, 0, False
         if self.next < len(dev.tasks):

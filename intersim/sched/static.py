@@ -1,17 +1,14 @@
 """``static``: the iNAS-style static partition of tasks into power cycles."""
 from __future__ import annotations
 
-import functools
 import math
 
 from ..hw.cost import transfer_cost
-from ..errors import SchedulerError
 from .contract import (
-    SRAM_IMAGE, CheckpointedRun, Copy, Done, Idle, RunTasks, Scheduler, Sleep, WriteWords, allocate_checkpoint_slots,
-    allocate_psums, task_nvm_regions, tensor_buffer, writes_into,
+    RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, task_nvm_regions, tensor_buffer, writes_into,
 )
 
-from .baseline import _DONE, _IDLE, effective_v_off, result_copy
+from .baseline import _DONE, _IDLE, effective_v_off
 
 
 class Static(Scheduler):

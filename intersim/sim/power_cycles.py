@@ -18,7 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance, _book
+from ..compensated import neumaier_add as _book
+from ..energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
 from .task_runs import _advance_tasks
 
 ACC_OUTPUT_LOSS = 0   #: the output converter's loss (Neumaier)

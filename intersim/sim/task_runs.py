@@ -9,13 +9,54 @@ buffer. One call, one simpy event, instead of one per task.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
+import numpy as np
 from numba import njit
 
 from ..energy.capacitor import STOP_FULL, STOP_TIME, _advance
 
 #: the run was cut at ``t_cut`` (an injected failure or the horizon), not by the capacitor
 STOP_CUT = 5
+
+
+class RunArrays(NamedTuple):
+    """Per-task arrays of a run of tasks ``first..stop-1`` (cached per run by the engine)."""
+
+    cycles: np.ndarray        #: cycles of each task [1]
+    p_pin: np.ndarray         #: pin power of each task [W]
+    dur: np.ndarray           #: duration of each task [s]
+    words: np.ndarray         #: NVM words each task writes [1] (float64)
+    loads: np.ndarray         #: capacitor-side load of each task [W]
+    e_pin_run: float          #: pin energy of the whole run [J] (exact fsum)
+    words_run: int            #: NVM words of the whole run [1]
+    dur_list: list            #: ``dur`` as Python floats
+    seg_end: np.ndarray       #: scratch: segment count after each task
+    e_list: list              #: pin energy of each task as Python floats [J]
+
+
+def run_arrays(task_cycles, task_power_pin, task_words, first, stop, clock_hz, eta_out) -> RunArrays:
+    """The :class:`RunArrays` of tasks ``first..stop-1`` from the per-task tables [cycles, W,
+    words], the clock [Hz] and the output regulator's efficiency [1]."""
+    cycles = task_cycles[first:stop]
+    p_pin = task_power_pin[first:stop]
+    dur = cycles.astype(np.float64) / clock_hz
+    words = task_words[first:stop].astype(np.float64)
+    loads = p_pin / eta_out
+    return RunArrays(cycles, p_pin, dur, words, loads, math.fsum(p_pin * dur), int(words.sum()), dur.tolist(),
+                     np.empty(stop - first, np.int64), (p_pin * dur).tolist())
+
+
+def resumed(cycles, dur, words, resume_cycles, clock_hz):
+    """A run's durations [s] and NVM words when its first task resumes after ``resume_cycles``:
+    only its remaining cycles, and the words they write (new arrays)."""
+    left0 = max(int(cycles[0]) - resume_cycles, 0)
+    dur = dur.copy()
+    dur[0] = left0 / clock_hz
+    words = words.copy()
+    if cycles[0]:
+        words[0] = math.floor(words[0] * left0 / cycles[0])
+    return dur, words
 
 
 @njit(cache=True)

@@ -6,7 +6,8 @@ import time
 from ...energy import capacitor as cap
 from ...hw.cost import transfer_cost
 from ..contract import (
-    SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, hibernus_checkpoint, tensor_buffer,
+    SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, checkpoint_buffer, hibernus_checkpoint,
+    tensor_buffer,
 )
 from ..jit import JIT, JITTask
 from .bounds import CONT, CKPT
@@ -183,7 +184,7 @@ class Optimal(_Planned):
     def _actions(self, cycle):
         n = self.plan["model"].n
         if cycle["restore"]:
-            yield Copy(f"ckpt{self.restore_slot}_sram", SRAM_IMAGE, category="restore")
+            yield Copy(checkpoint_buffer(self.restore_slot), SRAM_IMAGE, category="restore")
         ops, k = cycle["ops"], 0
         while k < len(ops):
             op, i = ops[k], self.i
@@ -244,7 +245,7 @@ class OptimalOnline(_Planned):
         ops = self.plan["ops"]
         decide = online_policy(ops)
         if restore:
-            yield Copy(f"ckpt{self.restore_slot}_sram", SRAM_IMAGE, category="restore")
+            yield Copy(checkpoint_buffer(self.restore_slot), SRAM_IMAGE, category="restore")
         i, slept = c, False
         while True:
             yield ReadVoltage()

@@ -1,0 +1,237 @@
+"""The Python side of the compiled power cycles (:mod:`intersim.sim.power_cycles`).
+
+At a small capacitor a scheduler repeats one short cycle many thousand times an hour. Two kernels
+take such cycles many at a time, each carrying out exactly the capacitor advances and the
+floating-point book-keeping of the Python path in the same order, and stop *before* the first
+cycle that would end differently (it is then stepped in Python):
+
+- :meth:`CompiledCycles.fast_checkpoints`: the comparator -> checkpoint -> sleep -> resume cycles
+  of a :class:`~intersim.sched.contract.CheckpointedRun`;
+- :meth:`CompiledCycles.replay_boots`: after a brown-out inside a run, the identical boots that
+  follow (off, boot, the sleeps, the run cut by V_off), for NVM-determined schedulers.
+
+This object is the engine's collaborator for them: it hands the kernels the engine's state (the
+capacitor, the books, the request's times, the timeline) and writes back what they advanced.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..energy import capacitor as cap
+from ..hw.memory import SRAM
+from ..sched.contract import (
+    CHECKPOINT_FLAG, CHECKPOINT_WORDS, checkpoint_buffer, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, RunTask, RunTasks, Sleep,
+    task_nvm_regions, writes_into,
+)
+from . import power_cycles as cycles
+from . import task_runs as runner
+
+
+class CompiledCycles:
+    """Runs of identical power cycles taken in one kernel call, for one engine.
+
+    Parameters
+    ----------
+    eng : intersim.sim.engine.Engine  the engine whose cycles these are
+    replays_boots : bool  boots may be replayed (the class declares ``nvm_determined``)
+    """
+
+    def __init__(self, eng, replays_boots: bool):
+        self.eng = eng
+        self.replays_boots = replays_boots
+        #: power cycles taken by the kernels, by kind -- a diagnostic: the results are the same without
+        self.taken = {"checkpoint": 0, "boot": 0}
+        self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
+        self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
+        self._cycle_acc = np.zeros((cycles.N_ACC, 2))
+        self._cycle_words = np.zeros(1, np.int64)
+        self._cycle_slots = np.zeros((2, 2), np.int64)  # rows: task, cycles of each slot's last checkpoint
+        self._cycle_scratch = np.zeros(len(eng.setup.tasks) + 64)
+        self._sleep_targets = {}    # until_v -> its energy [J]
+
+    def replay_boots(self, actions):
+        """After a brown-out inside a run: if the boot that just ended was sleeps then that run,
+        the next boots will repeat it as long as each is cut inside the run again (the class
+        declared its decisions NVM-determined; the run's own writes never change what it reads).
+        Take those cycles in one kernel call (:func:`intersim.sim.power_cycles._boot_cycles`) and apply
+        their effects: books, counts, the request's times, and the memory of the cycle that got
+        furthest (its writes contain every other's, with the same values)."""
+        eng = self.eng
+        run = actions[-1]
+        if (eng.general or eng.e_threshold is not None or eng.requests.head is None or eng._state != "compute"
+                or not isinstance(run, (RunTasks, RunTask))
+                or not all(isinstance(a, Sleep) for a in actions[:-1])):
+            return
+        first, stop = (run.index, run.index + 1) if isinstance(run, RunTask) else (run.start, run.stop)
+        resume = run.resume_cycles
+        t_event = eng.env.peek()
+        if t_event <= eng.t or not self.hazard_free(first, stop):
+            return
+        base = eng._run_base(first, stop)
+        cycles_, p_pin, dur, words, loads, seg_end = base.cycles, base.p_pin, base.dur, base.words, base.loads, base.seg_end
+        if resume:
+            dur, words = runner.resumed(cycles_, dur, words, resume, eng.clock_hz)
+        key = (first, stop, resume)
+        e_prefix = self._e_prefix.get(key)
+        if e_prefix is None:
+            e_prefix = self._e_prefix[key] = np.array(
+                [0.0] + [math.fsum(p_pin[:k] * dur[:k]) for k in range(1, stop - first + 1)])
+        c = eng.st.capacitance_f
+        targets = np.array([cap.energy_j(c, a.until_v) for a in actions[:-1]], np.float64)
+        acc = self._cycle_acc
+        h = eng.requests.head
+        for k, total in ((cycles.ACC_OUTPUT_LOSS, eng.books.output_loss), (cycles.ACC_BOOT, eng.books.load["boot"]),
+                         (cycles.ACC_SLEEP, eng.books.load["sleep"]),
+                         (cycles.ACC_REEXECUTION, eng.books.load["reexecution"])):
+            acc[k] = total.s, total.c
+        for k, column in ((cycles.ACC_REQ_OFF, "off_s"), (cycles.ACC_REQ_RESTORE, "restore_s"),
+                          (cycles.ACC_REQ_REEXEC, "reexecution_s")):
+            acc[k, 0] = eng.requests.req[column][h]
+        acc[cycles.ACC_ACTIVE, 0] = eng._active_s
+        counts = np.array([-1, -1, 0, eng._words], np.int64)
+        boot_pin = eng.boot.power_w
+        n_seg0 = eng.timeline.n_seg
+        t, e, n, n_seg, n_meta = cycles._boot_cycles(
+            eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
+            eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap, *eng.timeline.kernel_args(eng.min_sample_s),
+            eng.st.e_on_j, eng._e_off, eng._eta_out, boot_pin, eng.boot.time_s,
+            eng.setup.platform.sleep_power_w, targets, loads, p_pin, dur, words, e_prefix, int(resume),
+            float(eng.clock_hz), eng.horizon, t_event, float(eng.requests.req["service_s"][h]), 10_000_000,
+            acc, counts, seg_end)
+        if n == 0:
+            return
+        self.taken["boot"] += n
+        eng.t, eng.e, eng.timeline.n_seg = t, e, n_seg
+        if n_meta:
+            eng.timeline.record_kernel_actions(n_seg0, n_meta, p_pin, {
+                cycles.CODE_OFF: ("off", 0.0), cycles.CODE_BOOT: ("boot", boot_pin),
+                cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w)})
+        values = acc.tolist()  # Python floats, as the books hold
+        for k, total in ((cycles.ACC_OUTPUT_LOSS, eng.books.output_loss), (cycles.ACC_BOOT, eng.books.load["boot"]),
+                         (cycles.ACC_SLEEP, eng.books.load["sleep"]),
+                         (cycles.ACC_REEXECUTION, eng.books.load["reexecution"])):
+            total.s, total.c = values[k]
+        for k, column in ((cycles.ACC_REQ_OFF, "off_s"), (cycles.ACC_REQ_RESTORE, "restore_s"),
+                          (cycles.ACC_REQ_REEXEC, "reexecution_s")):
+            eng.requests.req[column][h] = values[k][0]
+        eng._active_s = values[cycles.ACC_ACTIVE][0]
+        eng._words = int(counts[cycles.CNT_WORDS])
+        for name in ("boots", "power_failures", "failures_in_compute", "wasted_boots"):
+            eng.counts[name] += n
+        eng.counts["reexecuted_cycles"] += int(counts[cycles.CNT_REEXECUTED])
+        eng.requests.req["power_failures"][h] += n
+        # memory: the furthest cycle's writes, then the brown-out that ended it
+        k_max, done_max = int(counts[cycles.CNT_MAX_TASK]), int(counts[cycles.CNT_MAX_CYCLES])
+        for j in range(k_max):
+            eng.taskmem.compute_task(first + j, 1.0)
+        frac = done_max / cycles_[k_max] if cycles_[k_max] else 1.0
+        eng.taskmem.compute_task(first + k_max, min(frac, 1.0 - 1e-15))
+        eng.memory.poison_volatile()
+
+    def fast_checkpoints(self, start, stop, task, resume, until_v):
+        """Take the normal checkpoint cycles of the run ``start..stop-1``, now at task ``task`` with
+        ``resume`` [cycles] of it done, in one kernel call, up to the first cycle that would end
+        otherwise, and apply their effects (books, counts, the request's times, the tasks that
+        completed, the two slots and the flag). Returns the position ``(task, cycles)`` the next
+        cycle starts from."""
+        eng = self.eng
+        if (eng.ideal or eng.general or eng.books.pending or eng.requests.head is None
+                or eng._inject_s is not None or eng._inject_words is not None
+                or eng.e_threshold <= eng._e_off):
+            return task, resume
+        t_event = eng.env.peek()
+        if t_event <= eng.t:
+            return task, resume
+        copy = Copy(SRAM_IMAGE, checkpoint_buffer(0))
+        _, copy_cost, _, copy_words = eng.taskmem.copy_spec(copy)
+        base = eng._run_base(start, stop)
+        cycles_, p_pin, words_, loads = base.cycles, base.p_pin, base.words, base.loads
+        mem = eng.memory
+        flag = mem.read_word(CHECKPOINT_FLAG)
+        h = eng.requests.head
+        req = eng.requests.req
+        books = eng.books.load
+        acc = self._cycle_acc
+        acc[:cycles.ACC_ACTIVE + 1] = (
+            (eng.books.output_loss.s, eng.books.output_loss.c), (books["compute"].s, books["compute"].c),
+            (books["checkpoint"].s, books["checkpoint"].c), (books["sleep"].s, books["sleep"].c),
+            (req["compute_s"][h], 0.0), (req["preserve_s"][h], 0.0), (req["off_s"][h], 0.0), (eng._active_s, 0.0))
+        words = self._cycle_words
+        words[0] = eng._words
+        slot_task, slot_cycles = self._cycle_slots
+        e_target = self._sleep_targets.get(until_v)
+        if e_target is None:
+            e_target = self._sleep_targets[until_v] = cap.energy_j(eng.st.capacitance_f, until_v)
+        n_seg0 = eng.timeline.n_seg
+        (t, e, n, i_next, resume_next, flag_next, completed, x_done, t_done, n_seg,
+         n_meta) = cycles._checkpoint_cycles(
+            eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
+            eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap, *eng.timeline.kernel_args(eng.min_sample_s),
+            cycles_, p_pin, loads, words_, task - start, int(resume), float(eng.clock_hz),
+            eng._eta_out, eng.e_threshold, eng._e_off, e_target,
+            eng.horizon, t_event, eng.suspends_task, copy_cost.time_s, copy_cost.power_w, int(copy_words),
+            eng._word_t, eng._word_p, eng.setup.platform.sleep_power_w, int(flag), 10_000_000,
+            acc, words, slot_task, slot_cycles, self._cycle_scratch)
+        if n == 0 and not completed:
+            return task, resume
+        self.taken["checkpoint"] += n
+        eng.t, eng.e, eng.timeline.n_seg = t, e, n_seg
+        if n_meta:
+            eng.timeline.record_kernel_actions(n_seg0, n_meta, p_pin, {
+                cycles.CODE_COPY: ("preserve", copy_cost.power_w), cycles.CODE_HEADER: ("preserve", eng._word_p),
+                cycles.CODE_FLAG: ("preserve", eng._word_p),
+                cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w)})
+        eng._state = "compute" if completed else "sleep"
+        (loss, compute, checkpoint, sleep, req_compute, req_preserve, req_off,
+         active) = acc[:cycles.ACC_ACTIVE + 1].tolist()
+        eng.books.output_loss.s, eng.books.output_loss.c = loss
+        books["compute"].s, books["compute"].c = compute
+        books["checkpoint"].s, books["checkpoint"].c = checkpoint
+        books["sleep"].s, books["sleep"].c = sleep
+        req["compute_s"][h] = req_compute[0]
+        req["preserve_s"][h] = req_preserve[0]
+        req["off_s"][h] = req_off[0]
+        eng._active_s = active[0]
+        eng._words = int(words[0])
+        eng.counts["commits"] += n
+        eng.counts["checkpoints"] += n
+        # memory, in the order it happened: the tasks that completed, each slot's last checkpoint
+        # (of the image as it was then, with its header), the flag naming the newest slot
+        done = task
+        if n:
+            seq = mem.read_word(REQUEST_SEQ_WORD)
+            last = flag_next & 1
+            image = mem.arena[SRAM]
+            for s in ((last,) if n == 1 else (1 - last, last)):
+                upto = start + int(slot_task[s])
+                for j in range(done, upto):
+                    eng.taskmem.compute_task(j, 1.0)
+                done = upto
+                mem.raw(checkpoint_buffer(s))[:] = image
+                c = int(slot_cycles[s])
+                for w, v in zip(CHECKPOINT_WORDS, (seq, upto, c & 0xFFFF, (c >> 16) & 0xFFFF)):
+                    mem.write_word(checkpoint_buffer(s, w), v)
+            mem.write_word(CHECKPOINT_FLAG, flag_next)
+        if completed:  # the last cycle ran the rest of the run: its work is pending
+            eng.books.pending.append(("compute", x_done, t_done, h))
+            for j in range(done, stop):
+                eng.taskmem.compute_task(j, 1.0)
+            return stop, 0
+        return start + int(i_next), int(resume_next)
+
+    def hazard_free(self, first, stop):
+        """No task of the run reads non-volatile bytes that it or a later task of the run writes:
+        then every repetition of the run (after a brown-out, SRAM poisoned) computes the same
+        values (cached per run)."""
+        eng = self.eng
+        key = (first, stop)
+        free = self._hazard_free.get(key)
+        if free is None:
+            regions = [task_nvm_regions(t, eng.memory, eng.setup.network.input_name)
+                       for t in eng.setup.tasks[first:stop]]
+            free = not any(writes_into(write, reads)
+                           for j, (reads, _) in enumerate(regions) for _, write in regions[j:])
+            self._hazard_free[key] = free
+        return free

@@ -3,7 +3,7 @@ feasible space, and it answers None when nothing fits."""
 import numpy as np
 import pytest
 
-from intersim.design import (DesignArrays, Supply, conv, continuous_cost, dense, enumerate_space,
+from intersim.design import (Supply, conv, continuous_cost, dense, enumerate_space,
                              explore_layer, explore_layer_continuous, explore_network,
                              inas_compat_prices, intermittent_cost)
 from intersim.design.published import (contpow_solutions, inas_supply, intpow_solutions,

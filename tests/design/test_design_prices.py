@@ -9,7 +9,7 @@ from intersim.design import (PRICE_LIST_NAMES, DesignArrays, ExecutionDesign, Su
                              enumerate_space, explore_network, get_prices, intermittent_cost,
                              intersim_prices, predict_continuous, predict_network)
 from intersim.design.prices import Linear, Price, preset_names
-from intersim.design.published import inas_supply, intpow_solutions, network_design
+from intersim.design.published import intpow_solutions, network_design
 from intersim.errors import PlatformError
 
 NETS = [network_design(intpow_solutions()[i], "intpow") for i in (0, 9, 18)]  # CIFAR, HAR, KWS

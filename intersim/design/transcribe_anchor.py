@@ -7,7 +7,7 @@ same designs re-evaluated at 1/5/10 mF), themselves read from EMCLab-Sinica/Inte
 
 Usage::
 
-    python tools/transcribe_inas_anchor.py [ANCHOR_MD] [OUT_JSON]
+    python -m intersim.design.transcribe_anchor [ANCHOR_MD] [OUT_JSON]
 
 The figures keep the decimals the anchor prints; ``decimals`` in the output says how many, so a
 test can tell rounding from a real difference.
@@ -19,8 +19,9 @@ import re
 import sys
 from pathlib import Path
 
-DEFAULT_ANCHOR = Path("/work/shared/anchors/inas.md")
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "intersim/design/data/inas_published.json"
+# ../shared/anchors beside the repository
+DEFAULT_ANCHOR = Path(__file__).resolve().parents[3] / "shared" / "anchors" / "inas.md"
+DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "inas_published.json"
 
 #: Decimals the anchor prints per column (§6.1-§6.4).
 DECIMALS = {"latency_s": 4, "layer_le2e_s": 4, "epc_uj": 2, "eu_pct": 1, "cont_energy_uj": 2,

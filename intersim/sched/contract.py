@@ -44,6 +44,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..hw.cost import boot_cost
+
 #: Name of the non-volatile buffer the engine writes each request's input into.
 INPUT_BUFFER = "input"
 #: Non-volatile control words the engine maintains.
@@ -51,6 +53,13 @@ REQUEST_SEQ_WORD = "req_seq"
 DONE_SEQ_WORD = "done_seq"
 #: Pseudo-buffer name: the whole volatile arena (for full-image checkpoints).
 SRAM_IMAGE = "@sram"
+
+
+def boot_cost_for(setup):
+    """The cost of every boot of this set-up (:func:`intersim.hw.cost.boot_cost`: the platform's
+    boot plus the reload of a volatile weight memory): the engine executes it, schedulers plan
+    with it."""
+    return boot_cost(setup.platform, sum(t.weight_bytes for t in setup.tasks))
 
 
 def tensor_buffer(tensor_name: str) -> str:
@@ -316,6 +325,7 @@ __all__ = [
     "CHECKPOINT_WORDS",
     "CHECKPOINT_FLAG",
     "allocate_checkpoint_slots",
+    "boot_cost_for",
     "checkpoint_buffer",
     "checkpoint_slot",
     "next_checkpoint_flag",

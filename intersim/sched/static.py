@@ -1,14 +1,12 @@
 """``static``: the iNAS-style static partition of tasks into power cycles."""
 from __future__ import annotations
 
-import math
-
 from ..hw.cost import transfer_cost
+from .baseline import _DONE, _IDLE
 from .contract import (
-    RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, task_nvm_regions, tensor_buffer, writes_into,
+    RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, boot_cost_for, task_nvm_regions, tensor_buffer,
 )
-
-from .baseline import _DONE, _IDLE, effective_v_off
+from .grouping import inas_groups
 
 
 class Static(Scheduler):
@@ -42,37 +40,13 @@ class Static(Scheduler):
 
     @classmethod
     def prepare(cls, setup, memory):
-        st, plat = setup.storage, setup.platform
-        commit = transfer_cost(plat, 4, "sram_to_nvm")
-        # V_off_eff includes the ESR drop at the largest task's current
-        v_off_eff = effective_v_off(st, max(c.power_w for c in setup.costs))
-        usable = 0.5 * st.capacitance_f * max(st.v_on_v ** 2 - v_off_eff ** 2, 0.0)
-        budget = st.output_efficiency * usable * cls.margin
-        fixed = plat.boot_energy_j + commit.energy_j
+        commit = transfer_cost(setup.platform, 4, "sram_to_nvm")
         # a group is re-executed from its start after a failure, so no task in it may write NVM
         # bytes that an earlier task of the group read (a chain of input-channel partial sums
         # alternates between two buffers: its third tile overwrites what its first read)
         regions = [task_nvm_regions(t, memory, setup.network.input_name) for t in setup.tasks]
-        groups, charge_v, cur, cur_e, cur_reads = [], [], [], 0.0, []
-        for i, c in enumerate(setup.costs):
-            reads, write = regions[i]
-            if cur and (cur_e + c.energy_j + fixed > budget or writes_into(write, cur_reads)):
-                groups.append(cur)
-                cur, cur_e, cur_reads = [], 0.0, []
-            cur.append(i)
-            cur_e += c.energy_j
-            cur_reads += reads
-        if cur:
-            groups.append(cur)
-        for g in groups:
-            need = sum(setup.costs[i].energy_j for i in g) + fixed
-            if need <= budget:
-                charge_v.append(None)
-            else:  # one atomic task larger than the window: charge above V_on first
-                # (at most V_max: beyond it the group relies on harvest while it runs)
-                e_needed = 0.5 * st.capacitance_f * v_off_eff ** 2 + need / (st.output_efficiency * cls.margin)
-                charge_v.append(min(math.sqrt(2 * e_needed / st.capacitance_f), st.v_max_v))
-        return {"groups": groups, "charge_v": charge_v, "budget_j": budget}
+        grouping = inas_groups(setup, boot_cost_for(setup).energy_j + commit.energy_j, cls.margin, regions)
+        return {"groups": grouping.groups, "charge_v": grouping.charge_v, "budget_j": grouping.budget_j}
 
     @classmethod
     def unit_energy_j(cls, setup, plan):

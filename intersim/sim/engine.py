@@ -19,11 +19,11 @@ import simpy
 
 from ..energy import capacitor as cap
 from ..errors import SchedulerError
-from ..hw.cost import boot_cost, transfer_cost
+from ..hw.cost import transfer_cost
 from ..hw.memory import NVM, Memory
 from ..sched.contract import (
     CHECKPOINT_FLAG, DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, CheckpointedRun, Copy, Done, Idle, ReadVoltage,
-    RunTask, RunTasks, Sleep, WriteWords, hibernus_checkpoint, tensor_buffer,
+    RunTask, RunTasks, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
 )
 from ..nn.tasks import price
 from . import task_runs as runner
@@ -152,7 +152,7 @@ class Engine:
         self.task_power_pin = np.array([c.power_w for c in setup.costs], np.float64)
         self.task_words = np.array([self.taskmem.task_nvm_words(t) for t in setup.tasks], np.int64)
         self.dev = Device(self)
-        self.boot = boot_cost(setup.platform, sum(t.weight_bytes for t in setup.tasks))
+        self.boot = boot_cost_for(setup)
         self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
         self._word_t, self._word_p = self.word_cost.time_s, self.word_cost.power_w
         self.clock_hz = setup.platform.clock_hz

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from ...energy import capacitor as cap
 from ...energy.capacitor import STOP_HIGH, STOP_TIME
-from ...hw.cost import transfer_cost
+from ...hw.cost import boot_cost, transfer_cost
 from .bounds import OK, BROWN, DEAD, CONT, CKPT, _step, _lower_bound_k, _never_reaches_k
 
 
@@ -23,9 +23,11 @@ class Ops:
     costs : list of Cost  per base task, priced for the SRAM layout
     image_bytes : int [B] the SRAM image a checkpoint saves; result_bytes : int [B] the result copy
     extra_v : dict  task position -> extra sleep thresholds [V]; key ``None``: at every position
+    boot : intersim.hw.cost.BootCost or None  the cost of every boot (default: the platform's bare
+        boot; schedulers pass :func:`~intersim.sched.contract.boot_cost_for`, as the engine executes)
     """
 
-    def __init__(self, storage, platform, costs, image_bytes, result_bytes, extra_v=None):
+    def __init__(self, storage, platform, costs, image_bytes, result_bytes, extra_v=None, boot=None):
         st = storage
         self.storage = st
         self.c_f = st.capacitance_f
@@ -38,8 +40,8 @@ class Ops:
         self.dur = (cycles.astype(np.float64) / platform.clock_hz).tolist()
         self.load = (np.array([c.power_w for c in costs], np.float64) / eta).tolist()
         # boot (Engine._device), sleep, and the transfers of Copy / WriteWords / Done (Engine._execute)
-        p_boot = platform.boot_energy_j / platform.boot_time_s if platform.boot_time_s > 0 else 0.0
-        self.boot = (p_boot / eta, platform.boot_time_s)
+        boot = boot if boot is not None else boot_cost(platform)
+        self.boot = (boot.power_w / eta, boot.time_s)
         self.sleep_load = platform.sleep_power_w / eta
         word = transfer_cost(platform, 2, "sram_to_nvm")
         image = transfer_cost(platform, int(image_bytes), "sram_to_nvm")
@@ -125,8 +127,8 @@ class Model(Ops):
     """
 
     def __init__(self, trace_arrays, storage, platform, costs, image_bytes, result_bytes, horizon_s,
-                 extra_v=None):
-        super().__init__(storage, platform, costs, image_bytes, result_bytes, extra_v)
+                 extra_v=None, boot=None):
+        super().__init__(storage, platform, costs, image_bytes, result_bytes, extra_v, boot)
         self.tr = tuple(trace_arrays)
         self.horizon = float(horizon_s)
         tt, p, first, period, loop = self.tr

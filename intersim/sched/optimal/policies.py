@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from ...energy import capacitor as cap
 from ...energy.capacitor import STOP_LOW
+from ..grouping import inas_groups
 from ..static import Static
 from .bounds import OK, CONT, CKPT
 from .model import _apply, is_allowed
@@ -71,32 +72,13 @@ def online_policy(ops, v_floor=None):
     return decide
 
 
-def static_sram_groups(setup, checkpoint_j, restore_j, margin=Static.margin):
-    """iNAS-style groups (``static``'s rule) for the SRAM design: consecutive tasks such that a
-    group plus boot, restore and its checkpoint fit ``eta_out C (V_on^2 - V_off^2)/2 x margin``
-    [J]; a group larger than that gets a charge voltage [V] (capped at V_max), as in ``static``.
-    Returns ``(groups as (first, stop), charge_v [V] or None per group)``."""
-    st, plat = setup.storage, setup.platform
-    budget = st.output_efficiency * st.usable_energy_j() * margin
-    fixed = plat.boot_energy_j + restore_j + checkpoint_j
-    groups, cur, cur_e = [], [], 0.0
-    for i, c in enumerate(setup.costs):
-        if cur and cur_e + c.energy_j + fixed > budget:
-            groups.append((cur[0], cur[-1] + 1))
-            cur, cur_e = [], 0.0
-        cur.append(i)
-        cur_e += c.energy_j
-    if cur:
-        groups.append((cur[0], cur[-1] + 1))
-    charge_v = []
-    for first, stop in groups:
-        need = sum(setup.costs[i].energy_j for i in range(first, stop)) + fixed
-        if need <= budget:
-            charge_v.append(None)
-        else:
-            e_needed = st.e_off_j + need / (st.output_efficiency * margin)
-            charge_v.append(min(math.sqrt(2 * e_needed / st.capacitance_f), st.v_max_v))
-    return groups, charge_v
+def static_sram_groups(setup, fixed_j, margin=Static.margin):
+    """iNAS-style groups (``static``'s rule, :func:`~intersim.sched.grouping.inas_groups`) for the
+    SRAM design: a group re-executes from the last checkpoint, so there is no NVM write-after-read
+    split; ``fixed_j`` [J] is the boot, restore and checkpoint of each power cycle. Returns
+    ``(groups as (first, stop), charge_v [V] or None per group, budget [J])``."""
+    grouping = inas_groups(setup, fixed_j, margin)
+    return [(g[0], g[-1] + 1) for g in grouping.groups], grouping.charge_v, grouping.budget_j
 
 
 def static_sram_policy(model, groups, charge_v):

@@ -6,7 +6,7 @@ import time
 from ...energy import capacitor as cap
 from ...hw.cost import transfer_cost
 from ..contract import (
-    SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, checkpoint_buffer, hibernus_checkpoint,
+    SRAM_IMAGE, Copy, Done, Idle, ReadVoltage, RunTasks, Sleep, boot_cost_for, checkpoint_buffer, hibernus_checkpoint,
     tensor_buffer,
 )
 from ..jit import JIT, JITTask
@@ -51,7 +51,8 @@ def _prepare_ops(cls, setup, memory):
     ck_j = cls.checkpoint_energy_j(setup, memory)
     restore_j = transfer_cost(plat, image, "nvm_to_sram").energy_j
     v_jt = JITTask.prepare(setup, memory)["v_ckpt"]
-    groups, charge_v = static_sram_groups(setup, ck_j, restore_j)
+    boot = boot_cost_for(setup)
+    groups, charge_v, _ = static_sram_groups(setup, boot.energy_j + restore_j + ck_j)
     extra = {None: [v_jt]}
     for (first, _), v in zip(groups, charge_v):
         if v is not None:
@@ -110,7 +111,8 @@ class Optimal(_Planned):
     def prepare(cls, setup, memory):
         plan = _prepare_ops(cls, setup, memory)
         model = Model(cap.trace_arrays(setup.trace), setup.storage, setup.platform, setup.costs,
-                      plan["image_bytes"], plan["result_bytes"], setup.workload.horizon_s(), plan["extra_v"])
+                      plan["image_bytes"], plan["result_bytes"], setup.workload.horizon_s(), plan["extra_v"],
+                      boot_cost_for(setup))
         model.members = {"jit_task_v_ckpt": plan["jit_task_v_ckpt"], "groups": plan["groups"],
                          "charge_v": plan["charge_v"]}
         plan.update(model=model, output_name=setup.network.output_name, plan_s=0.0, requests=[], live=None)
@@ -222,7 +224,7 @@ class OptimalOnline(_Planned):
     def prepare(cls, setup, memory):
         plan = _prepare_ops(cls, setup, memory)
         ops = Ops(setup.storage, setup.platform, setup.costs, plan["image_bytes"], plan["result_bytes"],
-                  plan["extra_v"])
+                  plan["extra_v"], boot_cost_for(setup))
         plan.update(ops=ops, output_name=setup.network.output_name)
         return plan
 

@@ -6,6 +6,7 @@ import math
 from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from intersim.sim.engine import Engine, Setup
 from intersim.sched.optimal import (
     EnumerationTooLarge, Optimal, OptimalOnline, enumerate_policies, follow, plan_request, restart_policy,
 )
-from intersim.hw.platform import get_platform
+from intersim.hw.platform import PRESETS, get_platform
 from intersim.sched.registry import SCHEDULERS
 from intersim.nn.tasks import lower
 from intersim.testing import random_network, random_trace, run_case, strategies, violations
@@ -191,3 +192,54 @@ def test_never_reaches_only_where_the_kernel_never_reaches():
 
     prop()
     assert tally["dead"] >= 0.1 * tally["examples"], tally
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_planned_completion_is_executed_on_every_preset(preset):
+    """The planned completion time is the executed one, bit for bit, on every shipped platform
+    (max78000 included: cases with brown-outs before the request's service)."""
+    checked, with_failures = 0, 0
+    for seed, (c, mean_w) in enumerate([(10e-6, 0.2e-3), (22e-6, 0.5e-3)] * 3):
+        rng = np.random.default_rng(seed)
+        net = random_network(rng, size=8, channels=4, classes=3)
+        trace = random_trace(rng, duration_s=30.0, mean_power_w=mean_w, period_s=0.5)
+        storage = Storage(capacitance_f=c, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                          leakage_ohm=math.inf, input_efficiency=0.8, output_efficiency=0.9)
+        Spy.plans.clear()
+        run, req = run_case(Spy, net, "channel", trace, storage, platform=preset, n_requests=1, drain_s=60.0)
+        records = Spy.plans[0]["requests"] if Spy.plans else []
+        if req["status"].iloc[0] != "done" or not records:
+            continue
+        assert not violations(run, req)
+        assert records[0]["t_done_s"] == req["done_s"].iloc[0], (preset, seed)
+        checked += 1
+        with_failures += run.counts["power_failures"] > 0
+    assert checked, f"{preset}: no generated case completed"
+    if preset == "max78000":
+        assert with_failures, "max78000: no case with a brown-out (the weight reload at a reboot)"
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_boot_cost_is_one_rule(preset):
+    """The engine, ``static``'s budget and ``optimal``'s / ``optimal-online``'s planning model all
+    take every boot from ``contract.boot_cost_for`` (on max78000: the boot plus the CNN weight
+    reload), so what is planned is what is executed."""
+    from intersim.sched.contract import boot_cost_for
+    from intersim.sched.optimal import OptimalOnline
+    from intersim.hw.cost import transfer_cost
+    setup = small_setup(3, "layer", 22e-6, 2.2, math.inf, 1e-3, 0.5)
+    setup.platform = get_platform(preset)
+    boot = boot_cost_for(setup)
+    if preset == "max78000":
+        assert boot.time_s > setup.platform.boot_time_s and boot.energy_j > setup.platform.boot_energy_j
+    eta = setup.storage.output_efficiency
+    for cls in (Optimal, OptimalOnline):
+        eng = Engine(setup, cls)
+        assert (eng.boot.time_s, eng.boot.energy_j) == (boot.time_s, boot.energy_j)
+        model = eng.plan["model"] if cls is Optimal else eng.plan["ops"]
+        assert model.boot == (boot.power_w / eta, boot.time_s)
+    eng = Engine(setup, SCHEDULERS["static"])
+    commit = transfer_cost(setup.platform, 4, "sram_to_nvm").energy_j
+    need = [sum(setup.costs[i].energy_j for i in g) + boot.energy_j + commit for g in eng.plan["groups"]]
+    for g, n, v in zip(eng.plan["groups"], need, eng.plan["charge_v"]):
+        assert (v is None) == (n <= eng.plan["budget_j"]), (g, n, v)

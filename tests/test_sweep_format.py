@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import intersim
 from intersim.errors import ScenarioError
 from intersim.study.sweep import (add_plot_arguments, add_sweep_arguments, diff_definitions, load_sweep,
                             run_plot_command, run_sweep_command)

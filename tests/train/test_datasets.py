@@ -68,10 +68,8 @@ def test_mnist1d_generated_offline_partition_and_rng_untouched(monkeypatch):
     assert (np.random.random(), random.random()) == before  # global generators restored
     assert ds.sizes() == {"train": 3500, "val": 500, "test": 1000}
     assert ds.input_shape == (1, 1, 40)
-    d = mnist1d.data.make_dataset(mnist1d.data.get_dataset_args())
-    np.testing.assert_array_equal(_rows(np.concatenate([ds.x_train, ds.x_val]), np.concatenate([ds.y_train, ds.y_val])),
-                                  _rows(np.asarray(d["x"], np.float32), d["y"]))
-    np.testing.assert_array_equal(ds.x_test.reshape(-1, 40), np.asarray(d["x_test"], np.float32))
+    every = np.concatenate([ds.x_train, ds.x_val, ds.x_test]).reshape(5000, 40)
+    assert len(np.unique(every, axis=0)) == 5000  # no signal in two splits (content pinned below)
     assert np.abs(ds.x_test).max() < 127 * ds.input_scale  # nothing saturates
 
 

@@ -95,7 +95,7 @@ class CNNSpec:
         """Parameter keys in execution order: conv0.., fc0.. (the last fc is the classifier)."""
         return [f"conv{i}" for i in range(len(self.convs))] + [f"fc{j}" for j in range(len(self.dense) + 1)]
 
-    def with_widths(self, widths) -> "CNNSpec":
+    def with_widths(self, widths) -> CNNSpec:
         """The same template with conv output channels ``widths`` (one per conv layer)."""
         if len(widths) != len(self.convs):
             raise ModelError(f"need {len(self.convs)} conv widths, got {list(widths)}")
@@ -107,7 +107,7 @@ class CNNSpec:
                           for c in self.convs]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CNNSpec":
+    def from_dict(cls, d: dict) -> CNNSpec:
         return cls(tuple(d["input_shape"]), tuple(ConvSpec(c["out_channels"], tuple(c["kernel"]), tuple(c["pool"]))
                                                    for c in d["convs"]), tuple(d["dense"]), int(d["n_classes"]))
 

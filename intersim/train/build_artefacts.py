@@ -44,7 +44,7 @@ REBUILD = "python -m intersim.train.build_artefacts"
 def int8_score(net, x_int8, y) -> dict:
     """Correct count and accuracy through ``net.run`` (intersim's kernels)."""
     correct = int((predict(net, x_int8) == y).sum())
-    return {"int8_correct": correct, "n": int(len(y)), "int8_accuracy": correct / len(y)}
+    return {"int8_correct": correct, "n": len(y), "int8_accuracy": correct / len(y)}
 
 
 def _common_meta(name, ds, spec, config) -> dict:

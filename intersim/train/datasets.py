@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def _frozen(*arrays):
     return arrays
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_digits_dataset() -> Dataset:
     """scikit-learn's 8x8 digits: 1,100 train / 157 validation / 540 test (the zoo's held-out set)."""
     from sklearn.datasets import load_digits
@@ -116,7 +116,7 @@ def load_digits_dataset() -> Dataset:
     return ds
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_mnist1d_dataset() -> Dataset:
     """MNIST-1D generated offline (seed 42): 3,500 train / 500 validation / 1,000 test, (N, 1, 1, 40).
 

@@ -28,8 +28,15 @@ from ._jax import require_jax
 from .arch import CNNSpec, conv_block, forward, init_params, to_numpy
 from .evaluate import predict
 from .fit import TrainConfig, cross_entropy, train
-from .quantize import (activation_ranges, add_conv_blocks, add_dense_head, asymmetric_qparams,
-                       int32_bias, quantize_weights_per_channel, relu_qparams)
+from .quantize import (
+    activation_ranges,
+    add_conv_blocks,
+    add_dense_head,
+    asymmetric_qparams,
+    int32_bias,
+    quantize_weights_per_channel,
+    relu_qparams,
+)
 
 
 def check_exit_points(spec: CNNSpec, exits) -> tuple[int, ...]:

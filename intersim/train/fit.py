@@ -54,7 +54,7 @@ class TrainConfig:
 
 def cross_entropy(logits, labels):
     """Mean softmax cross-entropy [nats] of integer ``labels``."""
-    jax, jnp, optax = require_jax()
+    _, _, optax = require_jax()
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 

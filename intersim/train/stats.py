@@ -81,6 +81,6 @@ def model_stats(net: Network) -> dict:
         "activation_peak_bytes": activation_peak_bytes(net),
         "largest_tensor_bytes": max(_nbytes(s) for s in net.tensors.values()),
         "n_weights": int(sum(l.weight.size for l in reducing)),
-        "distinct_weights": {l.name: int(len(np.unique(l.weight))) for l in reducing},
+        "distinct_weights": {l.name: len(np.unique(l.weight)) for l in reducing},
         "layers": len(net.layers),
     }

@@ -51,7 +51,7 @@ def test_digits_input_quantisation_is_exact():
 
 
 def test_mnist1d_generated_offline_partition_and_rng_untouched(monkeypatch):
-    mnist1d = pytest.importorskip("mnist1d", reason="MNIST-1D needs the mnist1d package")
+    pytest.importorskip("mnist1d", reason="MNIST-1D needs the mnist1d package")
     import mnist1d.data
 
     def no_network(*a, **k):

@@ -5,11 +5,19 @@ import pytest
 pytest.importorskip("jax", reason="training needs JAX (pip install 'intersim[train]')")
 pytest.importorskip("optax", reason="training needs optax (pip install 'intersim[train]')")
 
-from conftest import N_TRAIN, assert_same_network, quantise  # noqa: E402
+from conftest import N_TRAIN, assert_same_network, quantise
 
-from intersim.errors import ModelError  # noqa: E402
-from intersim.train import (CNNSpec, ConvSpec, TrainConfig, fit, forward, inas_template_space,  # noqa: E402
-                            measure_accuracy, predict)
+from intersim.errors import ModelError
+from intersim.train import (
+    CNNSpec,
+    ConvSpec,
+    TrainConfig,
+    fit,
+    forward,
+    inas_template_space,
+    measure_accuracy,
+    predict,
+)
 
 
 def test_same_seed_gives_bit_identical_weights_and_int8_network(digits, tiny):

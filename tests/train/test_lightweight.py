@@ -7,13 +7,24 @@ import pytest
 pytest.importorskip("jax", reason="training needs JAX (pip install 'intersim[train]')")
 pytest.importorskip("optax", reason="training needs optax (pip install 'intersim[train]')")
 
-from conftest import N_TRAIN, quantise  # noqa: E402
+from conftest import N_TRAIN, quantise
 
-from intersim.errors import ModelError  # noqa: E402
-from intersim.train import (CNNSpec, ConvSpec, TrainConfig, cascade_predict, forward, kmeans_1d,  # noqa: E402
-                            model_stats, prune_and_finetune, prune_channels, share_weights,
-                            to_early_exit_networks, train_early_exit)
-from intersim.train.early_exit import check_exit_points  # noqa: E402
+from intersim.errors import ModelError
+from intersim.train import (
+    CNNSpec,
+    ConvSpec,
+    TrainConfig,
+    cascade_predict,
+    forward,
+    kmeans_1d,
+    model_stats,
+    prune_and_finetune,
+    prune_channels,
+    share_weights,
+    to_early_exit_networks,
+    train_early_exit,
+)
+from intersim.train.early_exit import check_exit_points
 
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=32, learning_rate=1e-3, seed=1)
 

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from intersim import zoo
-from intersim.train import ARTEFACTS, artefact_info, artefact_samples, load_artefact, model_stats, predict
+from intersim.train import (
+    ARTEFACTS,
+    artefact_info,
+    artefact_samples,
+    load_artefact,
+    model_stats,
+    predict,
+)
 from intersim.train.artefacts import ZOO_DIR, final_network
 from intersim.train.early_exit import cascade_predict
 from intersim.train.stats import indexed_weight_bytes
@@ -66,7 +73,7 @@ def test_early_exit_cascade_re_measured_equals_stored():
     for key, net in nets.items():
         assert int((predict(net, x) == y).sum()) == info["networks"][key]["int8_correct"]
     c = info["cascade"]
-    pred, taken, macs = cascade_predict(nets, x, c["threshold"])
+    pred, _, macs = cascade_predict(nets, x, c["threshold"])
     assert int((pred == y).sum()) == c["test_int8_correct"]
     assert float(macs.mean()) == c["test_mean_macs"]
     assert c["test_mean_macs"] < nets["final"].total_macs()  # exiting early saves work

@@ -63,7 +63,8 @@ def _inputs(path, x, network: Network) -> np.ndarray:
                          "as the model's input says)")
     bad = np.argwhere(~np.isfinite(x))
     if bad.size:
-        raise ModelError(f"{path}: x{list(bad[0])} = {x[tuple(bad[0])]!r}; allowed: finite numbers")
+        at = [int(i) for i in bad[0]]
+        raise ModelError(f"{path}: x{at} = {float(x[tuple(at)])!r}; allowed: finite numbers")
     scale, zero_point = network.qparams[network.input_name]
     return quantize_linear(x, scale, zero_point)
 

@@ -63,6 +63,8 @@ STRING_COLUMNS = ("scheduler", "verdict", "verdict_detail")
 INT_COLUMNS = ("requests", "completed", "dropped", "unfinished", "correct", "power_failures",
                "checkpoints", "restores", "commits", "boots", "wasted_boots", "reexecuted_cycles",
                "events")
+#: float64 summary columns without a unit suffix: fractions in [0, 1], NaN without labels
+FRACTION_COLUMNS = ("accuracy", "accuracy_all")
 #: Columns that are not a function of the inputs (excluded from every comparison).
 WALL_COLUMNS = (("wall_s", "float64"), ("wall_host", "string"), ("wall_pid", "int64"),
                 ("wall_traceback", "string"))

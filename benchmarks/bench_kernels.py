@@ -21,7 +21,7 @@ import numpy as np
 
 from intersim.nn import zoo
 from intersim.nn.network import Network, NetworkBuilder
-from intersim.nn.onnx_import import ort_session, to_onnx
+from intersim.nn.onnx_export import ort_session, to_onnx
 from intersim.nn.quant import quantize_weights_per_channel
 
 LARGE_MACS = 1_000_000

@@ -155,7 +155,9 @@ def _schema():
             "preset": (_str(tuple(sorted(PRESETS))), True, REQUIRED, "MCU platform preset"),
         },
         "model": {
-            "name": (_str(), True, REQUIRED, "model zoo name"),
+            "name": (_str(), False, None, "model zoo name (or give file)"),
+            "file": (_str(), False, None, "ONNX model file (QOperator, QDQ or QLinear), relative to the scenario file"),
+            "inputs": (_str(), False, None, "request samples: .npz with x [N, ...] and optional y [N] labels"),
             "granularity": (_str(), False, "layer", "task granularity"),
         },
         "workload": {
@@ -259,6 +261,13 @@ def _cross_checks(s, source):
     wl = s["workload"]
     if (wl["period_s"] is None) == (wl["arrivals_s"] is None):
         raise ScenarioError(f"{source}: [workload] needs exactly one of 'period_s' or 'arrivals_s'")
+    md = s["model"]
+    if (md["name"] is None) == (md["file"] is None):
+        raise ScenarioError(f"{source}: [model] needs exactly one of 'name' (a zoo model) or 'file' (an ONNX "
+                            f"model) (got name = {md['name']!r}, file = {md['file']!r})")
+    if md["file"] is not None and md["inputs"] is None:
+        raise ScenarioError(f"{source}: missing key model.inputs (required with model.file = {md['file']!r}; an "
+                            f".npz with arrays x [N, ...] and optional y [N] labels)")
     from .nn.tasks import parse_granularity
     try:
         parse_granularity(s["model"]["granularity"])
@@ -376,6 +385,35 @@ class Scenario:
     def platform(self):
         from .hw.platform import get_platform
         return get_platform(self.data["platform"]["preset"])
+
+    def _path(self, key):
+        path = Path(self.data["model"][key])
+        return path if path.is_absolute() else self.base_dir / path
+
+    def network(self):
+        """The :class:`~intersim.nn.network.Network` of ``model.name`` (zoo) or ``model.file`` (ONNX)."""
+        from .errors import ModelError
+        md = self.data["model"]
+        if md["file"] is None:
+            from .nn import zoo
+            return zoo.load(md["name"])
+        from .nn.onnx_import import load_onnx
+        try:
+            return load_onnx(self._path("file"), name=Path(md["file"]).stem)
+        except ModelError as exc:
+            raise ModelError(f"{self.source}: model.file = {md['file']!r}: {exc}") from None
+
+    def request_samples(self, network):
+        """``(x_int8, labels or None)`` from ``model.inputs``, or None when the key is not given."""
+        from .errors import ModelError
+        from .nn.samples import load_request_samples
+        md = self.data["model"]
+        if md["inputs"] is None:
+            return None
+        try:
+            return load_request_samples(self._path("inputs"), network)
+        except ModelError as exc:
+            raise ModelError(f"{self.source}: model.inputs = {md['inputs']!r}: {exc}") from None
 
     def workload(self):
         from .sim.workload import Workload

@@ -30,14 +30,17 @@ def _as_scenario(scenario) -> Scenario:
     raise TypeError(f"scenario must be a Scenario, a dict or a path, not {type(scenario).__name__}")
 
 
-def request_inputs(network, model_name: str, n_requests: int, seed: int):
-    """Inputs (int8) and labels for ``n_requests`` requests: the model's held-out samples when
-    it ships them, else seeded random inputs (labels ``None``)."""
+def request_inputs(network, model_name: str | None, n_requests: int, seed: int, samples=None):
+    """Inputs (int8) and labels for ``n_requests`` requests: ``samples`` (``(x, labels)``) when
+    given, else the zoo model's held-out samples when it ships them, else seeded random inputs
+    (labels ``None``)."""
     from .nn import zoo
-    try:
-        x, labels = zoo.samples(model_name)
-    except (ModelError, KeyError, FileNotFoundError, AttributeError):
-        x, labels = None, None
+    x, labels = samples if samples is not None else (None, None)
+    if x is None and model_name is not None:
+        try:
+            x, labels = zoo.samples(model_name)
+        except (ModelError, KeyError, FileNotFoundError, AttributeError):
+            x, labels = None, None
     if x is None or len(x) == 0:
         rng = np.random.default_rng(seed)
         shape = network.tensors[network.input_name]
@@ -49,18 +52,51 @@ def request_inputs(network, model_name: str, n_requests: int, seed: int):
     return x, labels
 
 
-def _runs(sc: Scenario, classes, record_timeline: bool):
-    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine)``."""
+def _as_network(network):
+    """A :class:`Network` given to :func:`simulate`, or the path of an ONNX model file."""
+    from .nn.network import Network
+    if isinstance(network, Network):
+        return network
+    if isinstance(network, (str, Path)):
+        from .nn.onnx_import import load_onnx
+        try:
+            return load_onnx(network, name=Path(network).stem)
+        except ModelError as exc:
+            raise ModelError(f"network = {str(network)!r}: {exc}") from None
+    raise TypeError(f"network must be a Network or an ONNX file path, not {type(network).__name__}")
+
+
+def _as_samples(inputs, network):
+    """``inputs`` given to :func:`simulate` (an .npz path, an array ``x`` or ``(x, y)``) as ``(x, labels)``."""
+    from .nn.samples import load_request_samples, samples_from_arrays
+    if isinstance(inputs, (str, Path)):
+        return load_request_samples(inputs, network)
+    x, y = inputs if isinstance(inputs, tuple) else (inputs, None)
+    return samples_from_arrays({"x": x, "y": y}, network, "inputs")
+
+
+def _model(sc: Scenario, network, inputs, n_req: int):
+    """``(network, inputs, labels, model label)``: the scenario's model unless ``network`` is given;
+    the requests' samples from ``inputs``, ``model.inputs``, the zoo's held-out split, or seeded
+    random int8 inputs, in that order."""
+    model = sc.data["model"]
+    net = sc.network() if network is None else _as_network(network)
+    samples = _as_samples(inputs, net) if inputs is not None else sc.request_samples(net)
+    zoo_name = model["name"] if network is None else None
+    x, labels = request_inputs(net, zoo_name, n_req, sc.data["seed"], samples)
+    return net, x, labels, (model["name"] or model["file"]) if network is None else net.name
+
+
+def _runs(sc: Scenario, classes, record_timeline: bool, network=None, inputs=None):
+    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine, resolved)``."""
     trace = sc.trace()
     storage = sc.storage()
     platform = sc.platform()
     workload = sc.workload()
-    from .nn import zoo
     model = sc.data["model"]
-    network = zoo.load(model["name"])
-    tasks = lower(network, model["granularity"])
     n_req = workload.arrival_times().size
-    inputs, labels = request_inputs(network, model["name"], n_req, sc.data["seed"])
+    network, inputs, labels, model_label = _model(sc, network, inputs, n_req)
+    tasks = lower(network, model["granularity"])
     references = references_for(network, inputs)
     for cls in classes:
         setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
@@ -68,7 +104,7 @@ def _runs(sc: Scenario, classes, record_timeline: bool):
                       record_timeline=record_timeline, brownout_at=sc.brownout_at(),
                       load_kind=sc.load_kind())
         engine = Engine(setup, cls)
-        yield engine.run(), labels, engine, (trace, platform, tasks)
+        yield engine.run(), labels, engine, (trace, platform, tasks, model_label)
 
 
 def _classes(sc: Scenario, schedulers):
@@ -83,21 +119,32 @@ def _classes(sc: Scenario, schedulers):
     return sc, names, classes
 
 
-def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Results:
-    """Simulate ``scenario`` (a :class:`Scenario`, a dict with the TOML schema, or a path) under
-    each scheduler in ``schedulers`` (default: the scenario's list) and return the tables.
+def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_timeline: bool = True) -> Results:
+    """Simulate ``scenario`` under each scheduler and return the tables.
+
+    Parameters
+    ----------
+    scenario : Scenario, dict (the TOML schema) or path
+    schedulers : list of names or classes, optional
+        Default: the scenario's list.
+    network : Network or path of an ONNX model file, optional
+        Simulate this network instead of the scenario's ``[model]`` (its granularity applies).
+    inputs : path of an .npz, array ``x`` or tuple ``(x, y)``, optional
+        The requests' samples (see :mod:`intersim.nn.samples`); default: ``model.inputs``, else
+        the zoo model's held-out split, else seeded random int8 inputs without labels.
+    record_timeline : bool
     """
     sc, names, classes = _classes(_as_scenario(scenario), schedulers)
     runs, summaries, reqs, tls = [], [], [], []
     resolved = None
-    for run, labels, engine, resolved in _runs(sc, classes, record_timeline):
+    for run, labels, engine, resolved in _runs(sc, classes, record_timeline, network, inputs):
         runs.append(run)
         columns = request_columns(run, labels)
         reqs.append(request_table(run, labels, columns))
         summaries.append(summary_row(run, columns, engine.t0))
         if record_timeline:
             tls.append(timeline_table(run))
-    trace, platform, tasks = resolved
+    trace, platform, tasks, model_label = resolved
     model = sc.data["model"]
     provenance = {
         "intersim_version": __version__,
@@ -108,7 +155,7 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
         "schedulers": names,
         "seed": sc.data["seed"],
         "trace": trace.name,
-        "model": model["name"],
+        "model": model_label,
         "granularity": model["granularity"],
         "platform": platform.name,
         "tasks": len(tasks),

@@ -142,7 +142,8 @@ def test_validation_errors():
 def test_exported_random_networks_bit_exact(seed):
     """Export whole networks (concat, add, fused ReLU6 as Clip, pools, dense as QGemm) and run them in ORT."""
     pytest.importorskip("onnxruntime")
-    from intersim.nn.onnx_import import load_onnx, ort_session, to_onnx
+    from intersim.nn.onnx_export import ort_session, to_onnx
+    from intersim.nn.onnx_import import load_onnx
 
     net = random_net(seed, "onnx")
     m = to_onnx(net)

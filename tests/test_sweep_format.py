@@ -198,8 +198,8 @@ def test_definition_does_not_depend_on_where_it_runs(tmp_path, monkeypatch):
 def test_summary_columns_have_declared_dtypes():
     """A new summary column must get a dtype here (else it would be stored as float64)."""
     from intersim.report.results import SUMMARY_COLUMNS
-    from intersim.study.sweep import INT_COLUMNS, STRING_COLUMNS
-    floats = {c for c in SUMMARY_COLUMNS if c not in INT_COLUMNS and c not in STRING_COLUMNS}
+    from intersim.study.sweep import FRACTION_COLUMNS, INT_COLUMNS, STRING_COLUMNS
+    floats = {c for c in SUMMARY_COLUMNS if c not in INT_COLUMNS + STRING_COLUMNS + FRACTION_COLUMNS}
     assert all(c.endswith(("_s", "_j", "_rate", "_per_h")) for c in floats), floats
 
 

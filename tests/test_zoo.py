@@ -33,7 +33,8 @@ def test_digits_cnn_accuracy_is_what_the_metadata_says():
 
 def test_digits_cnn_equals_onnxruntime_on_its_export(tmp_path):
     pytest.importorskip("onnxruntime")
-    from intersim.nn.onnx_import import load_onnx, ort_session, to_onnx
+    from intersim.nn.onnx_export import ort_session, to_onnx
+    from intersim.nn.onnx_import import load_onnx
 
     net = zoo.load("digits_cnn")
     x, _ = zoo.samples("digits_cnn")

@@ -25,7 +25,8 @@ BOOK_COLUMNS = BOOK_INPUTS + BOOK_OUTPUTS
 
 SUMMARY_COLUMNS = (
     "scheduler", "requests", "completed", "dropped", "unfinished", "completion_rate", "correct",
-    "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s", "throughput_per_h",
+    "accuracy", "accuracy_all", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s",
+    "throughput_per_h",
     "power_failures", "verdict",
 ) + BOOK_COLUMNS + (
     "energy_residual_j", "checkpoints", "restores", "commits", "boots", "wasted_boots",
@@ -33,7 +34,7 @@ SUMMARY_COLUMNS = (
 )
 REQUEST_COLUMNS = ("scheduler", "request", "status", "arrival_s", "done_s", "latency_s", "correct",
                    "power_failures", "queue_s", "off_s", "compute_s", "preserve_s", "restore_s",
-                   "reexecution_s", "label", "predicted")
+                   "reexecution_s", "label", "predicted", "label_ok")
 TIMELINE_COLUMNS = ("scheduler", "t_start_s", "t_end_s", "state", "harvest_w", "load_w",
                     "v_start_v", "v_end_v")
 
@@ -59,16 +60,33 @@ def request_columns(run, labels) -> dict:
     latency = np.where(done, r["done_s"] - r["arrival_s"], math.inf)
     queue = np.where(np.isnan(r["service_s"]), math.nan, r["service_s"] - r["arrival_s"])
     lab = (np.asarray(labels)[np.arange(n) % len(labels)] if labels is not None and len(labels)
-           else np.full(n, -1))
+           else np.full(n, -1)).astype(np.int64)
+    predicted = np.where(done, r["predicted"], -1)
+    # the user's answer was right: completed and top-1 = label; wrong when dropped or unfinished;
+    # <NA> without a label (-1)
+    label_ok = pd.array(np.where(lab >= 0, done & (predicted == lab), False), dtype="boolean")
+    label_ok[lab < 0] = pd.NA
     return {
         "scheduler": run.scheduler, "request": np.arange(n), "status": status,
         "arrival_s": r["arrival_s"], "done_s": r["done_s"], "latency_s": latency,
         "correct": r["correct"] & done, "power_failures": r["power_failures"],
         "queue_s": queue, "off_s": r["off_s"], "compute_s": r["compute_s"],
         "preserve_s": r["preserve_s"], "restore_s": r["restore_s"],
-        "reexecution_s": r["reexecution_s"], "label": lab.astype(np.int64),
-        "predicted": np.where(done, r["predicted"], -1),
+        "reexecution_s": r["reexecution_s"], "label": lab, "predicted": predicted, "label_ok": label_ok,
     }
+
+
+def accuracy(status, label, predicted) -> dict:
+    """``accuracy``: top-1 over completed requests with a label; ``accuracy_all``: over every
+    labelled arrival, dropped and unfinished ones counted wrong (what the device's user gets).
+    NaN where no request has a label (``label`` -1)."""
+    done = np.asarray(status, dtype=str) == "done"
+    label, predicted = np.asarray(label, np.int64), np.asarray(predicted, np.int64)
+    known = label >= 0
+    right = done & known & (predicted == label)
+    n_done, n_all = int((done & known).sum()), int(known.sum())
+    return {"accuracy": float(right.sum()) / n_done if n_done else math.nan,
+            "accuracy_all": float(right.sum()) / n_all if n_all else math.nan}
 
 
 def request_table(run, labels, columns: dict | None = None) -> pd.DataFrame:
@@ -90,6 +108,7 @@ def summary_row(run, req, t0_s: float) -> dict:
         "unfinished": int((status == "unfinished").sum()),
         "completion_rate": float(done.mean()) if n else math.nan,
         "correct": int(np.asarray(req["correct"]).sum()),
+        **accuracy(status, req["label"], req["predicted"]),
         "latency_mean_s": float(lat[done].mean()) if n_done else math.nan,
         "latency_p50_s": quantile_with_inf(lat, 0.50),
         "latency_p95_s": quantile_with_inf(lat, 0.95),
@@ -172,8 +191,10 @@ class Results:
                 "latency_mean_s", "power_failures", "checkpoints", "energy_reexecution_j", "verdict"]
         df = self.summary[cols].copy()
         df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
+        df["acc/all"] = ["/".join("-" if v != v else f"{v:.3f}" for v in ab) for ab in
+                         zip(self.summary["accuracy"], self.summary["accuracy_all"])]
         df = df.drop(columns=["completed", "requests"])
-        df = df[["scheduler", "done"] + cols[3:]]
+        df = df[["scheduler", "done", "correct", "acc/all"] + cols[4:]]
         return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 

@@ -63,6 +63,8 @@ STRING_COLUMNS = ("scheduler", "verdict", "verdict_detail")
 INT_COLUMNS = ("requests", "completed", "dropped", "unfinished", "correct", "power_failures",
                "checkpoints", "restores", "commits", "boots", "wasted_boots", "reexecuted_cycles",
                "events")
+#: float64 summary columns without a unit suffix: fractions in [0, 1], NaN without labels
+FRACTION_COLUMNS = ("accuracy", "accuracy_all")
 #: Columns that are not a function of the inputs (excluded from every comparison).
 WALL_COLUMNS = (("wall_s", "float64"), ("wall_host", "string"), ("wall_pid", "int64"),
                 ("wall_traceback", "string"))
@@ -449,7 +451,8 @@ def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
 def _rebase(path: str, value, sweep_dir: Path, scen_dir: Path):
     """A trace file in the sweep is relative to the sweep file; in the point's scenario it is
     relative to the scenario file (as in the scenario file itself)."""
-    if path != "trace.file" or not isinstance(value, str) or Path(value).is_absolute():
+    if path not in ("trace.file", "model.file", "model.inputs") or not isinstance(value, str) \
+            or Path(value).is_absolute():
         return value
     if sweep_dir == scen_dir:
         return value
@@ -464,8 +467,12 @@ def _check_resources(s: dict, where: str, scen_dir: Path, checked: dict):
         if not p.is_file():
             raise ScenarioError(f"{where}: trace.file = {tf!r}: no such file {p}")
         checked[f"trace:{tf}"] = hashlib.sha256(p.read_bytes()).hexdigest()
+    for key in ("file", "inputs"):  # the user's model and samples (their content is checked by the run)
+        mf = s["model"].get(key)
+        if mf is not None and not (Path(mf) if Path(mf).is_absolute() else scen_dir / mf).is_file():
+            raise ScenarioError(f"{where}: model.{key} = {mf!r}: no such file {scen_dir / mf}")
     model = s["model"]["name"]
-    if f"model:{model}" not in checked:
+    if model is not None and f"model:{model}" not in checked:
         from ..nn import zoo
         if model not in zoo.names():
             raise ScenarioError(f"{where}: model.name = {model!r} is invalid; allowed: one of "

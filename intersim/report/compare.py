@@ -55,10 +55,10 @@ def _losses(parts_row, best_row, total_s) -> str:
     """The parts in which a scheduler spends more than the fastest, largest first (at most three
     that account for at least 5 % of the difference each)."""
     diff = {p: parts_row[p] - best_row[p] for p in LATENCY_PARTS}
-    big = sorted((d, p) for p, d in diff.items() if d > 0.05 * max(total_s, 0.0) and d > 0.0)[::-1][:3]
+    big = sorted((-d, k, p) for k, (p, d) in enumerate(diff.items()) if d > 0.05 * max(total_s, 0.0) and d > 0.0)
     if not big:
         return "no part stands out"
-    return ", ".join(f"{PART_LABELS[p]} +{d:.3g} s" for d, p in big)
+    return ", ".join(f"{PART_LABELS[p]} +{-d:.3g} s" for d, _, p in big[:3])
 
 
 def winner_line(summary: pd.DataFrame, requests: pd.DataFrame) -> str:
@@ -74,7 +74,7 @@ def winner_line(summary: pd.DataFrame, requests: pd.DataFrame) -> str:
            if not is_ideal_supply(row) and row["scheduler"] not in set(comp["scheduler"])]
     left = "; ".join(f"{row['scheduler']} completed nothing ({row['verdict']})" for row in out)
     if comp.empty:
-        return "who wins: no scheduler but the ideal supply completed a request" + (f"; {left}" if left else "")
+        return "who wins: none (no scheduler besides an ideal supply completed a request)" + (f"; {left}" if left else "")
     comp = comp.sort_values("latency_mean_s", kind="stable")
     parts = latency_parts_mean(requests, list(comp["scheduler"]))
     best = comp.iloc[0]

@@ -136,11 +136,12 @@ def _harvest_panel(ax, trace, t0_s, t1_s, scale, eta_in):
         return trace.cumulative_energy_j(np.clip(t, start, trace.end_s))
 
     p_w = np.diff(cum(edges)) / np.diff(edges)
-    ax.stairs(1e3 * p_w, edges / scale, fill=True, color="#f0a030", alpha=0.8,
+    k, unit = (1e3, "mW") if np.nanmax(p_w, initial=0.0) >= 1e-4 else (1e6, "uW")
+    ax.stairs(k * p_w, edges / scale, fill=True, color="#f0a030", alpha=0.8,
               label=f"harvested power (mean per {(t1_s - t0_s) / TIME_BINS:.3g} s bin)")
     mean_w = (cum(np.array([t1_s])) - cum(np.array([t0_s])))[0] / (t1_s - t0_s)
-    ax.axhline(1e3 * mean_w, color="k", lw=0.7, ls="--", label=f"mean {1e3 * mean_w:.3g} mW")
-    ax.set_ylabel("harvest [mW]")
+    ax.axhline(k * mean_w, color="k", lw=0.7, ls="--", label=f"mean {k * mean_w:.3g} {unit}")
+    ax.set_ylabel(f"harvest [{unit}]")
     title = f"harvested power, trace {trace.name}"
     if eta_in is not None:
         title += f" (into the capacitor through an input efficiency of {eta_in:.2g})"

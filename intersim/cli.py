@@ -12,11 +12,14 @@ def _run(args) -> int:
     scenario = load_scenario(args.scenario)
     if args.scheduler:
         scenario = scenario.with_schedulers(args.scheduler)
+    if args.optimal_budget_calls is not None:
+        scenario = scenario.with_value("schedulers", "optimal_budget_calls", args.optimal_budget_calls)
     out = Path(args.out) if args.out else Path("out") / scenario.name
     if out.exists() and not out.is_dir():
         print(f"error: --out {out} exists and is not a directory", file=sys.stderr)
         return 2
-    results = simulate(scenario, record_timeline=True)
+    from .report.progress import progress_bars
+    results = simulate(scenario, record_timeline=True, progress=progress_bars())
     print(f"scenario {scenario.name} ({scenario.source}), trace {results.provenance['trace']}, "
           f"model {results.provenance['model']} in {results.provenance['tasks']} tasks on "
           f"{results.provenance['platform']}")
@@ -24,6 +27,11 @@ def _run(args) -> int:
     for _, row in results.summary.iterrows():
         if row["verdict"] != "ok":
             print(f"{row['scheduler']}: {row['verdict']}: {row['verdict_detail']}")
+    for name, p in results.setting.get("plannings", {}).items():
+        print(f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, {p['exact']} proven minimal; "
+              f"the others stopped at the budget of {p['budget_calls']} kernel calls and keep the "
+              f"rollout's plan (docs/optimal.md)" if p["exact"] < p["plannings"] else
+              f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, every one proven minimal")
     written = results.write(out, plot=not args.no_plot)
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
@@ -65,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", action="append", metavar="NAME",
                      help="scheduler to run (repeatable; default: the scenario's list)")
     run.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    run.add_argument("--optimal-budget-calls", type=int, metavar="N",
+                     help="optimal's planning budget in kernel calls per planning (overrides "
+                          "[schedulers] optimal_budget_calls; default 200000)")
     run.set_defaults(func=_run)
     check = sub.add_parser("check-scheduler", help="property-test a scheduler under random power failures")
     check.add_argument("target", metavar="MODULE:CLASS", help="the scheduler class, e.g. mypkg.sched:MyScheduler")

@@ -170,6 +170,10 @@ def _schema():
         },
         "schedulers": {
             "names": (_scheduler_names(tuple(SCHEDULERS)), False, list(SCHEDULERS), "schedulers to compare"),
+            "optimal_budget_calls": (_int(0), False, None,
+                                     "optimal's planning budget: kernel calls per planning after its "
+                                     "members (default 200000; past it the rollout's plan, not proven "
+                                     "minimal: docs/optimal.md)"),
         },
         "faults": {
             "brownout_at": (_fault_list(), False, [], "forced brown-outs, one entry per boot"),
@@ -291,6 +295,12 @@ class Scenario:
         """SHA-256 of the resolved scenario (canonical JSON), for provenance and caching."""
         text = json.dumps(self.data, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_value(self, section: str, key: str, value) -> "Scenario":
+        """A copy with ``[section] key = value``, validated (a bad value is one ScenarioError line)."""
+        data = json.loads(json.dumps(self.data))
+        data[section][key] = value
+        return Scenario(validate(data, self.source), self.source, self.base_dir)
 
     def with_schedulers(self, names) -> "Scenario":
         data = json.loads(json.dumps(self.data))

@@ -87,8 +87,9 @@ def _model(sc: Scenario, network, inputs, n_req: int):
     return net, x, labels, (model["name"] or model["file"]) if network is None else net.name
 
 
-def _runs(sc: Scenario, classes, record_timeline: bool, network=None, inputs=None):
-    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine, resolved)``."""
+def _runs(sc: Scenario, classes, record_timeline: bool, network=None, inputs=None, progress=None):
+    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine, resolved)``.
+    ``progress``: ``(name, t0_s, horizon_s) -> bar`` (:func:`intersim.report.progress.progress_bars`)."""
     trace = sc.trace()
     storage = sc.storage()
     platform = sc.platform()
@@ -102,9 +103,16 @@ def _runs(sc: Scenario, classes, record_timeline: bool, network=None, inputs=Non
         setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
                       workload=workload, inputs=inputs, labels=labels, references=references,
                       record_timeline=record_timeline, brownout_at=sc.brownout_at(),
-                      load_kind=sc.load_kind())
+                      load_kind=sc.load_kind(),
+                      optimal_budget_calls=sc.data["schedulers"].get("optimal_budget_calls"))
         engine = Engine(setup, cls)
-        yield engine.run(), labels, engine, (trace, platform, tasks, model_label)
+        bar = setup.progress = progress(cls.name, engine.t0, engine.horizon) if progress else None
+        try:
+            run = engine.run()
+        finally:
+            if bar is not None:
+                bar.close()
+        yield run, labels, engine, (trace, platform, tasks, model_label)
 
 
 def _classes(sc: Scenario, schedulers):
@@ -119,7 +127,8 @@ def _classes(sc: Scenario, schedulers):
     return sc, names, classes
 
 
-def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_timeline: bool = True) -> Results:
+def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_timeline: bool = True,
+             progress=None) -> Results:
     """Simulate ``scenario`` under each scheduler and return the tables.
 
     Parameters
@@ -133,12 +142,20 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         The requests' samples (see :mod:`intersim.nn.samples`); default: ``model.inputs``, else
         the zoo model's held-out split, else seeded random int8 inputs without labels.
     record_timeline : bool
+    progress : callable, optional
+        A factory of progress bars, ``(name, t0_s, horizon_s) -> bar``
+        (:func:`intersim.report.progress.progress_bars`; default: none).
     """
     sc, names, classes = _classes(_as_scenario(scenario), schedulers)
-    runs, summaries, reqs, tls = [], [], [], []
+    runs, summaries, reqs, tls, plannings = [], [], [], [], {}
     resolved = None
-    for run, labels, engine, resolved in _runs(sc, classes, record_timeline, network, inputs):
+    for run, labels, engine, resolved in _runs(sc, classes, record_timeline, network, inputs, progress):
         runs.append(run)
+        plan = engine.plan if isinstance(engine.plan, dict) else {}
+        if "budget_calls" in plan and "requests" in plan:  # a planning scheduler (optimal)
+            plannings[run.scheduler] = {"plannings": len(plan["requests"]), "budget_calls": plan["budget_calls"],
+                                        "exact": sum(bool(r["exact"]) for r in plan["requests"]),
+                                        "plan_s": plan["plan_s"]}
         columns = request_columns(run, labels)
         reqs.append(request_table(run, labels, columns))
         summaries.append(summary_row(run, columns, engine.t0))
@@ -163,7 +180,9 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
     summary = pd.DataFrame(summaries)
     requests = pd.concat(reqs, ignore_index=True)
     timeline = pd.concat(tls, ignore_index=True) if record_timeline else empty_timeline_table()
-    return Results(summary, requests, timeline, provenance, runs)
+    setting = {"trace": trace, "storage": sc.storage(), "t0_s": engine.t0, "horizon_s": runs[-1].horizon_s,
+               "plannings": plannings}
+    return Results(summary, requests, timeline, provenance, runs, setting)
 
 
 def simulate_summaries(scenario, schedulers=None) -> list[dict]:

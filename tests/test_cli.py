@@ -14,6 +14,7 @@ from intersim.report.results import BOOK_COLUMNS, REQUEST_COLUMNS, SUMMARY_COLUM
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "scenarios" / "default.toml"
+RF_READER = REPO / "scenarios" / "rf_reader.toml"   # a scenario with a trace file (edited below)
 ISSUE_SUMMARY = ("scheduler, requests, completed, dropped, unfinished, completion_rate, correct, "
                  "latency_mean_s, latency_p50_s, latency_p95_s, latency_max_s, throughput_per_h, "
                  "power_failures, verdict, energy_harvested_j, energy_supply_j, energy_input_loss_j, "
@@ -88,7 +89,7 @@ def test_provenance_in_run_json_and_parquet(run_dir):
     (("model", "granularity", '"cols:3"'), "model.granularity = 'cols:3'"),
 ])
 def test_bad_scenario_is_one_line_exit_2_nothing_written(tmp_path, capsys, edit, needle):
-    text = DEFAULT.read_text()
+    text = RF_READER.read_text()
     section, key, value = edit
     text = text.replace(f"[{section}]\n", f"[{section}]\n{key} = {value}\n", 1)
     if key == "capacitance_f":
@@ -112,14 +113,14 @@ def test_bad_scenario_is_one_line_exit_2_nothing_written(tmp_path, capsys, edit,
 
 
 def test_missing_key_and_bad_trace_file(tmp_path, capsys):
-    text = DEFAULT.read_text().replace("v_off_v = 2.2\n", "")
+    text = RF_READER.read_text().replace("v_off_v = 2.2\n", "")
     bad = tmp_path / "missing.toml"
     bad.write_text(text)
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "missing key storage.v_off_v" in capsys.readouterr().err
     trace = tmp_path / "t.csv"
     trace.write_text("time_s,power_w\n0,0.001\n1,nan\n2,0.001\n")
-    text = DEFAULT.read_text().replace("../traces/rf_reader_duty_10min.csv", str(trace))
+    text = RF_READER.read_text().replace("../traces/rf_reader_duty_10min.csv", str(trace))
     sc = tmp_path / "badtrace.toml"
     sc.write_text(text)
     assert main(["run", str(sc), "--out", str(tmp_path / "o")]) == 2

@@ -34,6 +34,22 @@ def test_default_scenario_is_genuinely_intermittent(default_results):
     assert s.loc["continuous", "power_failures"] == 0
 
 
+def test_default_scenario_schedulers_differ_and_the_table_says_who_wins(default_results):
+    """Issue 12 item 6: the fastest and the slowest preserving scheduler differ by >= 20 % in mean
+    latency, and the printed table ends with one line naming the fastest and every other one."""
+    s = default_results.summary.set_index("scheduler")
+    preserving = ["static", "jit", "jit-task", "optimal", "optimal-online"]
+    means = s.loc[preserving, "latency_mean_s"]
+    assert (s.loc[preserving, "completed"] == s.loc[preserving, "requests"]).all()
+    assert means.max() >= 1.2 * means.min(), means
+    last = default_results.table().splitlines()[-1]
+    assert last.startswith(f"fastest: {means.idxmin()} (mean ")
+    for name in preserving:
+        assert name in last
+    assert "restart completed nothing (infeasible)" in last
+    assert "continuous" not in last  # the ideal supply is the reference
+
+
 def test_default_outputs_are_correct_and_books_balance(default_results):
     s = default_results.summary
     for _, row in s.iterrows():

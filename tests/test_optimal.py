@@ -243,3 +243,34 @@ def test_boot_cost_is_one_rule(preset):
     need = [sum(setup.costs[i].energy_j for i in g) + boot.energy_j + commit for g in eng.plan["groups"]]
     for g, n, v in zip(eng.plan["groups"], need, eng.plan["charge_v"]):
         assert (v is None) == (n <= eng.plan["budget_j"]), (g, n, v)
+
+
+def test_planning_budget_falls_back_to_the_flagged_rollout_plan():
+    """``Setup.optimal_budget_calls`` (``[schedulers] optimal_budget_calls``) bounds a planning: a
+    planning that needs more keeps the rollout's plan, flagged ``exact = False``, and the engine
+    still completes correctly at exactly that plan's time, no earlier than the proven optimum and
+    no later than the best member."""
+    class Keep(Optimal):
+        plans = []
+
+        @classmethod
+        def prepare(cls, setup, memory):
+            plan = super().prepare(setup, memory)
+            cls.plans.append(plan)
+            return plan
+
+    outcome = {}
+    for budget in (None, 100):
+        setup = small_setup(4, "layer", 10e-6, 2.2, 2e6, 2e-3, 0.5)
+        setup.optimal_budget_calls = budget
+        Keep.plans.clear()
+        run = Engine(setup, Keep).run()
+        record = Keep.plans[0]["requests"][0]
+        assert run.requests["status"][0] == "done" and run.requests["correct"][0]
+        assert run.requests["done_s"][0] == record["t_done_s"]  # executed exactly as planned
+        outcome[budget] = record
+    exact, capped = outcome[None], outcome[100]
+    assert exact["exact"] and exact["steps"]["exact"] > 100  # the search needs more than the cap
+    assert not capped["exact"]
+    assert capped["steps"]["rollout"] + capped["steps"]["exact"] <= 100 + 20  # one successor set past it
+    assert exact["t_done_s"] <= capped["t_done_s"] <= min(capped["members"].values())

@@ -12,7 +12,7 @@ from intersim.study.sweep import (add_plot_arguments, add_sweep_arguments, diff_
                             run_plot_command, run_sweep_command)
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT = str(REPO / "scenarios" / "default.toml")
+DEFAULT = str(REPO / "scenarios" / "rf_reader.toml")  # a scenario with a trace file: sweeps set trace.file
 
 
 def sweep(vary, mode="grid", **extra):
@@ -72,7 +72,7 @@ def test_trace_file_relative_to_sweep_file(tmp_path):
     (tmp_path / "sub").mkdir()
     src = REPO / "traces" / "rf_reader_10min.csv"
     (tmp_path / "sub" / "t.csv").write_bytes(src.read_bytes())
-    text = (REPO / "scenarios" / "default.toml").read_text().replace(
+    text = (REPO / "scenarios" / "rf_reader.toml").read_text().replace(
         "../traces/rf_reader_duty_10min.csv", str(REPO / "traces" / "rf_reader_duty_10min.csv"))
     (tmp_path / "scen").mkdir()
     (tmp_path / "scen" / "s.toml").write_text(text)

@@ -21,7 +21,7 @@ from intersim.study.sweep import (PARTS_DIR, add_plot_arguments, add_sweep_argum
                             load_sweep, run_plot_command, run_sweep, run_sweep_command)
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT = str(REPO / "scenarios" / "default.toml")
+DEFAULT = str(REPO / "scenarios" / "rf_reader.toml")  # a scenario with a trace file: sweeps vary trace.file
 SHORT = {"workload.duration_s": 30.0, "workload.drain_s": 20.0}
 
 # 3 capacitances x 3 schedulers: 9 runs of ~0.2 s each

@@ -28,6 +28,7 @@ SUMMARY_COLUMNS = (
     "accuracy", "accuracy_all", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s",
     "throughput_per_h",
     "power_failures", "verdict",
+    "latency_done_p50_s", "latency_done_p95_s",
 ) + BOOK_COLUMNS + (
     "energy_residual_j", "checkpoints", "restores", "commits", "boots", "wasted_boots",
     "reexecuted_cycles", "events", "verdict_detail",
@@ -113,6 +114,9 @@ def summary_row(run, req, t0_s: float) -> dict:
         "latency_p50_s": quantile_with_inf(lat, 0.50),
         "latency_p95_s": quantile_with_inf(lat, 0.95),
         "latency_max_s": float(lat.max()) if n else math.nan,
+        # completed requests only: finite whenever something completed (NaN otherwise)
+        "latency_done_p50_s": quantile_with_inf(lat[done], 0.50),
+        "latency_done_p95_s": quantile_with_inf(lat[done], 0.95),
         "throughput_per_h": float(n_done) / (run.horizon_s - t0_s) * 3600.0,
         "power_failures": run.counts["power_failures"], "verdict": run.verdict,
     }
@@ -165,6 +169,8 @@ class Results:
     timeline: pd.DataFrame
     provenance: dict = field(default_factory=dict)
     runs: list = field(default_factory=list, repr=False)
+    #: what the figure draws besides the tables: ``trace``, ``storage``, ``t0_s`` and ``horizon_s`` [s]
+    setting: dict = field(default_factory=dict, repr=False)
 
     def write(self, out_dir, plot=True) -> list[Path]:
         """Write every output file into ``out_dir`` (created if needed; other files untouched).
@@ -186,16 +192,25 @@ class Results:
         return written
 
     def table(self) -> str:
-        """The comparison table printed by ``intersim run``."""
-        cols = ["scheduler", "completed", "requests", "correct", "latency_p50_s", "latency_p95_s",
-                "latency_mean_s", "power_failures", "checkpoints", "energy_reexecution_j", "verdict"]
-        df = self.summary[cols].copy()
-        df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
-        df["acc/all"] = ["/".join("-" if v != v else f"{v:.3f}" for v in ab) for ab in
-                         zip(self.summary["accuracy"], self.summary["accuracy_all"])]
-        df = df.drop(columns=["completed", "requests"])
-        df = df[["scheduler", "done", "correct", "acc/all"] + cols[4:]]
-        return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+        """The comparison table printed by ``intersim run``: per scheduler the requests completed,
+        dropped and unfinished, accuracy (completed with labels / all arrivals), the latency
+        quantiles over all arrivals (``all``: not completed counts as inf) and over completed
+        requests (``done``, with their mean), and counts; its last line says which scheduler is
+        fastest and where each other one loses its time."""
+        from .compare import winner_line
+        cols = {"scheduler": "scheduler", "requests": "requests", "completed": "completed",
+                "dropped": "dropped", "unfinished": "unfinished", "correct": "correct",
+                "latency_p50_s": "p50_all_s", "latency_p95_s": "p95_all_s",
+                "latency_done_p50_s": "p50_done_s", "latency_done_p95_s": "p95_done_s",
+                "latency_mean_s": "mean_done_s", "power_failures": "power_failures",
+                "checkpoints": "checkpoints", "energy_reexecution_j": "reexecution_j", "verdict": "verdict"}
+        df = self.summary[list(cols)].rename(columns=cols)
+        df.insert(6, "acc/all", ["/".join("-" if v != v else f"{v:.3f}" for v in ab) for ab in
+                                 zip(self.summary["accuracy"], self.summary["accuracy_all"])])
+        text = df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+        return (text + "\nlatency [s]: *_all over every arrival (not completed = inf), *_done over "
+                "completed requests; acc/all: top-1 accuracy over completed requests with labels / "
+                "over all arrivals\n" + winner_line(self.summary, self.requests))
 
 
 def _atomic(path: Path, write) -> Path:

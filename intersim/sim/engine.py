@@ -75,6 +75,11 @@ class Setup:
     #: carry out runs of identical normal power cycles in compiled kernels (:mod:`intersim.sim.power_cycles`);
     #: False steps every action in Python -- the same results, bit for bit (the tests compare)
     fast_cycles: bool = True
+    #: called as ``progress(t_s)`` with the simulated time [s] as the run advances, at most about
+    #: once per thousandth of the run (a progress bar; it must not touch the run)
+    progress: object = None
+    #: ``optimal``'s planning budget in kernel calls per planning (None: its default)
+    optimal_budget_calls: int | None = None
 
 
 @dataclass
@@ -186,6 +191,7 @@ class Engine:
         # the run starts with the trace (or the first arrival, if earlier)
         self.t = min(float(self.arrivals[0]), setup.trace.start_s)
         self.t0 = self.t
+        self._progress_next_s = self.t
         self.e = st.e_initial_j if not self.ideal else st.e_max_j
         self.e_initial = self.e
         self.verdict = "ok"
@@ -341,6 +347,9 @@ class Engine:
         and the device goes straight on (simpy's clock catches up at the next yield)."""
         if self.t > self.env.now:
             self._stalled = 0
+            if self.setup.progress is not None and self.t >= self._progress_next_s:
+                self._progress_next_s = self.t + (self.horizon - self.t0) / 1000.0
+                self.setup.progress(self.t)
             if self.env.peek() > self.t:
                 return
             self.events += 1

@@ -95,6 +95,10 @@ class Optimal(_Planned):
     """
 
     name = "optimal"
+    #: kernel calls the search may make per planning after the members (``[schedulers]
+    #: optimal_budget_calls``): half at most for the rollout, the rest for the exact search; a
+    #: planning that uses it up keeps the rollout's plan, flagged ``exact = False``
+    budget_calls = 200_000
     #: kernel calls the exact search may make per planning (beyond: the rollout's result, flagged)
     exact_budget = 100_000
     #: above this many base tasks the exact search is not attempted (it cannot finish within its
@@ -115,7 +119,9 @@ class Optimal(_Planned):
                       boot_cost_for(setup))
         model.members = {"jit_task_v_ckpt": plan["jit_task_v_ckpt"], "groups": plan["groups"],
                          "charge_v": plan["charge_v"]}
-        plan.update(model=model, output_name=setup.network.output_name, plan_s=0.0, requests=[], live=None)
+        budget = getattr(setup, "optimal_budget_calls", None)
+        plan.update(model=model, output_name=setup.network.output_name, plan_s=0.0, requests=[], live=None,
+                    budget_calls=cls.budget_calls if budget is None else int(budget))
         return plan
 
 
@@ -155,14 +161,15 @@ class Optimal(_Planned):
         plan = self.plan
         t, e = dev.oracle_state()
         wall = time.perf_counter()
-        exact = self.exact_budget if plan["model"].n <= self.exact_max_tasks else 0
+        rollout = min(self.rollout_budget, plan["budget_calls"] // 2)
+        exact = (min(self.exact_budget, plan["budget_calls"] - rollout)
+                 if plan["model"].n <= self.exact_max_tasks else 0)
         # the search makes many small acyclic objects (freed by reference counting): the cyclic
         # collector only costs time while it runs
         collecting = gc.isenabled()
         gc.disable()
         try:
-            result = plan_request(plan["model"], t, e, i, c, restore, self.max_cycles, exact,
-                                  self.rollout_budget)
+            result = plan_request(plan["model"], t, e, i, c, restore, self.max_cycles, exact, rollout)
         finally:
             if collecting:
                 gc.enable()

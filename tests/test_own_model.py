@@ -18,7 +18,7 @@ OWN = REPO / "scenarios" / "own_model.toml"
 
 
 def test_quantize_linear_equals_onnxruntime_including_ties():
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper as nh
 

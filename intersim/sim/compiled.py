@@ -69,7 +69,7 @@ class CompiledCycles:
         t_event = eng.env.peek()
         if t_event <= eng.t or not self.hazard_free(first, stop):
             return
-        base = eng._run_base(first, stop)
+        base = eng.runner.base(first, stop)
         cycles_, p_pin, dur, words, loads, seg_end = base.cycles, base.p_pin, base.dur, base.words, base.loads, base.seg_end
         if resume:
             dur, words = runner.resumed(cycles_, dur, words, resume, eng.clock_hz)
@@ -146,7 +146,7 @@ class CompiledCycles:
             return task, resume
         copy = Copy(SRAM_IMAGE, checkpoint_buffer(0))
         _, copy_cost, _, copy_words = eng.taskmem.copy_spec(copy)
-        base = eng._run_base(start, stop)
+        base = eng.runner.base(start, stop)
         cycles_, p_pin, words_, loads = base.cycles, base.p_pin, base.words, base.loads
         mem = eng.memory
         flag = mem.read_word(CHECKPOINT_FLAG)

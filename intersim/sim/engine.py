@@ -11,8 +11,6 @@ from __future__ import annotations
 import bisect
 import gc
 import math
-from itertools import accumulate
-from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -26,13 +24,15 @@ from ..sched.contract import (
     RunTask, RunTasks, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
 )
 from ..nn.tasks import price
-from . import task_runs as runner
+from .task_runs import TaskRunner
 from .books import LOAD_BOOKS, EnergyBooks  # noqa: F401  (LOAD_BOOKS: public here)
 from .compiled import CompiledCycles
 from .memops import TaskMemory
 from .prechecks import precheck
 from .requests import RequestLog
 from .timeline import Timeline
+from .device import Device
+from .setup import RunResult, Setup, _Horizon, _Stop  # noqa: F401  (Setup, RunResult: public here)
 
 #: Timeline states.
 STATES = ("off", "boot", "compute", "preserve", "restore", "sleep", "idle")
@@ -40,101 +40,6 @@ STATES = ("off", "boot", "compute", "preserve", "restore", "sleep", "idle")
 VERDICTS = ("ok", "infeasible", "does_not_fit", "boot_loop", "livelock", "starved")
 #: Events with no advance of simulated time before the livelock guard stops a run.
 LIVELOCK_EVENTS = 100_000
-
-
-class _Horizon(Exception):
-    """The run reached its horizon."""
-
-
-class _Stop(Exception):
-    """The run stopped early with a verdict."""
-
-
-@dataclass
-class Setup:
-    """Everything one run needs, resolved (see :func:`intersim.simulate.simulate`)."""
-
-    network: object
-    tasks: list
-    platform: object
-    storage: cap.Storage
-    trace: object
-    workload: object
-    inputs: np.ndarray              # int8 request inputs, cycled over
-    labels: np.ndarray | None       # labels of those inputs, or None
-    references: list                # continuous-power output per input
-    costs: list = field(default_factory=list)
-    record_timeline: bool = True
-    #: forced brown-outs, one entry per boot (whatever the voltage): the k-th boot fails after
-    #: ``brownout_at[k]`` active cycles since boot (an int, or ``("cycles", n)``), or after
-    #: ``("words", n)`` non-volatile words written since boot; ``None``: no injection
-    brownout_at: tuple = ()
-    #: "regulator" (constant power through the output regulator) or "current" (the MCU draws a
-    #: constant current ``P_pin / platform.supply_v`` at the capacitor: direct or LDO supply)
-    load_kind: str = "regulator"
-    #: carry out runs of identical normal power cycles in compiled kernels (:mod:`intersim.sim.power_cycles`);
-    #: False steps every action in Python -- the same results, bit for bit (the tests compare)
-    fast_cycles: bool = True
-    #: called as ``progress(t_s)`` with the simulated time [s] as the run advances, at most about
-    #: once per thousandth of the run (a progress bar; it must not touch the run)
-    progress: object = None
-    #: ``optimal``'s planning budget in kernel calls per planning (None: its default)
-    optimal_budget_calls: int | None = None
-
-
-@dataclass
-class RunResult:
-    """Raw outcome of one run; :mod:`intersim.report.results` turns it into tables."""
-
-    scheduler: str
-    verdict: str
-    verdict_detail: str
-    requests: dict                  # column -> array, one row per request
-    books: dict                     # energy_*_j -> float
-    counts: dict                    # power_failures, checkpoints, restores, ...
-    timeline: dict                  # column -> array
-    events: int
-    horizon_s: float
-    e_initial_j: float
-    #: power cycles taken by the compiled kernels, by kind ("checkpoint", "boot") -- a diagnostic:
-    #: the results are the same without them
-    compiled_cycles: dict = field(default_factory=dict)
-
-
-class Device:
-    """What a scheduler may observe (see :mod:`intersim.sched.contract`)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.memory = engine.memory
-        self.tasks = engine.setup.tasks
-        self.costs = engine.setup.costs
-        self.network = engine.setup.network
-        self.storage = engine.setup.storage
-        self.platform = engine.setup.platform
-
-    @property
-    def now_s(self) -> float:
-        return self._engine.t
-
-    @property
-    def voltage_v(self):
-        """Terminal voltage [V] of the last :class:`ReadVoltage` since this boot (None before)."""
-        return self._engine.adc_reading_v
-
-    @property
-    def request_seq(self) -> int:
-        return self.memory.read_word(REQUEST_SEQ_WORD)
-
-    @property
-    def request_active(self) -> bool:
-        return self.memory.read_word(REQUEST_SEQ_WORD) != self.memory.read_word(DONE_SEQ_WORD)
-
-    def oracle_state(self):
-        """``(t_s, energy_j)``: the exact capacitor state now. For offline, clairvoyant schedulers
-        only (``optimal``): a real MCU cannot read its stored energy; online schedulers must not
-        call this (the ADC read of the voltage is their observable)."""
-        return self._engine.t, self._engine.e
 
 
 class Engine:
@@ -161,7 +66,6 @@ class Engine:
         self.word_cost = transfer_cost(setup.platform, 2, "sram_to_nvm")
         self._word_t, self._word_p = self.word_cost.time_s, self.word_cost.power_w
         self.clock_hz = setup.platform.clock_hz
-        self._run_arrays = {}       # (first, stop) -> per-task arrays of a run (RunArrays)
         self.adc_reading_v = None   # the last ReadVoltage of this boot [V]
         self.fast_cycles = bool(setup.fast_cycles)
         self.sched = None           # the scheduler object of this boot (None while off)
@@ -200,6 +104,7 @@ class Engine:
         replays = (self.fast_cycles and bool(scheduler_cls.__dict__.get("nvm_determined", False))
                    and not self.ideal and not setup.brownout_at)
         self.compiled = CompiledCycles(self, replays_boots=replays)
+        self.runner = TaskRunner(self)
         self._handlers = {RunTasks: self._do_run, RunTask: self._do_run, CheckpointedRun: self._checkpointed_run,
                           Copy: self._do_copy, WriteWords: self._do_write_words, Sleep: self._do_sleep,
                           ReadVoltage: self._do_read_voltage, Done: self._do_done, Idle: self._do_idle}
@@ -457,7 +362,7 @@ class Engine:
             first, stop = action.start, action.stop
         if not 0 <= first < stop <= len(self.setup.tasks):
             raise SchedulerError(f"scheduler {self.cls.name!r}: {action!r} outside tasks 0..{len(self.setup.tasks)}")
-        ok, armed, fired = yield from self._run_tasks(first, stop, action.resume_cycles, armed)
+        ok, armed, fired = yield from self.runner.run(first, stop, action.resume_cycles, armed)
         if fired is not None:
             sched.on_threshold(self.dev, *fired)
         return ok, armed
@@ -532,158 +437,6 @@ class Engine:
         ok = yield from self._idle()
         return ok, armed
 
-    def _run_tasks(self, first, stop, resume_cycles, armed):
-        """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
-        call and at most one simpy event; stop at a brown-out, the comparator, an injected failure
-        or the horizon. Returns (still powered, comparator armed, ``(task, cycles done)`` if the
-        comparator fired, else None)."""
-        n = stop - first
-        base = self._run_base(first, stop)
-        p_pin, dur, words, e_pin_run, words_run, dur_list = (
-            base.p_pin, base.dur, base.words, base.e_pin_run, base.words_run, base.dur_list)
-        if resume_cycles:
-            dur, words = runner.resumed(base.cycles, dur, words, resume_cycles, self.clock_hz)
-            words_run += int(words[0]) - int(base.words[0])
-            dur_list = [float(dur[0])] + dur_list[1:]
-            e_pin_run = math.fsum([float(p_pin[0]) * dur_list[0]] + base.e_list[1:])
-        t0 = self.t
-        # task end times, summed in order as the kernel (and optimal's model) advance them
-        ends = list(accumulate(dur_list, initial=t0))[1:]
-        t_cut, injected = self._run_cut(t0, ends, dur, words)
-        if self.ideal:
-            k, reason = self._run_ideal(t0, ends, t_cut, p_pin)
-        else:
-            k, reason = self._run_kernel(t0, ends, t_cut, armed, base, dur)
-        # books: completed tasks, then the cut one
-        if k:
-            e_pin = e_pin_run if k == n else math.fsum(p_pin[:k] * dur[:k])
-            t_done = ends[k - 1] - t0
-            self.books.book_load("compute", e_pin / t_done if t_done > 0 else 0.0, t_done, self.requests.head, True)
-            self._words += words_run if k == n else int(words[:k].sum())
-        t_start_k = ends[k - 1] if k else t0
-        dt_cut = self.t - t_start_k if k < n else 0.0
-        if k < n and dt_cut > 0:
-            self.books.book_load("compute", p_pin[k], dt_cut, self.requests.head, True)
-        self._active_s += self.t - t0
-        for j in range(k):
-            self.taskmem.compute_task(first + j, 1.0)
-        if k == n:
-            yield from self._sync()
-            return True, armed, None
-        return (yield from self._run_stopped(first + k, k, reason, injected, armed, base, dur, words, dt_cut,
-                                             (resume_cycles if k == 0 else 0) + int(dt_cut * self.clock_hz)))
-
-    def _run_cut(self, t0, ends, dur, words):
-        """The forced cut of a run starting at ``t0`` [s]: an injected failure (by active cycles or
-        NVM words since boot) or the horizon. Returns ``(t_cut [s], injected)``."""
-        t_cut, injected = math.inf, False
-        if not self.ideal:  # an ideal supply never fails, injected or not
-            if self._inject_s is not None:
-                t_cut, injected = t0 + max(self._inject_s - self._active_s, 0.0), True
-            if self._inject_words is not None:
-                budget = self._inject_words - self._words
-                cum = np.cumsum(words)
-                k = int(np.searchsorted(cum, budget, side="right"))
-                if k < len(ends):
-                    before = cum[k - 1] if k else 0.0
-                    t_w = (ends[k - 1] if k else t0) + dur[k] * max(budget - before, 0.0) / words[k]
-                    if t_w < t_cut:
-                        t_cut, injected = t_w, True
-        if t_cut > self.horizon:
-            t_cut, injected = self.horizon, False
-        return t_cut, injected
-
-    def _run_ideal(self, t0, ends, t_cut, p_pin):
-        """A run on the ideal supply: only the cut can stop it. Returns (tasks completed, reason)."""
-        n = len(ends)
-        k = n if ends[-1] <= t_cut else bisect.bisect_right(ends, t_cut)
-        t, reason = (ends[-1], cap.STOP_TIME) if k == n else (t_cut, runner.STOP_CUT)
-        if self.timeline.record:
-            t_prev = t0
-            for j in range(min(k + 1, n)):
-                t_next = min(ends[j], t)
-                if t_next > t_prev:
-                    self.timeline.ideal_segment(t_prev, t_next, "compute", p_pin[j])
-                t_prev = t_next
-        self.t = t
-        return k, reason
-
-    def _run_kernel(self, t0, ends, t_cut, armed, base, dur):
-        """A run against the capacitor in one kernel call. Returns (tasks completed, reason)."""
-        n, p_pin, seg_end = len(ends), base.p_pin, base.seg_end
-        e_low = self._e_off
-        if armed and self.e_threshold is not None:
-            e_low = max(e_low, self.e_threshold)
-        tl = self.timeline
-        if tl.record:
-            tl.ensure(n + 2 + int((ends[-1] - t0) / self.min_sample_s))
-        n0 = tl.n_seg
-        self._state = "compute"
-        if self.general:
-            k, reason = self._advance_tasks_general(p_pin, ends, t_cut, e_low)
-            t, e, n1 = self.t, self.e, tl.n_seg
-            seg_end[:] = n1
-        else:
-            k, t, e, reason, n1 = runner._advance_tasks(
-                self.tr_t, self.tr_p, self.tr_first, self.tr_period, self.tr_loop,
-                self._eta_in, self._leak_b, self._e_max, t0, self.e,
-                base.loads, dur, t_cut, e_low, self.books.cap, *tl.seg, tl.n_seg, seg_end)
-        if reason == cap.STOP_FULL:
-            raise RuntimeError("segment buffer sized too small for a run of tasks")
-        if tl.record and not self.general:  # (general: _advance recorded them)
-            a = n0
-            for j in range(min(k + 1, n)):
-                b = seg_end[j] if j < k else n1
-                if b > a:
-                    tl.meta.append((a, b, "compute", p_pin[j]))
-                a = b
-        tl.n_seg, self.t, self.e = n1, t, e
-        return k, reason
-
-    def _run_stopped(self, i, k, reason, injected, armed, base, dur, words, dt_cut, done_cycles):
-        """A run stopped inside task ``i`` (its ``k``-th) after ``dt_cut`` [s] and ``done_cycles``:
-        the horizon, the comparator (the task suspended, or finished first for ``jit-task``-like
-        schedulers) or a brown-out, whose torn output is written. Returns as :meth:`_run_tasks`."""
-        clock = self.clock_hz
-        if reason == runner.STOP_CUT and not injected:
-            yield from self._sync()
-            raise _Horizon
-        threshold = (reason == cap.STOP_LOW and armed and self.e_threshold is not None
-                     and self.e_threshold > self._e_off)
-        if threshold:
-            armed = False
-            if self.suspends_task:
-                yield from self._sync()
-                return True, armed, (i, min(done_cycles, int(base.cycles[k])))
-            # the comparator only raised a flag: finish the task, then tell the scheduler
-            rest = dur[k] - dt_cut
-            outcome, dt2 = self._load(base.p_pin[k], rest, "compute", "compute", pending=True,
-                                      nvm_words=int(words[k] * rest / dur[k]) if dur[k] else 0)
-            if outcome == "done":
-                self.taskmem.compute_task(i, 1.0)
-                yield from self._sync()
-                return True, armed, (i + 1, 0)
-            dt_cut += dt2
-            done_cycles += int(dt2 * clock)
-        elif reason == runner.STOP_CUT:
-            self.counts["injected_failures"] += 1
-        # brown-out inside task i: a CPU kernel has written its NVM output in loop order
-        self._words += int(words[k] * dt_cut / dur[k]) if dur[k] else 0
-        cycles_k = base.cycles[k]
-        frac = done_cycles / cycles_k if cycles_k else 1.0
-        self.counts["reexecuted_cycles"] += int(dt_cut * clock)
-        self.taskmem.compute_task(i, min(frac, 1.0 - 1e-15))
-        yield from self._sync()
-        return False, armed, None
-
-    def _run_base(self, first, stop):
-        """The :class:`~intersim.sim.task_runs.RunArrays` of the run ``first..stop-1`` (cached)."""
-        base = self._run_arrays.get((first, stop))
-        if base is None:
-            base = self._run_arrays[(first, stop)] = runner.run_arrays(
-                self.task_cycles, self.task_power_pin, self.task_words, first, stop, self.clock_hz, self._eta_out)
-        return base
-
     def _checkpointed_run(self, sched, action, armed):
         """:class:`CheckpointedRun`: the run, each comparator interrupt answered by a checkpoint of
         the SRAM image, a sleep to ``until_v`` and the resume. Normal cycles run in a compiled
@@ -701,12 +454,12 @@ class Engine:
             # would reach V_ckpt (a guess that costs time, never exactness: any cycle the kernel
             # does not take is stepped below)
             if (armed and self.fast_cycles
-                    and self.e - self._run_base(first, stop).e_pin_run / self._eta_out <= self.e_threshold):
+                    and self.e - self.runner.base(first, stop).e_pin_run / self._eta_out <= self.e_threshold):
                 first, resume = self.compiled.fast_checkpoints(action.start, stop, first, resume, action.until_v)
                 if first == stop:  # the kernel completed the run
                     yield from self._sync()
                     return True, armed
-            ok, armed, fired = yield from self._run_tasks(first, stop, resume, armed)
+            ok, armed, fired = yield from self.runner.run(first, stop, resume, armed)
             if not ok or fired is None:
                 return ok, armed
             first, resume = fired
@@ -729,18 +482,6 @@ class Engine:
             return float(terminal_voltage_v(self.st, self.e, harvest_w=harvest,
                                             load_a=load_pin_w / self.setup.platform.supply_v))
         return float(terminal_voltage_v(self.st, self.e, harvest_w=harvest, load_w=load_pin_w / self._eta_out))
-
-    def _advance_tasks_general(self, p_pin, ends, t_cut, e_low):
-        """:func:`runner._advance_tasks` for the general power path, one kernel call per task.
-        Returns (tasks completed, stop reason)."""
-        for k in range(p_pin.size):
-            stop = min(ends[k], t_cut)
-            reason, _ = self._advance(p_pin[k], stop, e_low, math.inf, "compute")
-            if reason != cap.STOP_TIME:
-                return k, reason
-            if stop < ends[k]:
-                return k, runner.STOP_CUT
-        return p_pin.size, cap.STOP_TIME
 
     def _idle(self):
         """Sleep until an arrival wakes the device; returns False on a brown-out."""

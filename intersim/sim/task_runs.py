@@ -14,7 +14,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+import bisect
+from itertools import accumulate
+
+from ..energy import capacitor as cap
 from ..energy.capacitor import STOP_FULL, STOP_TIME, _advance
+from .setup import _Horizon
 
 #: the run was cut at ``t_cut`` (an injected failure or the horizon), not by the capacitor
 STOP_CUT = 5
@@ -85,3 +90,189 @@ def _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         if stop < t_end:
             return k, t, e, STOP_CUT, n_seg
     return n, t, e, STOP_TIME, n_seg
+
+
+class TaskRunner:
+    """Runs of consecutive tasks for one engine: each run is one kernel call (or, on the general
+    power path, one per task) and at most one simpy event. The engine's collaborator: it advances
+    the engine's capacitor and clock, books the run and writes the tasks' outputs.
+
+    Parameters
+    ----------
+    eng : intersim.sim.engine.Engine
+    """
+
+    def __init__(self, eng):
+        self.eng = eng
+        self._run_arrays = {}       # (first, stop) -> the run's RunArrays
+
+    def run(self, first, stop, resume_cycles, armed):
+        """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
+        call and at most one simpy event; stop at a brown-out, the comparator, an injected failure
+        or the horizon. Returns (still powered, comparator armed, ``(task, cycles done)`` if the
+        comparator fired, else None)."""
+        eng = self.eng
+        n = stop - first
+        base = self.base(first, stop)
+        p_pin, dur, words, e_pin_run, words_run, dur_list = (
+            base.p_pin, base.dur, base.words, base.e_pin_run, base.words_run, base.dur_list)
+        if resume_cycles:
+            dur, words = resumed(base.cycles, dur, words, resume_cycles, eng.clock_hz)
+            words_run += int(words[0]) - int(base.words[0])
+            dur_list = [float(dur[0])] + dur_list[1:]
+            e_pin_run = math.fsum([float(p_pin[0]) * dur_list[0]] + base.e_list[1:])
+        t0 = eng.t
+        # task end times, summed in order as the kernel (and optimal's model) advance them
+        ends = list(accumulate(dur_list, initial=t0))[1:]
+        t_cut, injected = self._cut(t0, ends, dur, words)
+        if eng.ideal:
+            k, reason = self._ideal(t0, ends, t_cut, p_pin)
+        else:
+            k, reason = self._kernel(t0, ends, t_cut, armed, base, dur)
+        # books: completed tasks, then the cut one
+        if k:
+            e_pin = e_pin_run if k == n else math.fsum(p_pin[:k] * dur[:k])
+            t_done = ends[k - 1] - t0
+            eng.books.book_load("compute", e_pin / t_done if t_done > 0 else 0.0, t_done, eng.requests.head, True)
+            eng._words += words_run if k == n else int(words[:k].sum())
+        t_start_k = ends[k - 1] if k else t0
+        dt_cut = eng.t - t_start_k if k < n else 0.0
+        if k < n and dt_cut > 0:
+            eng.books.book_load("compute", p_pin[k], dt_cut, eng.requests.head, True)
+        eng._active_s += eng.t - t0
+        for j in range(k):
+            eng.taskmem.compute_task(first + j, 1.0)
+        if k == n:
+            yield from eng._sync()
+            return True, armed, None
+        return (yield from self._stopped(first + k, k, reason, injected, armed, base, dur, words, dt_cut,
+                                             (resume_cycles if k == 0 else 0) + int(dt_cut * eng.clock_hz)))
+
+    def _cut(self, t0, ends, dur, words):
+        """The forced cut of a run starting at ``t0`` [s]: an injected failure (by active cycles or
+        NVM words since boot) or the horizon. Returns ``(t_cut [s], injected)``."""
+        eng = self.eng
+        t_cut, injected = math.inf, False
+        if not eng.ideal:  # an ideal supply never fails, injected or not
+            if eng._inject_s is not None:
+                t_cut, injected = t0 + max(eng._inject_s - eng._active_s, 0.0), True
+            if eng._inject_words is not None:
+                budget = eng._inject_words - eng._words
+                cum = np.cumsum(words)
+                k = int(np.searchsorted(cum, budget, side="right"))
+                if k < len(ends):
+                    before = cum[k - 1] if k else 0.0
+                    t_w = (ends[k - 1] if k else t0) + dur[k] * max(budget - before, 0.0) / words[k]
+                    if t_w < t_cut:
+                        t_cut, injected = t_w, True
+        if t_cut > eng.horizon:
+            t_cut, injected = eng.horizon, False
+        return t_cut, injected
+
+    def _ideal(self, t0, ends, t_cut, p_pin):
+        """A run on the ideal supply: only the cut can stop it. Returns (tasks completed, reason)."""
+        eng = self.eng
+        n = len(ends)
+        k = n if ends[-1] <= t_cut else bisect.bisect_right(ends, t_cut)
+        t, reason = (ends[-1], cap.STOP_TIME) if k == n else (t_cut, STOP_CUT)
+        if eng.timeline.record:
+            t_prev = t0
+            for j in range(min(k + 1, n)):
+                t_next = min(ends[j], t)
+                if t_next > t_prev:
+                    eng.timeline.ideal_segment(t_prev, t_next, "compute", p_pin[j])
+                t_prev = t_next
+        eng.t = t
+        return k, reason
+
+    def _kernel(self, t0, ends, t_cut, armed, base, dur):
+        """A run against the capacitor in one kernel call. Returns (tasks completed, reason)."""
+        eng = self.eng
+        n, p_pin, seg_end = len(ends), base.p_pin, base.seg_end
+        e_low = eng._e_off
+        if armed and eng.e_threshold is not None:
+            e_low = max(e_low, eng.e_threshold)
+        tl = eng.timeline
+        if tl.record:
+            tl.ensure(n + 2 + int((ends[-1] - t0) / eng.min_sample_s))
+        n0 = tl.n_seg
+        eng._state = "compute"
+        if eng.general:
+            k, reason = self._advance_general(p_pin, ends, t_cut, e_low)
+            t, e, n1 = eng.t, eng.e, tl.n_seg
+            seg_end[:] = n1
+        else:
+            k, t, e, reason, n1 = _advance_tasks(
+                eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
+                eng._eta_in, eng._leak_b, eng._e_max, t0, eng.e,
+                base.loads, dur, t_cut, e_low, eng.books.cap, *tl.seg, tl.n_seg, seg_end)
+        if reason == cap.STOP_FULL:
+            raise RuntimeError("segment buffer sized too small for a run of tasks")
+        if tl.record and not eng.general:  # (general: _advance recorded them)
+            a = n0
+            for j in range(min(k + 1, n)):
+                b = seg_end[j] if j < k else n1
+                if b > a:
+                    tl.meta.append((a, b, "compute", p_pin[j]))
+                a = b
+        tl.n_seg, eng.t, eng.e = n1, t, e
+        return k, reason
+
+    def _stopped(self, i, k, reason, injected, armed, base, dur, words, dt_cut, done_cycles):
+        """A run stopped inside task ``i`` (its ``k``-th) after ``dt_cut`` [s] and ``done_cycles``:
+        the horizon, the comparator (the task suspended, or finished first for ``jit-task``-like
+        schedulers) or a brown-out, whose torn output is written. Returns as :meth:`_run_tasks`."""
+        eng = self.eng
+        clock = eng.clock_hz
+        if reason == STOP_CUT and not injected:
+            yield from eng._sync()
+            raise _Horizon
+        threshold = (reason == cap.STOP_LOW and armed and eng.e_threshold is not None
+                     and eng.e_threshold > eng._e_off)
+        if threshold:
+            armed = False
+            if eng.suspends_task:
+                yield from eng._sync()
+                return True, armed, (i, min(done_cycles, int(base.cycles[k])))
+            # the comparator only raised a flag: finish the task, then tell the scheduler
+            rest = dur[k] - dt_cut
+            outcome, dt2 = eng._load(base.p_pin[k], rest, "compute", "compute", pending=True,
+                                      nvm_words=int(words[k] * rest / dur[k]) if dur[k] else 0)
+            if outcome == "done":
+                eng.taskmem.compute_task(i, 1.0)
+                yield from eng._sync()
+                return True, armed, (i + 1, 0)
+            dt_cut += dt2
+            done_cycles += int(dt2 * clock)
+        elif reason == STOP_CUT:
+            eng.counts["injected_failures"] += 1
+        # brown-out inside task i: a CPU kernel has written its NVM output in loop order
+        eng._words += int(words[k] * dt_cut / dur[k]) if dur[k] else 0
+        cycles_k = base.cycles[k]
+        frac = done_cycles / cycles_k if cycles_k else 1.0
+        eng.counts["reexecuted_cycles"] += int(dt_cut * clock)
+        eng.taskmem.compute_task(i, min(frac, 1.0 - 1e-15))
+        yield from eng._sync()
+        return False, armed, None
+
+    def base(self, first, stop):
+        """The :class:`~intersim.sim.task_runs.RunArrays` of the run ``first..stop-1`` (cached)."""
+        eng = self.eng
+        base = self._run_arrays.get((first, stop))
+        if base is None:
+            base = self._run_arrays[(first, stop)] = run_arrays(
+                eng.task_cycles, eng.task_power_pin, eng.task_words, first, stop, eng.clock_hz, eng._eta_out)
+        return base
+
+    def _advance_general(self, p_pin, ends, t_cut, e_low):
+        """:func:`_advance_tasks` for the general power path, one kernel call per task.
+        Returns (tasks completed, stop reason)."""
+        eng = self.eng
+        for k in range(p_pin.size):
+            stop = min(ends[k], t_cut)
+            reason, _ = eng._advance(p_pin[k], stop, e_low, math.inf, "compute")
+            if reason != cap.STOP_TIME:
+                return k, reason
+            if stop < ends[k]:
+                return k, STOP_CUT
+        return p_pin.size, cap.STOP_TIME

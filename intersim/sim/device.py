@@ -1,0 +1,40 @@
+"""What a scheduler may observe of the device (the scheduler contract's ``dev``)."""
+from __future__ import annotations
+
+from ..sched.contract import DONE_SEQ_WORD, REQUEST_SEQ_WORD
+
+
+class Device:
+    """What a scheduler may observe (see :mod:`intersim.sched.contract`)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.memory = engine.memory
+        self.tasks = engine.setup.tasks
+        self.costs = engine.setup.costs
+        self.network = engine.setup.network
+        self.storage = engine.setup.storage
+        self.platform = engine.setup.platform
+
+    @property
+    def now_s(self) -> float:
+        return self._engine.t
+
+    @property
+    def voltage_v(self):
+        """Terminal voltage [V] of the last :class:`ReadVoltage` since this boot (None before)."""
+        return self._engine.adc_reading_v
+
+    @property
+    def request_seq(self) -> int:
+        return self.memory.read_word(REQUEST_SEQ_WORD)
+
+    @property
+    def request_active(self) -> bool:
+        return self.memory.read_word(REQUEST_SEQ_WORD) != self.memory.read_word(DONE_SEQ_WORD)
+
+    def oracle_state(self):
+        """``(t_s, energy_j)``: the exact capacitor state now. For offline, clairvoyant schedulers
+        only (``optimal``): a real MCU cannot read its stored energy; online schedulers must not
+        call this (the ADC read of the voltage is their observable)."""
+        return self._engine.t, self._engine.e

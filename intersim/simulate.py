@@ -1,6 +1,8 @@
 """``simulate``: run a scenario under each scheduler and collect the result tables."""
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,12 +10,14 @@ import pandas as pd
 
 from ._version import __version__
 from .sim.engine import Engine, Setup
-from .errors import ModelError
+from .errors import ModelError, SchedulerError
 from .report.results import (
-    Results, empty_timeline_table, git_hash, request_columns, request_table, summary_row, timeline_table,
+    COUNT_COLUMNS, REQUEST_COLUMNS, SUMMARY_COLUMNS, Results, SchedulerFailure, empty_timeline_table, git_hash,
+    request_columns, request_table, summary_row, timeline_table,
 )
 from .scenario import Scenario, load_scenario, scenario_from_dict
-from .sched.registry import get_scheduler
+from .sched.registry import SCHEDULERS, get_scheduler
+from .sim import budget
 from .sim.task_memo import references_for
 from .nn.tasks import lower
 from .hw.platform import get_platform
@@ -49,17 +53,39 @@ def request_inputs(network, model_name: str, n_requests: int, seed: int):
     return x, labels
 
 
-def _runs(sc: Scenario, classes, record_timeline: bool):
-    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine)``."""
+def _model(sc: Scenario):
+    """The network and its tasks; a refused model names the scenario file and the key."""
+    from .nn import zoo
+    model = sc.data["model"]
+    try:
+        network = zoo.load(model["name"])
+    except ModelError as exc:
+        raise ModelError(f"{sc.source}: model.name = {model['name']!r}: {exc}") from None
+    return network, lower(network, model["granularity"])
+
+
+def _resolve(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes):
+    """Every input of the runs, checked (including their size) before any run starts."""
+    network, tasks = _model(sc)
     trace = sc.trace()
     storage = sc.storage()
     platform = sc.platform()
     workload = sc.workload()
-    from .nn import zoo
+    est = budget.estimate_run(trace, workload, len(tasks), len(classes), record_timeline,
+                              n_harvesting=sum(1 for c in classes if c.name != "continuous"))
+    limit = budget.available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
+    budget.check_fits(est, sc.source, limit, record_timeline)
+    return network, tasks, trace, storage, platform, workload
+
+
+def _runs(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes=None):
+    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine, resolved,
+    failure)``: ``failure`` is a :class:`SchedulerFailure` (and ``run`` None) when a user's
+    scheduler raised."""
+    network, tasks, trace, storage, platform, workload = _resolve(sc, classes, record_timeline,
+                                                                  memory_limit_bytes)
     model = sc.data["model"]
-    network = zoo.load(model["name"])
-    tasks = lower(network, model["granularity"])
-    n_req = workload.arrival_times().size
+    n_req = workload.n_arrivals()
     inputs, labels = request_inputs(network, model["name"], n_req, sc.data["seed"])
     references = references_for(network, inputs)
     for cls in classes:
@@ -68,7 +94,13 @@ def _runs(sc: Scenario, classes, record_timeline: bool):
                       record_timeline=record_timeline, brownout_at=sc.brownout_at(),
                       load_kind=sc.load_kind())
         engine = Engine(setup, cls)
-        yield engine.run(), labels, engine, (trace, platform, tasks)
+        try:
+            run, failure = engine.run(), None
+        except Exception as exc:  # noqa: BLE001 -- only a user's scheduler: theirs is the bug
+            if cls in SCHEDULERS.values():
+                raise
+            run, failure = None, SchedulerFailure.from_exception(cls, exc, n_req)
+        yield run, labels, engine, (trace, platform, tasks), failure
 
 
 def _classes(sc: Scenario, schedulers):
@@ -79,18 +111,41 @@ def _classes(sc: Scenario, schedulers):
         else:
             sc = sc.with_schedulers(schedulers)
     names = [c.name for c in classes] if classes else sc.scheduler_names()
-    classes = classes or [get_scheduler(n) for n in names]  # refuse unknown names before any work
+    if not classes:  # refuse unknown names before any work, naming the file and the key
+        classes = []
+        for n in names:
+            try:
+                classes.append(get_scheduler(n))
+            except SchedulerError as exc:
+                raise SchedulerError(f"{sc.source}: schedulers.names: {exc}") from None
     return sc, names, classes
 
 
-def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Results:
+def simulate(scenario, schedulers=None, *, record_timeline: bool = True,
+             memory_limit_bytes: int | None = None) -> Results:
     """Simulate ``scenario`` (a :class:`Scenario`, a dict with the TOML schema, or a path) under
     each scheduler in ``schedulers`` (default: the scenario's list) and return the tables.
+
+    Parameters
+    ----------
+    record_timeline : bool
+        Keep the timeline (by far the largest table of a long run).
+    memory_limit_bytes : int, optional
+        Refuse (:class:`~intersim.errors.ScenarioError`, before any run) a run whose estimated
+        result tables exceed this [bytes]; default: the memory the OS says is available.
+
+    A user's scheduler (not a shipped one) that raises does not lose the others: its summary
+    row has ``verdict = "error"`` and ``Results.failures`` holds its exception and traceback.
     """
+    wall0 = time.perf_counter()
     sc, names, classes = _classes(_as_scenario(scenario), schedulers)
-    runs, summaries, reqs, tls = [], [], [], []
+    runs, summaries, reqs, tls, failures = [], [], [], [], []
     resolved = None
-    for run, labels, engine, resolved in _runs(sc, classes, record_timeline):
+    for run, labels, engine, resolved, failure in _runs(sc, classes, record_timeline, memory_limit_bytes):
+        if failure is not None:
+            failures.append(failure)
+            summaries.append(failure.summary_row())
+            continue
         runs.append(run)
         columns = request_columns(run, labels)
         reqs.append(request_table(run, labels, columns))
@@ -108,26 +163,48 @@ def simulate(scenario, schedulers=None, *, record_timeline: bool = True) -> Resu
         "schedulers": names,
         "seed": sc.data["seed"],
         "trace": trace.name,
+        "trace_conversion": trace_conversion(trace),
         "model": model["name"],
         "granularity": model["granularity"],
         "platform": platform.name,
         "tasks": len(tasks),
+        "timeline": record_timeline,
+        "resolved_scenario": json.loads(json.dumps(sc.data, default=str)),
+        "wall_time_s": time.perf_counter() - wall0,
     }
-    summary = pd.DataFrame(summaries)
-    requests = pd.concat(reqs, ignore_index=True)
-    timeline = pd.concat(tls, ignore_index=True) if record_timeline else empty_timeline_table()
-    return Results(summary, requests, timeline, provenance, runs)
+    summary = pd.DataFrame(summaries, columns=list(SUMMARY_COLUMNS))
+    if failures:  # their figures are unknown: nullable integers, not floats, for the counts
+        summary = summary.astype({c: "Int64" for c in COUNT_COLUMNS})
+    requests = (pd.concat(reqs, ignore_index=True) if reqs
+                else pd.DataFrame({c: [] for c in REQUEST_COLUMNS}))
+    timeline = pd.concat(tls, ignore_index=True) if tls else empty_timeline_table()
+    return Results(summary, requests, timeline, provenance, runs, failures)
+
+
+def trace_conversion(trace) -> str:
+    """How the trace's file became harvested power, in one line with its constants and units."""
+    meta = trace.meta or {}
+    if meta.get("conversion"):
+        return str(meta["conversion"])
+    if meta.get("generator") or "source" not in meta:
+        return "generated as harvested power [W] (no conversion)"
+    return "none: the file holds harvested power [W]"
 
 
 def simulate_summaries(scenario, schedulers=None) -> list[dict]:
     """The summary rows :func:`simulate` would tabulate (same values), without building the tables
-    or a timeline: what a sweep keeps of each run."""
+    or a timeline: what a sweep keeps of each run. A user's scheduler that raises raises here
+    (the sweep records the point as failed)."""
     sc, _, classes = _classes(_as_scenario(scenario), schedulers)
-    return [summary_row(run, request_columns(run, labels), engine.t0)
-            for run, labels, engine, _ in _runs(sc, classes, False)]
+    rows = []
+    for run, labels, engine, _, failure in _runs(sc, classes, False):
+        if failure is not None:
+            raise failure.exception
+        rows.append(summary_row(run, request_columns(run, labels), engine.t0))
+    return rows
 
 
-__all__ = ["simulate", "simulate_summaries", "request_inputs"]
+__all__ = ["simulate", "simulate_summaries", "request_inputs", "trace_conversion"]
 
 
 def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",

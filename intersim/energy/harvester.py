@@ -273,12 +273,14 @@ class PVConversion:
 
     def describe(self, lux: bool = False) -> str:
         """One line naming the model and every constant, with units."""
+        k = f"{self.efficacy_lm_per_w:g} lm/W"
         if self.cell == "area":
             text = f"P = G x {self.area_m2:g} m^2 x {self.efficiency:g} (area x efficiency)"
+            text = f"G = lux / {k}; " + text if lux else text
+        elif lux:
+            text = f"P = MPP of the {self.cell} I-V model at the logged lux (G = lux / {k})"
         else:
-            text = f"P = MPP of the {self.cell} I-V model at lux = G x {self.efficacy_lm_per_w:g} lm/W"
-        if lux:
-            text = f"G = lux / {self.efficacy_lm_per_w:g} lm/W; " + text
+            text = f"P = MPP of the {self.cell} I-V model at lux = G x {k}"
         return text + f"; G < {self.dark_threshold_w_m2:g} W/m^2 is dark (0 W)"
 
     def as_dict(self) -> dict:

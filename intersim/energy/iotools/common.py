@@ -80,8 +80,11 @@ def finish(path, time_s, power_w, row_label, opts, *, stored_end_s=None, stored_
     if end_s is None:
         end_s = infer_end_s(time_s, str(path)) if time_s.size >= 2 else None
         if end_s is None:
-            raise TraceError(f"{path}: a one-row trace needs end_s (store '# end_s=...' in the file "
-                             f"or pass end_s=); cannot infer the sample period from one row")
+            store = {".npz": "a scalar array 'end_s' in the NPZ", ".parquet": "'end_s' in the schema "
+                     "metadata 'intersim'", ".pq": "'end_s' in the schema metadata 'intersim'"}.get(
+                         Path(path).suffix.lower(), "'# end_s=...' in the file")
+            raise TraceError(f"{path}: a one-row trace needs end_s (store {store} or pass end_s=); "
+                             f"cannot infer the sample period from one row")
     validate_arrays(time_s, power_w, end_s, str(path), max_power_w=opts["max_power_w"],
                     row_label=row_label)
     loop = stored_loop if opts["loop"] is None else bool(opts["loop"])

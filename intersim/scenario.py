@@ -283,15 +283,15 @@ def _cross_checks(s, source):
 
 def _harvester_checks(s, source):
     hv, tr = s.get("harvester", {}), s["trace"]
-    given = [k for k, v in hv.items() if v is not None]
-    if given and tr["generator"] is not None:
-        raise ScenarioError(f"{source}: harvester.{given[0]} = {hv[given[0]]!r} applies to trace files "
-                            f"(tmy, midc, lux); generator {tr['generator']!r} takes its cell in trace.params")
     if hv.get("pv_cell") not in (None, "area"):
         for k in ("pv_area_m2", "pv_efficiency"):
             if hv[k] is not None:
                 raise ScenarioError(f"{source}: harvester.{k} = {hv[k]!r} does not apply with harvester.pv_cell = "
                                     f"{hv['pv_cell']!r} (a preset is one physical cell); remove it or use 'area'")
+    given = [k for k, v in hv.items() if v is not None]
+    if given and tr["generator"] is not None:
+        raise ScenarioError(f"{source}: harvester.{given[0]} = {hv[given[0]]!r} applies to trace files "
+                            f"(tmy, midc, lux); generator {tr['generator']!r} takes its cell in trace.params")
 
 
 @dataclass

@@ -211,9 +211,10 @@ CELLS = {c.name: c for c in (KXOB25_02_X8F, AM1417)}
 
 
 #: Irradiance below this [W/m^2] is dark by default for pyranometer formats (tmy, midc): a
-#: thermopile's night offset is a few W/m^2 either way (the Golden BMS files: -8.7 .. +7.3 W/m^2
-#: between 23:00 and 03:00); a positive offset of ~0.5-0.9 W/m^2 alone charges 1 mF to ~1.7 V
-#: overnight through a 1 cm^2 cell. Below 5 W/m^2 lies < 0.25 % of those months' energy.
+#: thermopile's night offset is a few W/m^2 either way (the Golden BMS files read -6.2 .. +7.3 W/m^2
+#: between 23:00 and 03:00); a positive offset of ~0.5-0.9 W/m^2 alone is 2.2-4.0 uW from the
+#: default cell all night, enough to charge a leaky 1 mF capacitor to volts. Below 5 W/m^2 lies
+#: < 0.25 % of those months' energy (0.08 % in June, 0.21 % in January).
 PYRANOMETER_DARK_THRESHOLD_W_M2 = 5.0
 #: PV models: ``"area"`` (area x efficiency) or a :data:`CELLS` preset (its I-V model at the MPP).
 PV_MODELS = ("area",) + tuple(CELLS)

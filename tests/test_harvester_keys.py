@@ -11,7 +11,7 @@ from intersim.energy.trace_io import load_trace
 from intersim.errors import ScenarioError
 from intersim.scenario import load_scenario
 
-from test_bad_inputs import MIDC, TINY, scenario
+from test_bad_inputs import MIDC, scenario
 
 FILE_TRACE = {'generator = "constant"\npower_w = 0.02\nduration_s = 60.0\n': 'file = "golden.csv"\n'}
 

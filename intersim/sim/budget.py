@@ -104,7 +104,7 @@ def check_fits(est: RunEstimate, source: str, limit_bytes: int | None, record_ti
     hint = ("; drop the timeline (intersim run --no-timeline) or shorten workload.duration_s"
             if record_timeline and est.timeline_rows else "; shorten workload.duration_s")
     rows = f" ({est.timeline_rows:.4g} timeline rows: {est.trace_segments:.4g} trace segments in " \
-           f"{est.horizon_s:.4g} s per scheduler)" if est.timeline_rows else ""
+           f"{est.horizon_s:.4g} s for each scheduler on the harvest)" if est.timeline_rows else ""
     raise ScenarioError(f"{source}: the run needs about {_gib(est.memory_bytes)}{rows}, more than the "
                         f"{_gib(limit_bytes)} of memory available{hint}")
 

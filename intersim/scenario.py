@@ -93,6 +93,8 @@ def parse_fault(text, strict=True):
 
 
 REQUIRED = object()
+#: Most samples a square-wave trace may be generated with (16 B each: 0.8 GB).
+MAX_GENERATED_SAMPLES = 50_000_000
 
 
 def _schema():
@@ -371,6 +373,10 @@ class Scenario:
         if g == "square":
             period, duty = tr["square_period_s"], tr["duty"]
             n = int(math.ceil(tr["duration_s"] / period))
+            if 2 * n > MAX_GENERATED_SAMPLES:
+                raise ScenarioError(f"{self.source}: trace.duration_s / trace.square_period_s = {tr['duration_s']!r} / "
+                                    f"{period!r} gives {2 * n:.4g} samples; allowed: at most "
+                                    f"{MAX_GENERATED_SAMPLES:,} (use loop = true with one period)")
             t = np.repeat(np.arange(n) * period, 2) + np.tile([0.0, duty * period], n)
             p = np.tile([tr["power_w"], tr["low_power_w"]], n)
             return Trace(t, p, n * period, loop=tr["loop"], name="square")

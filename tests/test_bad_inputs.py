@@ -75,6 +75,14 @@ def test_absurd_duration_is_refused_before_any_allocation(tmp_path, capsys):
                     "at most 10,000,000", nothing=out)
 
 
+def test_absurd_square_wave_is_refused_before_generation(tmp_path, capsys):
+    sc = scenario(tmp_path, **{'generator = "constant"': 'generator = "square"\nsquare_period_s = 1.0',
+                               "duration_s = 60.0": "duration_s = 1e12"})
+    one_line_exit_2(capsys, ["run", str(sc), "--out", str(tmp_path / "o")], str(sc),
+                    "trace.duration_s / trace.square_period_s", "2e+12 samples", "at most 50,000,000",
+                    nothing=tmp_path / "o")
+
+
 def test_huge_sweep_axis_is_refused_not_hung(tmp_path, capsys):
     scenario(tmp_path)
     sw = tmp_path / "sw.toml"

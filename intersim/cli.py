@@ -1,4 +1,7 @@
-"""The ``intersim`` command line: ``run``, ``trace inspect``."""
+"""intersim: simulate batteryless, intermittently powered MCUs running int8 inference.
+
+Commands: run a scenario, sweep a parameter grid, plot a sweep's results, trace inspect a trace
+file, check-scheduler (property-test your own scheduler). `intersim COMMAND --help` for each."""
 from __future__ import annotations
 
 import argparse
@@ -7,53 +10,109 @@ from pathlib import Path
 
 
 def _run(args) -> int:
+    import warnings
+
     from .scenario import load_scenario
     from .simulate import simulate
     scenario = load_scenario(args.scenario)
     if args.scheduler:
+        _check_scheduler_names(args.scheduler)
         scenario = scenario.with_schedulers(args.scheduler)
     if args.optimal_budget_calls is not None:
         scenario = scenario.with_value("schedulers", "optimal_budget_calls", args.optimal_budget_calls)
     out = Path(args.out) if args.out else Path("out") / scenario.name
-    if out.exists() and not out.is_dir():
-        print(f"error: --out {out} exists and is not a directory", file=sys.stderr)
-        return 2
+    _check_out(out)
     from .report.progress import progress_bars
-    results = simulate(scenario, record_timeline=True, progress=progress_bars())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = simulate(scenario, record_timeline=not args.no_timeline, progress=progress_bars())
+    _print_warnings(caught)
     print(f"scenario {scenario.name} ({scenario.source}), trace {results.provenance['trace']}, "
           f"model {results.provenance['model']} in {results.provenance['tasks']} tasks on "
           f"{results.provenance['platform']}")
+    print(f"trace conversion: {results.provenance['trace_conversion']}")
     print(results.table())
     for _, row in results.summary.iterrows():
-        if row["verdict"] != "ok":
+        if row["verdict"] not in ("ok", "error"):
             print(f"{row['scheduler']}: {row['verdict']}: {row['verdict_detail']}")
     for name, p in results.setting.get("plannings", {}).items():
         print(f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, {p['exact']} proven minimal; "
               f"the others stopped at the budget of {p['budget_calls']} kernel calls and keep the "
               f"rollout's plan (docs/optimal.md)" if p["exact"] < p["plannings"] else
               f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, every one proven minimal")
-    written = results.write(out, plot=not args.no_plot)
+    for failure in results.failures:  # their bug: their traceback, then one line
+        print(failure.traceback_text.rstrip(), file=sys.stderr)
+        print(f"error: {failure.line()}; its row has verdict = error, the other schedulers' results "
+              f"are written", file=sys.stderr)
+    written = results.write(out, plot=not args.no_plot, timeline=not args.no_timeline)
     print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return 1 if results.failures else 0
+
+
+def _print_warnings(caught):
+    """Each warning as one clean ``warning:`` line (no source line), once."""
+    seen = set()
+    for w in caught:
+        text = str(w.message)
+        if text not in seen:
+            seen.add(text)
+            print(f"warning: {text}", file=sys.stderr)
+
+
+def _check_scheduler_names(names):
+    """Refuse an unknown ``--scheduler`` name as the option's error, not the scenario's."""
+    import difflib
+
+    from .errors import IntersimError
+    from .sched.registry import SCHEDULERS
+    for name in names:
+        if name not in SCHEDULERS and ":" not in name:
+            close = difflib.get_close_matches(name, list(SCHEDULERS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise IntersimError(f"--scheduler {name!r} is not a scheduler{hint} allowed: "
+                                f"{', '.join(SCHEDULERS)}, or a user class as 'package.module:Class'")
+
+
+def _check_out(out: Path):
+    """Refuse an output folder that cannot be created or written, before any work."""
+    import os
+
+    from .errors import OutputError
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a directory; allowed: a new or existing directory")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"--out {out}: {parent} is a regular file, not a directory; allowed: a path "
+                          f"under a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: no permission to write in {parent}; allowed: a writable directory")
 
 
 def _check_scheduler(args) -> int:
+    from .errors import IntersimError
     from .scenario import scenario_from_dict
-    from .sched.registry import get_scheduler
+    from .sched.registry import SCHEDULERS, get_scheduler
     from .testing import SchedulerCheckFailed, check_scheduler
-    if args.target not in ("restart", "static", "jit", "jit-task") and ":" not in args.target:
-        print(f"error: scheduler {args.target!r}: give 'package.module:Class' (or a shipped name)", file=sys.stderr)
-        return 2
+    if args.target not in SCHEDULERS and ":" not in args.target:
+        raise IntersimError(f"scheduler {args.target!r}: give 'package.module:Class' (or a shipped name: "
+                            f"{', '.join(SCHEDULERS)})")
+    if args.examples < 1:
+        raise IntersimError(f"--examples {args.examples} is invalid; allowed: an integer >= 1")
+    out = Path(args.out)
+    _check_out(out)
     cls = get_scheduler(args.target)
     name = args.target if ":" in args.target else f"intersim.sched.registry:{cls.__name__}"
     try:
         check_scheduler(cls, max_examples=args.examples, name=name)
     except SchedulerCheckFailed as exc:
-        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         path = out / "counterexample.toml"
         sc = scenario_from_dict(exc.scenario, base_dir=out)
         path.write_text(f"# shrunk counterexample for {name}: {exc}\n" + sc.to_toml())
+        if exc.traceback_text:
+            print(exc.traceback_text.rstrip(), file=sys.stderr)
         print(f"FAILED: {name}: {exc}")
         print(f"minimal counterexample written to {path}; replay it with:\n  intersim run {path} --out {out / 'replay'}")
         return 1
@@ -64,18 +123,21 @@ def _check_scheduler(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
-    parser = argparse.ArgumentParser(prog="intersim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="intersim", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"intersim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate a scenario under each scheduler and compare")
     run.add_argument("scenario", help="scenario TOML file")
     run.add_argument("--out", help="output directory (default: out/<scenario name>)")
-    run.add_argument("--scheduler", action="append", metavar="NAME",
-                     help="scheduler to run (repeatable; default: the scenario's list)")
+    run.add_argument("--scheduler", action="extend", nargs="+", metavar="NAME",
+                     help="schedulers to run (one or more, repeatable; default: the scenario's list)")
     run.add_argument("--no-plot", action="store_true", help="skip the PNG")
     run.add_argument("--optimal-budget-calls", type=int, metavar="N",
                      help="optimal's planning budget in kernel calls per planning (overrides "
                           "[schedulers] optimal_budget_calls; default 200000)")
+    run.add_argument("--no-timeline", action="store_true",
+                     help="do not record or write timeline.parquet (a long run's largest part)")
     run.set_defaults(func=_run)
     check = sub.add_parser("check-scheduler", help="property-test a scheduler under random power failures")
     check.add_argument("target", metavar="MODULE:CLASS", help="the scheduler class, e.g. mypkg.sched:MyScheduler")
@@ -106,6 +168,10 @@ def main(argv=None) -> int:
         return int(args.func(args) or 0)
     except IntersimError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory: the run needs more memory than this machine has; shorten "
+              "workload.duration_s, or drop the timeline (intersim run --no-timeline)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -24,3 +24,7 @@ class PlatformError(IntersimError):
 
 class SchedulerError(IntersimError):
     """An unknown scheduler name or a scheduler that broke the interface contract."""
+
+
+class OutputError(IntersimError):
+    """An output file or folder cannot be written: names it and the reason."""

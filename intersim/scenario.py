@@ -93,9 +93,12 @@ def parse_fault(text, strict=True):
 
 
 REQUIRED = object()
+#: Most samples a square-wave trace may be generated with (16 B each: 0.8 GB).
+MAX_GENERATED_SAMPLES = 50_000_000
 
 
 def _schema():
+    from .energy.harvester import PV_MODELS
     from .energy.parts import CAPACITORS, CONVERTERS
     from .hw.platform import PRESETS
     from .sched.registry import SCHEDULERS
@@ -120,6 +123,16 @@ def _schema():
             "duty": (_num(0, 1, lo_open=True), False, 0.5, "square-wave duty cycle"),
             "duration_s": (_num(0, lo_open=True, unit="s"), False, None, "generated trace length"),
             "params": ((lambda v: isinstance(v, dict)), False, None, "generator parameters"),
+        },
+        "harvester": {
+            "pv_cell": (_str(PV_MODELS), False, None,
+                        "PV model for irradiance/lux traces: 'area' (area x efficiency) or a cell preset's I-V model"),
+            "pv_area_m2": (_num(0, lo_open=True, unit="m^2"), False, None, "PV cell area (pv_cell = 'area')"),
+            "pv_efficiency": (_num(0, 1, lo_open=True), False, None, "PV efficiency at the MPP (pv_cell = 'area')"),
+            "lux_efficacy_lm_per_w": (_num(0, lo_open=True, unit="lm/W"), False, None,
+                                      "luminous efficacy between lux and W/m^2"),
+            "dark_threshold_w_m2": (_num(0, unit="W/m^2"), False, None,
+                                    "irradiance below it is dark (0 W): a pyranometer's night offset"),
         },
         "source": {
             "kind": (_str(("mppt", "current", "thevenin")), False, "mppt",
@@ -255,6 +268,10 @@ def _cross_checks(s, source):
         raise ScenarioError(f"{source}: storage.v_initial_v = {st['v_initial_v']!r} must be <= storage.v_max_v = "
                             f"{st['v_max_v']!r}")
     tr = s["trace"]
+    if tr["file"] is not None and not tr["file"].strip():
+        raise ScenarioError(f"{source}: trace.file = {tr['file']!r} is empty; allowed: a trace file path, "
+                            f"relative to the scenario file")
+    _harvester_checks(s, source)
     if (tr["file"] is None) == (tr["generator"] is None):
         raise ScenarioError(f"{source}: [trace] needs exactly one of 'file' or 'generator' "
                             f"(got file = {tr['file']!r}, generator = {tr['generator']!r})")
@@ -277,6 +294,19 @@ def _cross_checks(s, source):
         parse_granularity(s["model"]["granularity"])
     except ScenarioError as exc:
         raise ScenarioError(f"{source}: {exc}") from None
+
+
+def _harvester_checks(s, source):
+    hv, tr = s.get("harvester", {}), s["trace"]
+    if hv.get("pv_cell") not in (None, "area"):
+        for k in ("pv_area_m2", "pv_efficiency"):
+            if hv[k] is not None:
+                raise ScenarioError(f"{source}: harvester.{k} = {hv[k]!r} does not apply with harvester.pv_cell = "
+                                    f"{hv['pv_cell']!r} (a preset is one physical cell); remove it or use 'area'")
+    given = [k for k, v in hv.items() if v is not None]
+    if given and tr["generator"] is not None:
+        raise ScenarioError(f"{source}: harvester.{given[0]} = {hv[given[0]]!r} applies to trace files "
+                            f"(tmy, midc, lux); generator {tr['generator']!r} takes its cell in trace.params")
 
 
 @dataclass
@@ -310,15 +340,46 @@ class Scenario:
 
     # ---- resolution into simulation inputs -----------------------------------------------
     def trace(self):
-        from .energy.trace_io import load_trace
+        """The harvested-power :class:`~intersim.energy.trace.Trace` (loaded or generated).
+
+        A refused trace file is a :class:`TraceError` naming this scenario file and the key
+        ``trace.file`` before the loader's message (which names the trace file and row)."""
+        from .errors import TraceError
         tr = self.data["trace"]
-        if tr["file"] is not None:
-            path = Path(tr["file"])
-            if not path.is_absolute():
-                path = self.base_dir / path
-            return load_trace(path, tr["format"], period_s=tr["period_s"], load_ohm=tr["load_ohm"],
-                              loop=tr["loop"], max_power_w=tr["max_power_w"])
-        return self._generated_trace(tr)
+        if tr["file"] is None:
+            return self._generated_trace(tr)
+        path = self.trace_path()
+        try:
+            trace = self._load_trace_file(path, tr)
+        except TraceError as exc:
+            raise TraceError(f"{self.source}: trace.file = {tr['file']!r}: {exc}") from None
+        hv = self.data.get("harvester", {})
+        given = [k for k, v in hv.items() if v is not None]
+        if given and trace.meta.get("format") not in ("tmy", "tmy2", "tmy3", "midc", "lux"):
+            raise ScenarioError(f"{self.source}: harvester.{given[0]} = {hv[given[0]]!r} applies to irradiance "
+                                f"and lux traces (tmy, midc, lux); trace.file = {tr['file']!r} holds power "
+                                f"[W] already; remove it")
+        return trace
+
+    def trace_path(self) -> Path:
+        """The trace file, resolved against the scenario file's folder."""
+        path = Path(self.data["trace"]["file"])
+        return path if path.is_absolute() else self.base_dir / path
+
+    def _load_trace_file(self, path, tr):
+        from .energy import harvester
+        from .energy.trace_io import load_trace
+        hv = self.data.get("harvester", {})
+
+        def pick(key, default):
+            return hv.get(key) if hv.get(key) is not None else default
+        return load_trace(path, tr["format"], period_s=tr["period_s"], load_ohm=tr["load_ohm"],
+                          loop=tr["loop"], max_power_w=tr["max_power_w"],
+                          pv_cell=pick("pv_cell", "area"),
+                          area_m2=pick("pv_area_m2", harvester.SMALL_CELL_AREA_M2),
+                          efficiency=pick("pv_efficiency", harvester.SMALL_CELL_EFFICIENCY),
+                          efficacy_lm_per_w=pick("lux_efficacy_lm_per_w", harvester.DAYLIGHT_EFFICACY_LM_PER_W),
+                          dark_threshold_w_m2=hv.get("dark_threshold_w_m2"))
 
     def _generated_trace(self, tr):
         import numpy as np
@@ -331,6 +392,10 @@ class Scenario:
         if g == "square":
             period, duty = tr["square_period_s"], tr["duty"]
             n = int(math.ceil(tr["duration_s"] / period))
+            if 2 * n > MAX_GENERATED_SAMPLES:
+                raise ScenarioError(f"{self.source}: trace.duration_s / trace.square_period_s = {tr['duration_s']!r} / "
+                                    f"{period!r} gives {2 * n:.4g} samples; allowed: at most "
+                                    f"{MAX_GENERATED_SAMPLES:,} (use loop = true with one period)")
             t = np.repeat(np.arange(n) * period, 2) + np.tile([0.0, duty * period], n)
             p = np.tile([tr["power_w"], tr["low_power_w"]], n)
             return Trace(t, p, n * period, loop=tr["loop"], name="square")
@@ -406,7 +471,10 @@ class Scenario:
         md = self.data["model"]
         if md["file"] is None:
             from .nn import zoo
-            return zoo.load(md["name"])
+            try:
+                return zoo.load(md["name"])
+            except ModelError as exc:
+                raise ModelError(f"{self.source}: model.name = {md['name']!r}: {exc}") from None
         from .nn.onnx_import import load_onnx
         try:
             return load_onnx(self._path("file"), name=Path(md["file"]).stem)

@@ -1,6 +1,8 @@
 """``simulate``: run a scenario under each scheduler and collect the result tables."""
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,12 +10,14 @@ import pandas as pd
 
 from ._version import __version__
 from .sim.engine import Engine, Setup
-from .errors import ModelError
+from .errors import ModelError, SchedulerError
 from .report.results import (
-    Results, empty_timeline_table, git_hash, request_columns, request_table, summary_row, timeline_table,
+    COUNT_COLUMNS, REQUEST_COLUMNS, SUMMARY_COLUMNS, Results, SchedulerFailure, empty_timeline_table, git_hash,
+    request_columns, request_table, summary_row, timeline_table,
 )
 from .scenario import Scenario, load_scenario, scenario_from_dict
-from .sched.registry import get_scheduler
+from .sched.registry import SCHEDULERS, get_scheduler
+from .sim import budget
 from .sim.task_memo import references_for
 from .nn.tasks import lower
 from .hw.platform import get_platform
@@ -87,17 +91,32 @@ def _model(sc: Scenario, network, inputs, n_req: int):
     return net, x, labels, (model["name"] or model["file"]) if network is None else net.name
 
 
-def _runs(sc: Scenario, classes, record_timeline: bool, network=None, inputs=None, progress=None):
-    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine, resolved)``.
-    ``progress``: ``(name, t0_s, horizon_s) -> bar`` (:func:`intersim.report.progress.progress_bars`)."""
+def _resolve(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes, network=None, inputs=None):
+    """Every input of the runs, checked (including their size) before any run starts: ``(network,
+    tasks, trace, storage, platform, workload, request inputs, labels, model label)``."""
     trace = sc.trace()
     storage = sc.storage()
     platform = sc.platform()
     workload = sc.workload()
-    model = sc.data["model"]
-    n_req = workload.arrival_times().size
-    network, inputs, labels, model_label = _model(sc, network, inputs, n_req)
-    tasks = lower(network, model["granularity"])
+    n_req = workload.n_arrivals()
+    network, x, labels, model_label = _model(sc, network, inputs, n_req)
+    tasks = lower(network, sc.data["model"]["granularity"])
+    est = budget.estimate_run(trace, workload, len(tasks), len(classes), record_timeline,
+                              n_harvesting=sum(1 for c in classes if c.name != "continuous"))
+    limit = budget.available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
+    budget.check_fits(est, sc.source, limit, record_timeline)
+    return network, tasks, trace, storage, platform, workload, x, labels, model_label
+
+
+def _runs(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes=None, network=None, inputs=None,
+          progress=None):
+    """Resolve ``sc`` once and run each scheduler class; yields ``(run, labels, engine, resolved,
+    failure)``: ``failure`` is a :class:`SchedulerFailure` (and ``run`` None) when a user's
+    scheduler raised. ``progress``: ``(name, t0_s, horizon_s) -> bar``
+    (:func:`intersim.report.progress.progress_bars`)."""
+    (network, tasks, trace, storage, platform, workload, inputs, labels,
+     model_label) = _resolve(sc, classes, record_timeline, memory_limit_bytes, network, inputs)
+    n_req = workload.n_arrivals()
     references = references_for(network, inputs)
     for cls in classes:
         setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
@@ -108,11 +127,15 @@ def _runs(sc: Scenario, classes, record_timeline: bool, network=None, inputs=Non
         engine = Engine(setup, cls)
         bar = setup.progress = progress(cls.name, engine.t0, engine.horizon) if progress else None
         try:
-            run = engine.run()
+            run, failure = engine.run(), None
+        except Exception as exc:  # noqa: BLE001 -- only a user's scheduler: theirs is the bug
+            if cls in SCHEDULERS.values():
+                raise
+            run, failure = None, SchedulerFailure.from_exception(cls, exc, n_req)
         finally:
             if bar is not None:
                 bar.close()
-        yield run, labels, engine, (trace, platform, tasks, model_label)
+        yield run, labels, engine, (trace, platform, tasks, model_label), failure
 
 
 def _classes(sc: Scenario, schedulers):
@@ -123,12 +146,18 @@ def _classes(sc: Scenario, schedulers):
         else:
             sc = sc.with_schedulers(schedulers)
     names = [c.name for c in classes] if classes else sc.scheduler_names()
-    classes = classes or [get_scheduler(n) for n in names]  # refuse unknown names before any work
+    if not classes:  # refuse unknown names before any work, naming the file and the key
+        classes = []
+        for n in names:
+            try:
+                classes.append(get_scheduler(n))
+            except SchedulerError as exc:
+                raise SchedulerError(f"{sc.source}: schedulers.names: {exc}") from None
     return sc, names, classes
 
 
 def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_timeline: bool = True,
-             progress=None) -> Results:
+             progress=None, memory_limit_bytes: int | None = None) -> Results:
     """Simulate ``scenario`` under each scheduler and return the tables.
 
     Parameters
@@ -142,14 +171,27 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         The requests' samples (see :mod:`intersim.nn.samples`); default: ``model.inputs``, else
         the zoo model's held-out split, else seeded random int8 inputs without labels.
     record_timeline : bool
+        Keep the timeline (by far the largest table of a long run).
     progress : callable, optional
         A factory of progress bars, ``(name, t0_s, horizon_s) -> bar``
         (:func:`intersim.report.progress.progress_bars`; default: none).
+    memory_limit_bytes : int, optional
+        Refuse (:class:`~intersim.errors.ScenarioError`, before any run) a run whose estimated
+        result tables exceed this [bytes]; default: the memory the OS says is available.
+
+    A user's scheduler (not a shipped one) that raises does not lose the others: its summary
+    row has ``verdict = "error"`` and ``Results.failures`` holds its exception and traceback.
     """
+    wall0 = time.perf_counter()
     sc, names, classes = _classes(_as_scenario(scenario), schedulers)
-    runs, summaries, reqs, tls, plannings = [], [], [], [], {}
+    runs, summaries, reqs, tls, failures, plannings = [], [], [], [], [], {}
     resolved = None
-    for run, labels, engine, resolved in _runs(sc, classes, record_timeline, network, inputs, progress):
+    for run, labels, engine, resolved, failure in _runs(sc, classes, record_timeline, memory_limit_bytes,
+                                                        network, inputs, progress):
+        if failure is not None:
+            failures.append(failure)
+            summaries.append(failure.summary_row())
+            continue
         runs.append(run)
         plan = engine.plan if isinstance(engine.plan, dict) else {}
         if "budget_calls" in plan and "requests" in plan:  # a planning scheduler (optimal)
@@ -172,28 +214,50 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         "schedulers": names,
         "seed": sc.data["seed"],
         "trace": trace.name,
+        "trace_conversion": trace_conversion(trace),
         "model": model_label,
         "granularity": model["granularity"],
         "platform": platform.name,
         "tasks": len(tasks),
+        "timeline": record_timeline,
+        "resolved_scenario": json.loads(json.dumps(sc.data, default=str)),
+        "wall_time_s": time.perf_counter() - wall0,
     }
-    summary = pd.DataFrame(summaries)
-    requests = pd.concat(reqs, ignore_index=True)
-    timeline = pd.concat(tls, ignore_index=True) if record_timeline else empty_timeline_table()
-    setting = {"trace": trace, "storage": sc.storage(), "t0_s": engine.t0, "horizon_s": runs[-1].horizon_s,
-               "plannings": plannings}
-    return Results(summary, requests, timeline, provenance, runs, setting)
+    summary = pd.DataFrame(summaries, columns=list(SUMMARY_COLUMNS))
+    if failures:  # their figures are unknown: nullable integers, not floats, for the counts
+        summary = summary.astype({c: "Int64" for c in COUNT_COLUMNS})
+    requests = (pd.concat(reqs, ignore_index=True) if reqs
+                else pd.DataFrame({c: [] for c in REQUEST_COLUMNS}))
+    timeline = pd.concat(tls, ignore_index=True) if tls else empty_timeline_table()
+    setting = {"trace": trace, "storage": sc.storage(), "t0_s": engine.t0,
+               "horizon_s": runs[-1].horizon_s if runs else engine.horizon, "plannings": plannings}
+    return Results(summary, requests, timeline, provenance, runs, setting, failures)
+
+
+def trace_conversion(trace) -> str:
+    """How the trace's file became harvested power, in one line with its constants and units."""
+    meta = trace.meta or {}
+    if meta.get("conversion"):
+        return str(meta["conversion"])
+    if meta.get("generator") or "source" not in meta:
+        return "generated as harvested power [W] (no conversion)"
+    return "none: the file holds harvested power [W]"
 
 
 def simulate_summaries(scenario, schedulers=None) -> list[dict]:
     """The summary rows :func:`simulate` would tabulate (same values), without building the tables
-    or a timeline: what a sweep keeps of each run."""
+    or a timeline: what a sweep keeps of each run. A user's scheduler that raises raises here
+    (the sweep records the point as failed)."""
     sc, _, classes = _classes(_as_scenario(scenario), schedulers)
-    return [summary_row(run, request_columns(run, labels), engine.t0)
-            for run, labels, engine, _ in _runs(sc, classes, False)]
+    rows = []
+    for run, labels, engine, _, failure in _runs(sc, classes, False):
+        if failure is not None:
+            raise failure.exception
+        rows.append(summary_row(run, request_columns(run, labels), engine.t0))
+    return rows
 
 
-__all__ = ["simulate", "simulate_summaries", "request_inputs"]
+__all__ = ["simulate", "simulate_summaries", "request_inputs", "trace_conversion"]
 
 
 def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",

@@ -137,9 +137,10 @@ def scenario_cases(scheduler_names=("continuous",)):
 class SchedulerCheckFailed(AssertionError):
     """``check_scheduler`` found a counterexample; ``.scenario`` holds it (a scenario dict)."""
 
-    def __init__(self, message, scenario):
+    def __init__(self, message, scenario, traceback_text=None):
         super().__init__(message)
         self.scenario = scenario
+        self.traceback_text = traceback_text  # the scheduler's own, when it raised
 
 
 def check_scheduler(scheduler_cls, max_examples: int | None = None, name: str | None = None):
@@ -164,12 +165,15 @@ def check_scheduler(scheduler_cls, max_examples: int | None = None, name: str | 
     def prop(case):
         sc = scenario_from_dict(case, source="<generated case>")
         res = simulate(sc, schedulers=[scheduler_cls], record_timeline=False)
+        if res.failures:  # the scheduler raised: a failing example, with its traceback
+            failing["case"], failing["traceback"] = case, res.failures[0].traceback_text
+            raise AssertionError(res.failures[0].line())
         run = res.runs[0]
         for where in failure_places(run):
             event(f"brown-out inside {where}")
         problems = violations(run, res.requests)
         if problems:
-            failing["case"] = case
+            failing["case"], failing["traceback"] = case, None
         assert not problems, "; ".join(problems)
 
     # simulations are numba-compiled and vary in length: no deadline; the caller's profile
@@ -182,4 +186,4 @@ def check_scheduler(scheduler_cls, max_examples: int | None = None, name: str | 
     except AssertionError as exc:
         if "case" not in failing:
             raise
-        raise SchedulerCheckFailed(str(exc).splitlines()[0], failing["case"]) from exc
+        raise SchedulerCheckFailed(str(exc).splitlines()[0], failing["case"], failing.get("traceback")) from exc

@@ -61,7 +61,7 @@ def test_set_and_identity():
 def test_identity_includes_version(monkeypatch):
     before = load_sweep(sweep({"seed": [1, 2]}))
     import intersim._version
-    monkeypatch.setattr(intersim._version, "__version__", "99.0")
+    monkeypatch.setattr(intersim._version, "__version__", "99.0")  # where the sweep reads it
     after = load_sweep(sweep({"seed": [1, 2]}))
     assert [p.id for p in before.points] != [p.id for p in after.points]
     assert [p.scenario_sha256 for p in before.points] == [p.scenario_sha256 for p in after.points]

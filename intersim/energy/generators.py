@@ -131,6 +131,20 @@ CLOUD_PRESETS = {
 }
 
 
+def _location_tz(t0):
+    """pvlib's time zone for the zone of ``t0``: its IANA name, or a whole-hour UTC offset
+    (``"2023-06-21T07:00:00+02:00"``, as this generator writes ``start_time``), else UTC."""
+    import zoneinfo
+    name = str(t0.tz)
+    try:
+        zoneinfo.ZoneInfo(name)
+        return name
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    hours = t0.utcoffset().total_seconds() / 3600.0
+    return int(hours) if hours == int(hours) else "UTC"
+
+
 def solar(latitude: float, longitude: float, start, duration_s: float, period_s: float,
           area_m2: float = harvester.SMALL_CELL_AREA_M2,
           efficiency: float = harvester.SMALL_CELL_EFFICIENCY, cloud="cloudy", *,
@@ -177,8 +191,10 @@ def solar(latitude: float, longitude: float, start, duration_s: float, period_s:
         t0 = t0.tz_localize(tz or "UTC")
     if altitude_m is None:
         altitude_m = float(pvlib.location.lookup_altitude(latitude, longitude))
-    loc = pvlib.location.Location(latitude, longitude, tz=str(t0.tz), altitude=altitude_m)
+    loc = pvlib.location.Location(latitude, longitude, tz=_location_tz(t0), altitude=altitude_m)
     mid = t0 + pd.to_timedelta(t + 0.5 * np.diff(np.append(t, duration_s)), unit="s")
+    if loc.tz == "UTC" and str(t0.tz) != "UTC":  # an offset of a fraction of an hour: same instants, in UTC
+        mid = mid.tz_convert("UTC")
     ghi = loc.get_clearsky(pd.DatetimeIndex(mid), model=clearsky_model)["ghi"].to_numpy(dtype=np.float64)
     ghi = np.maximum(ghi, 0.0)
     k = np.ones_like(ghi) if model is None else model.clearness(t.size, period_s, rng)

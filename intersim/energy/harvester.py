@@ -5,8 +5,9 @@ rectifier); the storage converter's efficiency is applied later, once, by the po
 
 PV
     :func:`pv_power_w` area x efficiency model (irradiance -> W); :func:`lux_to_irradiance_w_m2`
-    (illuminance -> irradiance through a luminous efficacy); :class:`SingleDiodeCell` and
-    :func:`pv_mpp_w` (an I-V model fitted to the measured curves of two small cells).
+    (illuminance -> irradiance through a luminous efficacy); :class:`SingleDiodeCell` (an I-V
+    model fitted to the measured curves of two small cells, :data:`CELLS`); :class:`PVConversion`
+    (the whole conversion a trace loader applies: model, constants, dark threshold).
 RF
     :func:`friis_received_power_w` (free-space path loss), :func:`rectifier_efficiency`
     (RF-to-DC efficiency vs input power, interpolated in a cited table),
@@ -207,6 +208,92 @@ AM1417 = SingleDiodeCell(
 
 #: Cells by name.
 CELLS = {c.name: c for c in (KXOB25_02_X8F, AM1417)}
+
+
+#: Irradiance below this [W/m^2] is dark by default for pyranometer formats (tmy, midc): a
+#: thermopile's night offset is a few W/m^2 either way (the Golden BMS files read -6.2 .. +7.3 W/m^2
+#: between 23:00 and 03:00); a positive offset of ~0.5-0.9 W/m^2 alone is 2.2-4.0 uW from the
+#: default cell all night, enough to charge a leaky 1 mF capacitor to volts. Below 5 W/m^2 lies
+#: < 0.25 % of those months' energy (0.08 % in June, 0.21 % in January).
+PYRANOMETER_DARK_THRESHOLD_W_M2 = 5.0
+#: PV models: ``"area"`` (area x efficiency) or a :data:`CELLS` preset (its I-V model at the MPP).
+PV_MODELS = ("area",) + tuple(CELLS)
+
+
+@dataclass(frozen=True)
+class PVConversion:
+    """How an irradiance [W/m^2] or illuminance [lx] series becomes harvested power [W].
+
+    Attributes
+    ----------
+    cell : str
+        ``"area"``: ``P = G x area_m2 x efficiency``; or a :data:`CELLS` name: the cell's
+        single-diode model at its maximum power point, driven by ``lux = G x efficacy``
+        (``area_m2``/``efficiency`` are then unused: the preset is one physical cell).
+    area_m2 : float [m^2]
+    efficiency : float [-]
+    efficacy_lm_per_w : float [lm/W]
+        Luminous efficacy between lux and W/m^2 (daylight: :data:`DAYLIGHT_EFFICACY_LM_PER_W`).
+    dark_threshold_w_m2 : float [W/m^2]
+        Irradiance strictly below this gives 0 W (a sensor's night offset is not light).
+    """
+
+    cell: str = "area"
+    area_m2: float = SMALL_CELL_AREA_M2
+    efficiency: float = SMALL_CELL_EFFICIENCY
+    efficacy_lm_per_w: float = DAYLIGHT_EFFICACY_LM_PER_W
+    dark_threshold_w_m2: float = 0.0
+
+    def check(self, where: str = "") -> "PVConversion":
+        """Raise one :class:`IntersimError` line (prefixed ``where``) on a bad field; return self."""
+        pre = f"{where}: " if where else ""
+        if self.cell not in PV_MODELS:
+            raise IntersimError(f"{pre}pv_cell {self.cell!r} is not one of {list(PV_MODELS)}")
+        for name, unit in (("area_m2", "m^2"), ("efficacy_lm_per_w", "lm/W")):
+            v = getattr(self, name)
+            if not _finite_number(v) or v <= 0:
+                raise IntersimError(f"{pre}{name} {v!r} {unit} must be a finite number > 0")
+        if not _finite_number(self.efficiency) or not 0 < self.efficiency <= 1:
+            raise IntersimError(f"{pre}efficiency {self.efficiency!r} must be in (0, 1]")
+        if not _finite_number(self.dark_threshold_w_m2) or self.dark_threshold_w_m2 < 0:
+            raise IntersimError(f"{pre}dark_threshold_w_m2 {self.dark_threshold_w_m2!r} W/m^2 must be a "
+                                f"finite number >= 0")
+        return self
+
+    def irradiance_to_power_w(self, irradiance_w_m2) -> np.ndarray:
+        """Harvested power [W] for irradiance(s) [W/m^2] (>= 0; dark below the threshold)."""
+        g = np.asarray(irradiance_w_m2, dtype=np.float64)
+        g = np.where(g < self.dark_threshold_w_m2, 0.0, g)
+        if self.cell == "area":
+            return pv_power_w(g, self.area_m2, self.efficiency)
+        return np.asarray(CELLS[self.cell].mpp_power_w(g * self.efficacy_lm_per_w), dtype=np.float64)
+
+    def lux_to_power_w(self, illuminance_lux) -> np.ndarray:
+        """Harvested power [W] for illuminance(s) [lx]."""
+        return self.irradiance_to_power_w(lux_to_irradiance_w_m2(illuminance_lux, self.efficacy_lm_per_w))
+
+    def describe(self, lux: bool = False) -> str:
+        """One line naming the model and every constant, with units."""
+        k = f"{self.efficacy_lm_per_w:g} lm/W"
+        if self.cell == "area":
+            text = f"P = G x {self.area_m2:g} m^2 x {self.efficiency:g} (area x efficiency)"
+            text = f"G = lux / {k}; " + text if lux else text
+        elif lux:
+            text = f"P = MPP of the {self.cell} I-V model at the logged lux (G = lux / {k})"
+        else:
+            text = f"P = MPP of the {self.cell} I-V model at lux = G x {k}"
+        return text + f"; G < {self.dark_threshold_w_m2:g} W/m^2 is dark (0 W)"
+
+    def as_dict(self) -> dict:
+        """The fields, JSON-ready (units in the names)."""
+        return {"pv_cell": self.cell, "area_m2": self.area_m2, "efficiency": self.efficiency,
+                "efficacy_lm_per_w": self.efficacy_lm_per_w,
+                "dark_threshold_w_m2": self.dark_threshold_w_m2}
+
+
+def _finite_number(v) -> bool:
+    return (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            and math.isfinite(v))
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,12 @@ import warnings
 from pathlib import Path
 
 from ..errors import IntersimError
+from . import harvester
 from .trace_io import DEFAULT_GAP_FACTOR, FORMATS, GAP_POLICIES, load_trace
+
+#: Default ``--threshold-w``: this fraction of the trace's maximum power (a fixed 100 uW said
+#: "0 %" for an indoor trace that never exceeds 47 uW).
+DEFAULT_THRESHOLD_FRACTION = 0.1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -23,8 +28,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="sample period [s]; required for --format lux")
     parser.add_argument("--load-ohm", type=float, default=None, metavar="R",
                         help="load resistance [ohm]; required for --format rf-voltage")
-    parser.add_argument("--threshold-w", type=float, default=1e-4, metavar="W",
-                        help="report the fraction of time with power above W [W] (default 1e-4)")
+    parser.add_argument("--threshold-w", type=float, default=None, metavar="W",
+                        help="report the fraction of time with power above W [W] (default: "
+                             f"{DEFAULT_THRESHOLD_FRACTION:.0%} of the trace's maximum power)")
+    parser.add_argument("--pv-cell", choices=harvester.PV_MODELS, default="area",
+                        help="irradiance/lux formats: 'area' (area x efficiency) or a cell preset's I-V model")
+    parser.add_argument("--pv-area-m2", type=float, default=harvester.SMALL_CELL_AREA_M2, metavar="A",
+                        help=f"PV cell area [m^2] (default {harvester.SMALL_CELL_AREA_M2:g})")
+    parser.add_argument("--pv-efficiency", type=float, default=harvester.SMALL_CELL_EFFICIENCY, metavar="E",
+                        help=f"PV efficiency at the MPP [-] (default {harvester.SMALL_CELL_EFFICIENCY:g})")
+    parser.add_argument("--lux-efficacy-lm-per-w", type=float, default=harvester.DAYLIGHT_EFFICACY_LM_PER_W,
+                        metavar="K", help="luminous efficacy [lm/W] between lux and W/m^2 "
+                                          f"(default {harvester.DAYLIGHT_EFFICACY_LM_PER_W:g}, daylight)")
+    parser.add_argument("--dark-threshold-w-m2", type=float, default=None, metavar="G",
+                        help="irradiance below G [W/m^2] is dark (default: "
+                             f"{harvester.PYRANOMETER_DARK_THRESHOLD_W_M2:g} for tmy/midc, 0 for lux)")
     parser.add_argument("--gap-factor", type=float, default=DEFAULT_GAP_FACTOR, metavar="F",
                         help="a step longer than F x the median step is a logging gap")
     parser.add_argument("--gap-policy", choices=GAP_POLICIES, default="zero",
@@ -34,7 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def format_stats(stats: dict) -> str:
+def conversion_text(trace) -> str:
+    """How the file became harvested power (one line, every constant with its unit)."""
+    return (trace.meta or {}).get("conversion") or "none: the file holds harvested power [W]"
+
+
+def format_stats(stats: dict, threshold_note: str = "") -> str:
     """Human-readable lines for :meth:`intersim.energy.trace.Trace.stats`."""
     return "\n".join([
         f"trace:            {stats['name']}",
@@ -44,7 +67,8 @@ def format_stats(stats: dict) -> str:
         f"mean power:       {stats['mean_power_w']:.6g} W",
         f"max power:        {stats['max_power_w']:.6g} W",
         f"energy:           {stats['energy_j']:.6g} J",
-        f"time above {stats['threshold_w']:.3g} W: {100 * stats['fraction_above_threshold']:.4g} %",
+        f"time above {stats['threshold_w']:.3g} W: {100 * stats['fraction_above_threshold']:.4g} %"
+        + (f"  ({threshold_note})" if threshold_note else ""),
     ])
 
 
@@ -80,10 +104,21 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("always")
             trace = load_trace(args.file, args.format, period_s=args.period_s,
                                load_ohm=args.load_ohm, gap_factor=getattr(args, "gap_factor", DEFAULT_GAP_FACTOR),
-                               gap_policy=getattr(args, "gap_policy", "zero"))
+                               gap_policy=getattr(args, "gap_policy", "zero"),
+                               pv_cell=getattr(args, "pv_cell", "area"),
+                               area_m2=getattr(args, "pv_area_m2", harvester.SMALL_CELL_AREA_M2),
+                               efficiency=getattr(args, "pv_efficiency", harvester.SMALL_CELL_EFFICIENCY),
+                               efficacy_lm_per_w=getattr(args, "lux_efficacy_lm_per_w",
+                                                         harvester.DAYLIGHT_EFFICACY_LM_PER_W),
+                               dark_threshold_w_m2=getattr(args, "dark_threshold_w_m2", None))
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
-        print(format_stats(trace.stats(args.threshold_w)))
+        threshold, note = args.threshold_w, ""
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLD_FRACTION * trace.max_power_w()
+            note = f"{DEFAULT_THRESHOLD_FRACTION:.0%} of the max power; --threshold-w to choose"
+        print(format_stats(trace.stats(threshold), note))
+        print(f"conversion:       {conversion_text(trace)}")
         if args.out is not None:
             plot_trace(trace, args.out)
             print(f"plot:             {args.out}")

@@ -33,6 +33,9 @@ SUMMARY_COLUMNS = (
     "energy_residual_j", "checkpoints", "restores", "commits", "boots", "wasted_boots",
     "reexecuted_cycles", "events", "verdict_detail",
 )
+#: Summary columns that count things (integers; nullable in the row of a scheduler that raised).
+COUNT_COLUMNS = ("requests", "completed", "dropped", "unfinished", "correct", "power_failures", "checkpoints",
+                 "restores", "commits", "boots", "wasted_boots", "reexecuted_cycles", "events")
 REQUEST_COLUMNS = ("scheduler", "request", "status", "arrival_s", "done_s", "latency_s", "correct",
                    "power_failures", "queue_s", "off_s", "compute_s", "preserve_s", "restore_s",
                    "reexecution_s", "label", "predicted", "label_ok")
@@ -161,6 +164,62 @@ def git_hash() -> str | None:
 
 
 @dataclass
+class SchedulerFailure:
+    """A user's scheduler raised during its run: who, in which hook, and its traceback."""
+
+    scheduler: str
+    hook: str
+    exception: BaseException
+    traceback_text: str
+    requests: int = 0
+    row_name: str = ""
+
+    @classmethod
+    def from_exception(cls, scheduler_cls, exc: BaseException, requests: int = 0) -> "SchedulerFailure":
+        """Name the hook (the outermost frame in the scheduler's own source files) and keep the
+        traceback from there on: theirs, not the engine's."""
+        import inspect
+        import traceback
+        files = set()
+        for klass in scheduler_cls.__mro__:
+            if klass is not object and not klass.__module__.startswith("intersim."):
+                try:
+                    files.add(str(Path(inspect.getfile(klass)).resolve()))
+                except (TypeError, OSError):
+                    pass
+        seen, e, found = set(), exc, None
+        while e is not None and id(e) not in seen and found is None:  # simpy re-raises a copy: follow causes
+            seen.add(id(e))
+            tb = e.__traceback__
+            while tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()) not in files:
+                tb = tb.tb_next
+            found = (e, tb) if tb is not None else None
+            e = e.__cause__ or e.__context__
+        if found is None:
+            hook, text = "", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        else:
+            exc, tb = found
+            hook = tb.tb_frame.f_code.co_name
+            text = "".join(traceback.format_exception(type(exc), exc, tb, chain=False))
+        name = f"{scheduler_cls.__module__}:{scheduler_cls.__qualname__}"
+        return cls(name, hook, exc, text, requests, getattr(scheduler_cls, "name", scheduler_cls.__name__))
+
+    def line(self) -> str:
+        """One line naming the scheduler, the hook and the exception."""
+        msg = str(self.exception).splitlines()[0] if str(self.exception) else ""
+        if self.hook:
+            return f"scheduler {self.scheduler!r} raised {type(self.exception).__name__} in its hook {self.hook}: {msg}"
+        return f"scheduler {self.scheduler!r} failed: {type(self.exception).__name__}: {msg}"
+
+    def summary_row(self) -> dict:
+        """Its summary row: ``verdict = "error"``, the line as ``verdict_detail``, no figures."""
+        row = {c: math.nan for c in SUMMARY_COLUMNS}
+        row.update(scheduler=self.row_name or self.scheduler, requests=self.requests, verdict="error",
+                   verdict_detail=self.line())
+        return row
+
+
+@dataclass
 class Results:
     """Outcome of :func:`intersim.simulate`: three DataFrames and provenance."""
 
@@ -171,25 +230,45 @@ class Results:
     runs: list = field(default_factory=list, repr=False)
     #: what the figure draws besides the tables: ``trace``, ``storage``, ``t0_s`` and ``horizon_s`` [s]
     setting: dict = field(default_factory=dict, repr=False)
+    failures: list = field(default_factory=list, repr=False)
 
-    def write(self, out_dir, plot=True) -> list[Path]:
+    def write(self, out_dir, plot=True, timeline=True) -> list[Path]:
         """Write every output file into ``out_dir`` (created if needed; other files untouched).
 
-        Each file is written to a temporary name and moved into place, so an interrupted write
-        never leaves a half-written file under the final name.
+        All or nothing: every file is first written under a temporary name, and only when all
+        succeeded are they moved into place. A failed write (disk full, file-size limit,
+        permissions) removes the temporaries (and ``out_dir`` if this call created it), leaves
+        earlier files as they were and raises :class:`~intersim.errors.OutputError` naming the
+        file. Files get the usual ``0666 & ~umask`` mode. ``timeline=False`` skips
+        ``timeline.parquet``.
         """
+        from ..errors import OutputError
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        written = [
-            _atomic(out / "summary.csv", lambda p: _write_csv(self.summary, p)),
-            _atomic(out / "requests.csv", lambda p: _write_csv(self.requests, p)),
-            _atomic(out / "timeline.parquet", lambda p: _write_parquet(self.timeline, p, self.provenance)),
-            _atomic(out / "run.json", lambda p: Path(p).write_text(json.dumps(self.provenance, indent=2) + "\n")),
-        ]
+        created = _make_dir(out)
+        jobs = [("summary.csv", lambda p: _write_csv(self.summary, p)),
+                ("requests.csv", lambda p: _write_csv(self.requests, p))]
+        if timeline:
+            jobs.append(("timeline.parquet", lambda p: _write_parquet(self.timeline, p, self.provenance)))
+        jobs.append(("run.json", lambda p: Path(p).write_text(json.dumps(self.provenance, indent=2) + "\n")))
         if plot:
             from .plots import plot_comparison
-            written.append(_atomic(out / "comparison.png", lambda p: plot_comparison(self, p)))
-        return written
+            jobs.append(("comparison.png", lambda p: plot_comparison(self, p)))
+        done = []
+        try:
+            for name, write in jobs:
+                done.append((out / name, _staged(out / name, write)))
+        except OSError as exc:
+            for _, tmp in done:
+                Path(tmp).unlink(missing_ok=True)
+            if created:
+                _remove_empty_dirs(out, created)
+            reason = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise OutputError(f"{out / name}: cannot be written ({reason}); nothing was written to {out}") from None
+        mode = 0o666 & ~_umask()
+        for path, tmp in done:
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        return [path for path, _ in done]
 
     def table(self) -> str:
         """The comparison table printed by ``intersim run``: per scheduler the requests completed,
@@ -213,17 +292,50 @@ class Results:
                 "over all arrivals\n" + winner_line(self.summary, self.requests))
 
 
-def _atomic(path: Path, write) -> Path:
+def _make_dir(out: Path):
+    """Create ``out`` (and parents); return the topmost directory created, or None."""
+    from ..errors import OutputError
+    top = None
+    for p in [out, *out.parents]:
+        if p.exists():
+            break
+        top = p
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot create the directory ({exc.strerror or exc})") from None
+    return top
+
+
+def _remove_empty_dirs(out: Path, top: Path):
+    p = out
+    while True:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+        if p == top:
+            return
+        p = p.parent
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _staged(path: Path, write) -> str:
+    """Write to a temporary file next to ``path``; return its name (the caller moves it)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
-        os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+    return tmp
 
 
 def _write_csv(df: pd.DataFrame, path):

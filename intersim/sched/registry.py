@@ -36,9 +36,12 @@ def get_scheduler(name):
         module_name, _, class_name = name.partition(":")
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as exc:
-            raise SchedulerError(f"scheduler {name!r} cannot be imported ({exc}); give "
+        except (ImportError, AttributeError, SyntaxError) as exc:
+            raise SchedulerError(f"scheduler {name!r} cannot be imported ({type(exc).__name__}: {exc}); give "
                                  f"'package.module:Class' importable from the current directory") from None
+        except Exception as exc:  # noqa: BLE001 -- the user's module raised on import: one line
+            raise SchedulerError(f"scheduler {name!r} cannot be imported: importing {module_name!r} raised "
+                                 f"{type(exc).__name__}: {exc}") from None
         if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
             raise SchedulerError(f"scheduler {name!r} is not a subclass of intersim.Scheduler")
         return cls

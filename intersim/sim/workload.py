@@ -47,12 +47,23 @@ class Workload:
             if a.size == 0 or not np.all(np.isfinite(a)) or np.any(np.diff(a) < 0):
                 bad("arrivals_s", self.arrivals_s, "a non-empty, non-decreasing list of finite times [s]")
 
+    def n_arrivals(self) -> int:
+        """Number of arrivals, computed without listing them."""
+        if self.arrivals_s is not None:
+            return len(self.arrivals_s)
+        return max(int(math.ceil(self.duration_s / self.period_s - 1e-12)), 1)
+
+    def last_arrival_s(self) -> float:
+        """Time of the last arrival [s], computed without listing them."""
+        if self.arrivals_s is not None:
+            return float(self.arrivals_s[-1])
+        return float(self.start_s + self.period_s * (self.n_arrivals() - 1))
+
     def arrival_times(self) -> np.ndarray:
         """Arrival times [s], non-decreasing."""
         if self.arrivals_s is not None:
             return np.asarray(self.arrivals_s, dtype=float)
-        n = int(math.ceil(self.duration_s / self.period_s - 1e-12))
-        return self.start_s + self.period_s * np.arange(max(n, 1))
+        return self.start_s + self.period_s * np.arange(self.n_arrivals())
 
     def horizon_s(self) -> float:
         """End of the run [s]: last arrival plus the drain time."""

@@ -49,6 +49,9 @@ AXIS_HELP = ("a non-empty list of values, or a table with one of values = [...],
 #: Significant digits kept from linspace/logspace/float-range values: the numbers a person
 #: would type, and the same on every machine whatever the last ulp of its libm.
 ROUND_DIGITS = 12
+#: Most points a sweep may have (and values one axis may have): a sweep of 1e9 points would not
+#: finish in a lifetime; refusing it up front beats hanging while the points are listed.
+MAX_POINTS = 100_000
 #: Seconds between part files while results arrive (the first result is written at once).
 FLUSH_S = 1.0
 #: Rows buffered before a part file is written regardless of time.
@@ -206,9 +209,11 @@ def _expand(where: str, spec) -> list:
         if step == 0:
             raise ScenarioError(f"{where} = {spec!r} is invalid; allowed: a range step other than 0")
         if all(isinstance(a, int) for a in (start, stop, step)):
+            _check_count(where, spec, len(range(start, stop, step)))
             values = list(range(start, stop, step))
         else:
             n = max(math.ceil((stop - start) / step - 1e-9), 0)  # stop excluded, to rounding
+            _check_count(where, spec, n)
             values = [_round(start + i * step) for i in range(n)]
         if not values:
             raise ScenarioError(f"{where} = {spec!r} is empty; allowed: start < stop for step > 0 "
@@ -218,6 +223,7 @@ def _expand(where: str, spec) -> list:
         raise ScenarioError(f"{where} = {spec!r} is invalid; allowed: {kind} = [start, stop, n] "
                             "with n an integer >= 1")
     start, stop, n = float(args[0]), float(args[1]), args[2]
+    _check_count(where, spec, n)
     if n == 1:
         return [_round(start)]
     if kind == "linspace":
@@ -227,6 +233,12 @@ def _expand(where: str, spec) -> list:
                             "(the values themselves, not exponents)")
     ratio = math.log(stop / start)
     return [_round(start * math.exp(ratio * i / (n - 1))) for i in range(n)]
+
+
+def _check_count(where, spec, n):
+    if n > MAX_POINTS:
+        raise ScenarioError(f"{where} = {spec!r} has {n:,} values; allowed: at most {MAX_POINTS:,} "
+                            "(a sweep point per value)")
 
 
 def _dtype(values) -> str:
@@ -413,6 +425,10 @@ def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
                                 + ", ".join(f"{k} ({n} values)" for k, n in lengths.items())
                                 + "; allowed: equal lengths, or mode = 'grid'")
     if mode == "grid":
+        total = math.prod(len(a.values) for a in axes)
+        if total > MAX_POINTS:
+            raise ScenarioError(f"{source}: the grid of " + " x ".join(f"{a.key} ({len(a.values)})" for a in axes)
+                                + f" has {total:,} points; allowed: at most {MAX_POINTS:,} points")
         combos = itertools.product(*(range(len(a.values)) for a in axes))
     else:
         combos = ((i,) * len(axes) for i in range(len(axes[0].values) if axes else 1))

@@ -41,12 +41,14 @@ def latency_parts_mean(requests: pd.DataFrame, names=None) -> pd.DataFrame:
 
 def is_ideal_supply(row) -> bool:
     """True for the ideal-supply reference (``continuous``): the only run fed by ``supply``."""
-    return bool(row["energy_supply_j"] > 0.0)
+    v = row["energy_supply_j"]
+    return bool(pd.notna(v) and v > 0.0)
 
 
 def _compared(summary: pd.DataFrame):
     """Rows that compete: not the ideal supply, something completed, finite mean latency."""
-    keep = [(not is_ideal_supply(row)) and row["completed"] > 0 and math.isfinite(row["latency_mean_s"])
+    keep = [(not is_ideal_supply(row)) and pd.notna(row["completed"]) and row["completed"] > 0
+            and pd.notna(row["latency_mean_s"]) and math.isfinite(row["latency_mean_s"])
             for _, row in summary.iterrows()]
     return summary[np.asarray(keep, dtype=bool)] if len(summary) else summary
 

@@ -22,8 +22,16 @@ fortified rollout, flagged ``exact = False``.
 ``optimal-online`` takes the same kind of decisions from the voltage it reads and the task costs
 only, assuming zero harvest: a separate row, no optimality claim.
 """
-from .bounds import (OK, BROWN, DEAD, CONT, CKPT, _step, _harvest_to_k, _harvest_until_k, _lower_bound_k, _never_reaches_k)  # noqa: F401
+from .bounds import (  # noqa: F401
+    OK, BROWN, DEAD, CONT, CKPT, _step, _harvest_to_k, _harvest_until_k, _lower_bound_k, _never_reaches_k,
+)
 from .model import Ops, Model, _apply, allowed, is_allowed, _successors  # noqa: F401
-from .policies import (follow, restart_policy, online_policy, static_sram_groups, static_sram_policy, JitTaskRule)  # noqa: F401
-from .planner import (member_policies, plan_request, _rollout, _astar, EnumerationTooLarge, enumerate_policies)  # noqa: F401
-from .schedulers import (compile_plan, _checkpoint_actions, _prepare_ops, _unit_energy_j, _Planned, Optimal, OptimalOnline)  # noqa: F401
+from .policies import (  # noqa: F401
+    follow, restart_policy, online_policy, static_sram_groups, static_sram_policy, JitTaskRule,
+)
+from .planner import (  # noqa: F401
+    member_policies, plan_request, _rollout, _astar, EnumerationTooLarge, enumerate_policies,
+)
+from .schedulers import (  # noqa: F401
+    compile_plan, _checkpoint_actions, _prepare_ops, _unit_energy_j, _Planned, Optimal, OptimalOnline,
+)

@@ -13,10 +13,9 @@ from ..jit import JIT, JITTask
 from .bounds import CONT, CKPT
 from .model import Ops, Model
 from .policies import online_policy, static_sram_groups
-from .planner import plan_request
-
-
-# ------------------------------------------------------------------------------------------------
+from .planner import (  # ------------------------------------------------------------------------------------------------
+    plan_request,
+)
 # the schedulers
 
 

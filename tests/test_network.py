@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from intersim.errors import ModelError
-from intersim.nn.network import (Conv2D, Network, NetworkBuilder, Relu, load_network, load_samples, save_network)
+from intersim.nn.network import Conv2D, Network, NetworkBuilder, Relu
+from intersim.nn.network_io import load_network, load_samples, save_network
 from intersim.nn.quant import Requant
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelError
-from .network import Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, MaxPool2D, Relu, Reshape, _prod
+from .network import Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, MaxPool2D, Relu, Reshape
+from .layers import element_count
 from .onnx_common import constant_scalar, pads_2d, where
 from .quant import INT8_MAX, INT8_MIN, Requant, onnx_add_params, onnx_multiplier
 
@@ -137,7 +138,7 @@ def add(st: ImportState, node, at, lname):
     if dyn[0] and ins[3] in st.consts:
         a = st.need(ins[0], node)
         c = np.asarray(st.consts[ins[3]])
-        if c.dtype != np.int8 or c.size != _prod(st.shapes[a]):
+        if c.dtype != np.int8 or c.size != element_count(st.shapes[a]):
             raise ModelError(f"{where(node)}: constant operand must be int8 of the other operand's size "
                              f"{st.shapes[a]} (no broadcasting), got {c.dtype} {c.shape}")
         st.note_input(a, a_s, a_z)
@@ -189,7 +190,7 @@ def reshape(st: ImportState, node, at, lname):
     shape = st.shapes[x]
     rest = [shape[i] if v == 0 and i < len(shape) else v for i, v in enumerate(tgt[1:])]
     if -1 in rest:
-        rest[rest.index(-1)] = _prod(shape) // max(_prod([v for v in rest if v != -1]), 1)
+        rest[rest.index(-1)] = element_count(shape) // max(element_count([v for v in rest if v != -1]), 1)
     return Reshape(lname, x, out, shape, tuple(rest)), st.qparams.get(x)
 
 

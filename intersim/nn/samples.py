@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .network import Network, _prod
+from .layers import element_count
+from .network import Network
 
 ARRAYS = ("x", "y")
 
@@ -109,5 +110,5 @@ def samples_from_arrays(arrays: dict, network: Network, source: str = "inputs"):
     if "x" not in arrays:
         raise ModelError(f"{path}: no array 'x'; allowed: x (inputs, [N, ...]) and optional y (labels, [N])")
     x = _inputs(path, arrays["x"], network)
-    y = _labels(path, arrays["y"], len(x), _prod(network.output_shape)) if "y" in arrays else None
+    y = _labels(path, arrays["y"], len(x), element_count(network.output_shape)) if "y" in arrays else None
     return x, y

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from ..errors import ModelError
-from ..nn.network import (
-           Conv2D,
-           Dense,
-           Network,
-           NetworkBuilder,
-           load_network,
-           load_samples,
-           save_network,
-)
+from ..nn.network import Conv2D, Dense, Network, NetworkBuilder
+from ..nn.network_io import load_network, load_samples, save_network
 from ..nn.quant import quantize_weights_per_channel
 
 __all__ = [

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ModelError
-from ..network import Network, load_network, load_samples
+from ..network import Network
+from ..network_io import load_network, load_samples
 from .literature import BUILDERS
 
 HERE = Path(__file__).resolve().parent

@@ -187,7 +187,7 @@ def build(out_dir: Path, epochs=EPOCHS, verbose=True) -> dict:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from intersim.nn.network import save_network
+    from intersim.nn.network_io import save_network
 
     d = load_digits()
     X = d.data.astype(np.int32)

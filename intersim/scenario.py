@@ -51,14 +51,6 @@ def _bool():
     return (lambda v: isinstance(v, bool)), "true or false"
 
 
-def _list_of_str(choices=None):
-    def check(v):
-        return (isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) for x in v)
-                and (choices is None or all(x in choices for x in v)) and len(set(v)) == len(v))
-    return check, ("a non-empty list of distinct names from " + ", ".join(repr(c) for c in choices)
-                   if choices else "a non-empty list of strings")
-
-
 def _list_of_num(unit):
     def check(v):
         return (isinstance(v, list) and len(v) > 0

@@ -92,10 +92,6 @@ class Layer:
         if not (0 <= c_start <= c_stop <= n):
             raise ModelError(f"layer {self.name!r}: {what} range [{c_start}, {c_stop}) not within [0, {n}]")
 
-    def describe(self) -> dict:
-        return {"name": self.name, "op": self.op, "inputs": self.inputs, "output": self.output,
-                "out_shape": self.out_shape, "macs": self.macs(0, self.out_channels)}
-
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r}, {self.inputs} -> {self.output} {self.out_shape})"
 

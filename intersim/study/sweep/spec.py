@@ -340,8 +340,29 @@ def load_sweep(sweep, base_dir=None) -> Sweep:
 
 
 def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
-    from ...scenario import validate
     schema = _schema()
+    mode, name = _check_top(raw, source)
+    base_raw, scen_source, scen_dir = _base_scenario(raw["scenario"], source, sweep_dir)
+    fixed = _flatten(raw.get("set", {}), f"{source}: set", "", True, schema)
+    for path in fixed:
+        _check_key(f"{source}: set", path, schema)
+    fixed = {p: _rebase(p, _plain(v), sweep_dir, scen_dir) for p, v in fixed.items()}
+    axes, combos = _axes(raw, source, schema, fixed, mode)
+    base = copy.deepcopy(base_raw)
+    for path, v in fixed.items():
+        _set_path(base, path, v)
+    version = _version()
+    points, checked = _points(base, axes, combos, source, scen_source, sweep_dir, scen_dir, version)
+    traces = {k: v for k, v in checked.items() if k.startswith("trace:")}
+    trace_files = {k[len("trace:"):]: v for k, v in traces.items()}
+    return Sweep(source=source if source == "<sweep>" else Path(source).name, name=name,
+                 description=raw.get("description", ""), mode=mode, axes=axes, fixed=fixed,
+                 base_raw=base_raw, scenario_source=scen_source, scenario_dir=scen_dir,
+                 points=points, trace_files=trace_files, version=version)
+
+
+def _check_top(raw: dict, source: str):
+    """The sweep file's top-level keys checked; returns ``(mode, name)``."""
     for k in raw:
         if k not in TOP_KEYS:
             raise _unknown(source, "sweep key", k, list(TOP_KEYS))
@@ -358,33 +379,31 @@ def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
         if k in raw and not isinstance(raw[k], dict):
             raise ScenarioError(f"{source}: {k} = {raw[k]!r} is invalid; allowed: a table of dotted "
                                 "scenario keys")
-    name = raw.get("name") or (Path(source).stem if source != "<sweep>" else "sweep")
+    return mode, raw.get("name") or (Path(source).stem if source != "<sweep>" else "sweep")
 
-    # the base scenario: a file (relative to the sweep file) or an inline table
-    scen = raw["scenario"]
+
+def _base_scenario(scen, source: str, sweep_dir: Path):
+    """The base scenario: a file (relative to the sweep file) or an inline table. Returns
+    ``(raw table, how it is named, the directory its relative paths start from)``."""
     if isinstance(scen, dict):
-        base_raw, scen_source, scen_dir = _plain(scen), f"{source} [scenario]", sweep_dir
-    elif isinstance(scen, (str, Path)):
-        scen_path = Path(scen) if Path(scen).is_absolute() else sweep_dir / scen
-        scen_source = str(scen)
-        try:
-            base_raw = tomllib.loads(scen_path.read_text())
-        except FileNotFoundError:
-            raise ScenarioError(f"{source}: scenario = {str(scen)!r}: no such file {scen_path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(f"{source}: scenario = {str(scen)!r}: cannot read it ({exc})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"{source}: scenario = {str(scen)!r} is not valid TOML: {exc}") from None
-        scen_dir = scen_path.resolve().parent
-    else:
+        return _plain(scen), f"{source} [scenario]", sweep_dir
+    if not isinstance(scen, (str, Path)):
         raise ScenarioError(f"{source}: scenario = {scen!r} is invalid; allowed: a scenario file "
                             "(relative to the sweep file) or an inline table")
+    scen_path = Path(scen) if Path(scen).is_absolute() else sweep_dir / scen
+    try:
+        base_raw = tomllib.loads(scen_path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: scenario = {str(scen)!r}: no such file {scen_path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{source}: scenario = {str(scen)!r}: cannot read it ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: scenario = {str(scen)!r} is not valid TOML: {exc}") from None
+    return base_raw, str(scen), scen_path.resolve().parent
 
-    fixed = _flatten(raw.get("set", {}), f"{source}: set", "", True, schema)
-    for path in fixed:
-        _check_key(f"{source}: set", path, schema)
-    fixed = {p: _rebase(p, _plain(v), sweep_dir, scen_dir) for p, v in fixed.items()}
 
+def _axes(raw: dict, source: str, schema, fixed: dict, mode: str):
+    """The varied axes and an iterator of index combinations (grid or zip), checked."""
     specs = _flatten(raw.get("vary", {}), f"{source}: vary", "", False, schema)
     axes = []
     for path, spec in specs.items():
@@ -404,16 +423,14 @@ def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
         if total > MAX_POINTS:
             raise ScenarioError(f"{source}: the grid of " + " x ".join(f"{a.key} ({len(a.values)})" for a in axes)
                                 + f" has {total:,} points; allowed: at most {MAX_POINTS:,} points")
-        combos = itertools.product(*(range(len(a.values)) for a in axes))
-    else:
-        combos = ((i,) * len(axes) for i in range(len(axes[0].values) if axes else 1))
+        return axes, itertools.product(*(range(len(a.values)) for a in axes))
+    return axes, ((i,) * len(axes) for i in range(len(axes[0].values) if axes else 1))
 
-    base = copy.deepcopy(base_raw)
-    for path, v in fixed.items():
-        _set_path(base, path, v)
-    version = _version()
+
+def _points(base, axes, combos, source, scen_source, sweep_dir, scen_dir, version):
+    """Every point's resolved (validated) scenario and id. Returns ``(points, checked resources)``."""
+    from ...scenario import validate
     points, seen, checked = [], {}, {}
-    stem = Path(source).name
     for index, combo in enumerate(combos):
         data = copy.deepcopy(base)
         values = {}
@@ -431,12 +448,7 @@ def _build(raw: dict, source: str, sweep_dir: Path) -> Sweep:
                                 f"({_describe(values)}); allowed: distinct points (remove the duplicate value)")
         seen[pid] = index
         points.append(Point(index, pid, values, resolved, sha))
-    traces = {k: v for k, v in checked.items() if k.startswith("trace:")}
-    trace_files = {k[len("trace:"):]: v for k, v in traces.items()}
-    return Sweep(source=source if source == "<sweep>" else stem, name=name,
-                 description=raw.get("description", ""), mode=mode, axes=axes, fixed=fixed,
-                 base_raw=base_raw, scenario_source=scen_source, scenario_dir=scen_dir,
-                 points=points, trace_files=trace_files, version=version)
+    return points, checked
 
 
 def _rebase(path: str, value, sweep_dir: Path, scen_dir: Path):

@@ -67,11 +67,17 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keys = list(keys)
-    xcol, xlabel, xlog = _x_axis(df, keys)
-    written = []
-    note = "x at the bottom: verdict not ok (infeasible, starved, error, ...)"
+    axis = _x_axis(df, keys)
+    return [figure(plt, df, keys, axis, title, out)
+            for figure in (_latency_png, _completion_png, _failures_png, _energy_png)]
 
-    # latency p50 / p95
+
+_NOT_OK = "x at the bottom: verdict not ok (infeasible, starved, error, ...)"
+
+
+def _latency_png(plt, df, keys, axis, title, out):
+    """Latency p50 / p95 per scheduler (and other swept keys) against x."""
+    xcol, xlabel, xlog = axis
     fig, ax = plt.subplots(figsize=(9, 5.5), constrained_layout=True)
     for i, (label, sub) in enumerate(_groups(df, keys, xcol)):
         color = f"C{i % 10}"
@@ -83,10 +89,13 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
         _mark_not_ok(ax, sub, xcol, color)
     ax.set_yscale("log")
     ax.set_ylabel("latency [s] (solid p95, dashed p50)")
-    _finish(ax, xlabel, xlog, f"{title}: latency vs {xlabel}\n{note}")
-    written.append(_save(fig, out / "latency.png", plt))
+    _finish(ax, xlabel, xlog, f"{title}: latency vs {xlabel}\n{_NOT_OK}")
+    return _save(fig, out / "latency.png", plt)
 
-    # completion rate
+
+def _completion_png(plt, df, keys, axis, title, out):
+    """Completion rate against x."""
+    xcol, xlabel, xlog = axis
     fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
     for i, (label, sub) in enumerate(_groups(df, keys, xcol)):
         ax.plot(_x_values(sub, xcol), sub["completion_rate"].astype(float), "-o", ms=3,
@@ -94,9 +103,12 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("completion rate (completed / requests)")
     _finish(ax, xlabel, xlog, f"{title}: completion rate vs {xlabel}")
-    written.append(_save(fig, out / "completion_rate.png", plt))
+    return _save(fig, out / "completion_rate.png", plt)
 
-    # power failures per completed inference
+
+def _failures_png(plt, df, keys, axis, title, out):
+    """Power failures per completed inference against x."""
+    xcol, xlabel, xlog = axis
     fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
     for i, (label, sub) in enumerate(_groups(df, keys, xcol)):
         done = sub["completed"].astype(float).to_numpy()
@@ -107,44 +119,49 @@ def plot_sweep(df, out_dir, keys=(), title="") -> list[Path]:
         _mark_not_ok(ax, sub, xcol, f"C{i % 10}")
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylabel("power failures per completed inference")
-    _finish(ax, xlabel, xlog, f"{title}: power failures per inference vs {xlabel}\n{note}")
-    written.append(_save(fig, out / "power_failures.png", plt))
+    _finish(ax, xlabel, xlog, f"{title}: power failures per inference vs {xlabel}\n{_NOT_OK}")
+    return _save(fig, out / "power_failures.png", plt)
 
-    # energy breakdown: one panel per scheduler, stacked bars at up to MAX_BARS x values
+
+def _energy_png(plt, df, keys, axis, title, out):
+    """Energy breakdown: one panel per scheduler, stacked bars at up to MAX_BARS x values."""
+    xcol, xlabel, _ = axis
     names = list(dict.fromkeys(df["scheduler"]))
-    colors = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 2.4 * len(names) + 1.2), squeeze=False,
                              constrained_layout=True)
     xs = np.sort(df[xcol].astype(float).unique())
     if len(xs) > MAX_BARS:
         xs = xs[np.unique(np.linspace(0, len(xs) - 1, MAX_BARS).round().astype(int))]
     for ax, name in zip(axes[:, 0], names):
-        sub = df[(df["scheduler"] == name) & df[xcol].astype(float).isin(xs)]
-        # per completed inference [mJ]; with other swept keys, the mean over them at this x
-        done = sub["completed"].astype(float).to_numpy()
-        per = sub[list(ENERGY_PARTS)].astype(float).div(np.where(done > 0, done, np.nan), axis=0) * 1e3
-        means = per.groupby(sub[xcol].astype(float).to_numpy()).mean().reindex(xs)
-        bottom = np.zeros(len(xs))
-        pos = np.arange(len(xs))
-        for j, part in enumerate(ENERGY_PARTS):
-            v = means[part].fillna(0.0).to_numpy()
-            ax.bar(pos, v, bottom=bottom, color=colors[j % len(colors)],
-                   label=part[len("energy_"):-2].replace("_", " "))
-            bottom += v
-        verdicts = sub.groupby(sub[xcol].astype(float))["verdict"].first().reindex(xs)
-        for p, v in zip(pos, verdicts):
-            if isinstance(v, str) and v != "ok":
-                ax.text(p, 0, v, rotation=90, ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(pos)
-        ax.set_xticklabels([f"{x * 1e6:.3g}" if xcol == CAPACITANCE else f"{x:.3g}" for x in xs], fontsize=8)
-        ax.set_ylabel("mJ / inference")
+        _energy_panel(ax, df[(df["scheduler"] == name) & df[xcol].astype(float).isin(xs)], xcol, xs,
+                      plt.get_cmap("tab10").colors)
         ax.set_title(name, loc="left", fontsize=9)
     axes[-1, 0].set_xlabel(xlabel)
     axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     fig.suptitle(f"{title}: energy the node spends per completed inference, per scheduler\n"
                  "(harvest clamped at V_max and converter input loss not shown)", fontsize=10)
-    written.append(_save(fig, out / "energy_breakdown.png", plt))
-    return written
+    return _save(fig, out / "energy_breakdown.png", plt)
+
+
+def _energy_panel(ax, sub, xcol, xs, colors):
+    """One scheduler's stacked energy per completed inference [mJ] at ``xs`` (with other swept
+    keys, the mean over them at each x); a verdict other than ok is written on its bar."""
+    done = sub["completed"].astype(float).to_numpy()
+    per = sub[list(ENERGY_PARTS)].astype(float).div(np.where(done > 0, done, np.nan), axis=0) * 1e3
+    means = per.groupby(sub[xcol].astype(float).to_numpy()).mean().reindex(xs)
+    bottom = np.zeros(len(xs))
+    pos = np.arange(len(xs))
+    for j, part in enumerate(ENERGY_PARTS):
+        v = means[part].fillna(0.0).to_numpy()
+        ax.bar(pos, v, bottom=bottom, color=colors[j % len(colors)], label=part[len("energy_"):-2].replace("_", " "))
+        bottom += v
+    verdicts = sub.groupby(sub[xcol].astype(float))["verdict"].first().reindex(xs)
+    for p, v in zip(pos, verdicts):
+        if isinstance(v, str) and v != "ok":
+            ax.text(p, 0, v, rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(pos)
+    ax.set_xticklabels([f"{x * 1e6:.3g}" if xcol == CAPACITANCE else f"{x:.3g}" for x in xs], fontsize=8)
+    ax.set_ylabel("mJ / inference")
 
 
 def _finish(ax, xlabel, xlog, title):

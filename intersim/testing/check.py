@@ -125,8 +125,9 @@ def _guarded_scan(cls, ref, cases, limit, pairs, scan):
         from ..sched.registry import SCHEDULERS
         if cls in SCHEDULERS.values():
             raise
-        import traceback
+        from ..report.results import SchedulerFailure
+        failure = SchedulerFailure.from_exception(cls, exc)
+        failure.scheduler = ref
         case = copy.deepcopy(cases[0])
         case["schedulers"]["names"] = [ref, "continuous"]
-        raise SchedulerCheckFailed(f"scheduler {cls.name!r} raised {type(exc).__name__}: {exc}", case,
-                                   traceback.format_exc()) from exc
+        raise SchedulerCheckFailed(failure.line(), case, failure.traceback_text) from exc

@@ -18,7 +18,6 @@ CASE = dict(network=S["networks"], granularity=S["granularities"], storage=S["st
 def test_shipped_schedulers_match_continuous_under_failures():
     tally = Counter()
 
-    @settings(max_examples=160)
     @given(name=st.sampled_from(["restart", *PRESERVING]), **CASE)
     def prop(name, network, granularity, storage, trace, brownout_at):
         run, req = run_case(SCHEDULERS[name], network, granularity, trace, storage, brownout_at)
@@ -42,7 +41,7 @@ def test_shipped_schedulers_match_continuous_under_failures():
 
 def test_wrong_scheduler_is_caught():
     # being caught is the point; shrinking the counterexample would only cost time here
-    @settings(max_examples=160, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    @settings(phases=[Phase.explicit, Phase.reuse, Phase.generate])
     @given(**CASE)
     def prop(network, granularity, storage, trace, brownout_at):
         run, req = run_case(InPlaceStatic, network, granularity, trace, storage, brownout_at)
@@ -66,7 +65,6 @@ def test_static_with_long_partial_sum_chains():
     from intersim.energy.capacitor import Storage
     from intersim.testing import random_network, random_trace
 
-    @settings(max_examples=60)
     @given(network=S["networks"], storage=S["storages"], trace=S["traces"], brownout_at=S["failure_schedules"],
            granularity=st.sampled_from(["layer,ic:1", "channel,ic:1", "channels:2,ic:1"]))
     @example(network=random_network(np.random.default_rng(0)),

@@ -19,6 +19,23 @@ SRAM = "sram"
 NVM = "nvm"
 
 
+def words_done(words: int, cycles: int, cycles_done: int) -> int:
+    """NVM words [1] persisted after ``cycles_done`` of an action's ``cycles`` [cycles] that writes
+    ``words`` evenly over them (word ``j`` lands at cycle ``ceil(j * cycles / words)``): integers
+    only, no ratio of times."""
+    if cycles_done >= cycles:
+        return int(words)
+    return max(int(cycles_done), 0) * int(words) // int(cycles)
+
+
+def cycles_for_words(words: int, cycles: int, n: int) -> int:
+    """The fewest cycles [cycles] after which :func:`words_done` reaches ``n`` of ``words`` words
+    (``n <= words``; ``cycles`` if it never does: more words than cycles)."""
+    if n <= 0:
+        return 0
+    return min(-(-int(n) * int(cycles) // int(words)), int(cycles))
+
+
 @dataclass(frozen=True)
 class Buffer:
     """A named region: ``memory`` ("sram" or "nvm"), byte ``offset`` and ``shape``/``dtype``."""
@@ -107,24 +124,38 @@ class Memory:
         """Brown-out: volatile memory is lost."""
         self.arena[SRAM].fill(POISON_BYTE)
 
-    def write(self, memory: str, offset: int, data: np.ndarray, fraction: float = 1.0) -> int:
+    def span_words(self, offset: int, n_bytes: int) -> int:
+        """Aligned NVM words [1] that a write of ``n_bytes`` at byte ``offset`` touches."""
+        w = self.word_bytes
+        return -(-(offset + n_bytes) // w) - offset // w if n_bytes > 0 else 0
+
+    def buffer_words(self, name: str, byte_start: int = 0, n_bytes: int | None = None) -> int:
+        """:meth:`span_words` of ``n_bytes`` (default: to the end) at ``byte_start`` of buffer ``name``."""
+        b = self.buffers[name]
+        return self.span_words(b.offset + byte_start, b.nbytes - byte_start if n_bytes is None else n_bytes)
+
+    def write(self, memory: str, offset: int, data: np.ndarray, fraction: float = 1.0,
+              words: int | None = None) -> int:
         """Write ``data`` (bytes) at ``offset`` of ``memory``.
 
-        ``fraction`` [0..1] of the write's duration elapsed before a failure: for the
-        non-volatile memory exactly the aligned words finished by then persist, in ascending
-        address order; volatile writes that are cut do not matter (SRAM is poisoned anyway).
-        Returns the number of bytes that persisted.
+        A write cut by a failure persists, in the non-volatile memory, exactly its first
+        ``words`` aligned words (of :meth:`span_words`), in ascending address order (or, given
+        only ``fraction`` [0..1] of its duration, ``floor(fraction * words spanned)``); volatile
+        writes that are cut do not matter (SRAM is poisoned anyway). Returns the number of bytes
+        that persisted.
         """
         data = np.asarray(data, dtype=np.uint8).reshape(-1)
         n = data.size
-        if memory == SRAM or fraction >= 1.0:
+        if memory == SRAM or (words is None and fraction >= 1.0):
             self.arena[memory][offset:offset + n] = data
             return n
         w = self.word_bytes
-        # words touched by [offset, offset+n), aligned; a cut write completes floor(f * words)
+        # words touched by [offset, offset+n), aligned; a cut write completes the first ``words``
         first = offset // w
         last = -(-(offset + n) // w)
-        done_words = int(np.floor(max(fraction, 0.0) * (last - first)))
+        if words is None:
+            words = int(np.floor(max(fraction, 0.0) * (last - first)))
+        done_words = min(max(int(words), 0), last - first)
         end = min(offset + n, (first + done_words) * w)
         if end > offset:
             self.arena[memory][offset:end] = data[:end - offset]
@@ -132,11 +163,12 @@ class Memory:
         return 0
 
     def write_buffer(self, name: str, values: np.ndarray, fraction: float = 1.0,
-                     byte_start: int = 0) -> int:
-        """Write ``values`` into buffer ``name`` starting ``byte_start`` bytes in (torn semantics)."""
+                     byte_start: int = 0, words: int | None = None) -> int:
+        """Write ``values`` into buffer ``name`` starting ``byte_start`` bytes in (torn semantics:
+        see :meth:`write`)."""
         b = self.buffers[name]
         data = np.ascontiguousarray(values).reshape(-1).view(np.uint8)
-        return self.write(b.memory, b.offset + byte_start, data, fraction)
+        return self.write(b.memory, b.offset + byte_start, data, fraction, words)
 
     def write_word(self, name: str, value: int, fraction: float = 1.0) -> bool:
         """Write a ``uint16`` control word; atomic: it persists only if the write completed."""

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ..energy import capacitor as cap
-from ..hw.memory import SRAM
+from ..hw.memory import SRAM, words_done
 from ..sched.contract import (
     CHECKPOINT_FLAG, CHECKPOINT_WORDS, checkpoint_buffer, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, RunTask, RunTasks, Sleep,
     task_nvm_regions, writes_into,
@@ -126,8 +126,8 @@ class CompiledCycles:
         k_max, done_max = int(counts[cycles.CNT_MAX_TASK]), int(counts[cycles.CNT_MAX_CYCLES])
         for j in range(k_max):
             eng.taskmem.compute_task(first + j, 1.0)
-        frac = done_max / cycles_[k_max] if cycles_[k_max] else 1.0
-        eng.taskmem.compute_task(first + k_max, min(frac, 1.0 - 1e-15))
+        eng.taskmem.compute_task(first + k_max, words=words_done(int(eng.task_words[first + k_max]),
+                                                                 int(cycles_[k_max]), done_max))
         eng.memory.poison_volatile()
 
     def fast_checkpoints(self, start, stop, task, resume, until_v):

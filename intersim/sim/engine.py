@@ -18,7 +18,7 @@ import simpy
 from ..energy import capacitor as cap
 from ..errors import SchedulerError
 from ..hw.cost import transfer_cost
-from ..hw.memory import NVM, Memory
+from ..hw.memory import NVM, Memory, cycles_for_words, words_done
 from ..sched.contract import (
     CHECKPOINT_FLAG, DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, CheckpointedRun, Copy, Done, Idle, ReadVoltage,
     RunTask, RunTasks, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
@@ -187,9 +187,17 @@ class Engine:
     # ------------------------------------------------------------------ loads
     def _load(self, p_pin_w, duration_s, category, state, pending, e_threshold=None, nvm_words=0):
         """Run a constant pin load for ``duration_s``, writing ``nvm_words`` NVM words evenly over
-        it; returns (outcome, elapsed_s).
+        it; returns (outcome, elapsed_s). See :meth:`_load_nvm`."""
+        outcome, dt, _ = self._load_nvm(p_pin_w, duration_s, category, state, pending, e_threshold, nvm_words)
+        return outcome, dt
 
-        outcome: "done", "brownout" or "threshold". Raises _Horizon at the run's end.
+    def _load_nvm(self, p_pin_w, duration_s, category, state, pending, e_threshold=None, nvm_words=0):
+        """Run a constant pin load for ``duration_s``, writing ``nvm_words`` NVM words evenly over
+        its cycles; returns (outcome, elapsed_s, NVM words persisted).
+
+        outcome: "done", "brownout" or "threshold". Raises _Horizon at the run's end. The words
+        persisted are integers: an injected ``("words", n)`` cut persists exactly the words left
+        to ``n``; any other cut, :func:`~intersim.hw.memory.words_done` of the cycles elapsed.
         """
         if self.ideal:
             t_end = self.t + duration_s
@@ -199,34 +207,46 @@ class Engine:
                 self.timeline.ideal_segment(self.t, t_end, state, p_pin_w)
             self.books.book_load(category, p_pin_w, duration_s, self.requests.head, pending)
             self.t = t_end
-            return "done", duration_s
+            return "done", duration_s, nvm_words
         e_low = self._e_off if e_threshold is None else max(self._e_off, e_threshold)
         forced = False
+        full_s, cycles = duration_s, round(duration_s * self.clock_hz)
+        words_cut = None
         if self._inject_s is not None:
             left = self._inject_s - self._active_s
             if left < duration_s:
                 duration_s, forced = max(left, 0.0), True
         if self._inject_words is not None and nvm_words > 0:
-            left = self._inject_words - self._words
+            left = max(self._inject_words - self._words, 0)
             if left < nvm_words:
-                # the words persist evenly over the load: stop exactly after ``left`` of them
-                duration_s, forced = min(duration_s, duration_s * max(left, 0) / nvm_words), True
+                # stop at the cycle the ``left``-th word lands: exactly ``left`` persist
+                c = cycles_for_words(nvm_words, cycles, left)
+                d = full_s * c / cycles if cycles else 0.0
+                if d <= duration_s:
+                    duration_s, forced, words_cut = d, True, left
         t_target = self.t + duration_s
         reason, dt = self._advance(p_pin_w, t_target, e_low, math.inf, state)
         self._active_s += dt
-        if nvm_words:
-            self._words += int(nvm_words * dt / duration_s) if dt < duration_s else nvm_words
+        if not nvm_words:
+            words = 0
+        elif reason == cap.STOP_TIME and words_cut is not None:
+            words = words_cut
+        elif reason == cap.STOP_TIME and not forced:
+            words = nvm_words
+        else:
+            words = min(words_done(nvm_words, cycles, int(dt * self.clock_hz)), nvm_words)
+        self._words += words
         self.books.book_load(category, p_pin_w, dt, self.requests.head, pending)
         if reason == cap.STOP_TIME:
             if t_target > self.horizon and self.t >= self.horizon:
                 raise _Horizon
             if forced:
                 self.counts["injected_failures"] += 1
-                return "brownout", dt
-            return "done", dt
+                return "brownout", dt, words
+            return "done", dt, words
         if reason == cap.STOP_LOW and e_threshold is not None and e_threshold > self._e_off:
-            return "threshold", dt
-        return "brownout", dt
+            return "threshold", dt, words
+        return "brownout", dt, words
 
     # ------------------------------------------------------------------ bookkeeping at events
     def _commit(self):
@@ -370,13 +390,15 @@ class Engine:
     def _do_copy(self, sched, action, armed):
         src, cost, restore, nvm_words = self.taskmem.copy_spec(action)
         data = src.copy()
-        outcome, dt = self._load(cost.power_w, cost.time_s, "restore" if restore else "checkpoint",
-                                 "restore" if restore else "preserve", pending=not restore,
-                                 nvm_words=nvm_words)
+        outcome, dt, words = self._load_nvm(cost.power_w, cost.time_s, "restore" if restore else "checkpoint",
+                                            "restore" if restore else "preserve", pending=not restore,
+                                            nvm_words=nvm_words)
         if restore:
             self.requests.time("restore_s", dt)
-        frac = 1.0 if outcome == "done" else dt / cost.time_s
-        self.taskmem.write_raw(action.dst, data, frac)
+        if outcome == "done":
+            self.taskmem.write_raw(action.dst, data)
+        else:
+            self.taskmem.write_raw(action.dst, data, words=words)
         yield from self._sync()
         if outcome == "done" and restore:
             self.counts["restores"] += 1
@@ -384,10 +406,8 @@ class Engine:
 
     def _do_write_words(self, sched, action, armed):
         n = len(action.words)
-        t_word = self._word_t
-        outcome, dt = self._load(self._word_p, n * t_word, "checkpoint", "preserve",
-                                 pending=True, nvm_words=n)
-        done_words = n if outcome == "done" else min(int(dt / t_word), n)
+        outcome, dt, done_words = self._load_nvm(self._word_p, n * self._word_t, "checkpoint", "preserve",
+                                                 pending=True, nvm_words=n)
         for name, value in action.words[:done_words]:
             self.memory.write_word(name, int(value))
         yield from self._sync()

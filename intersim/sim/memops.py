@@ -62,9 +62,13 @@ class TaskMemory:
                                  a, b, mem.buffers[dst].shape))
         return task, layer, inputs, reads, dst, a, b, key, mem.buffers[dst].memory == SRAM
 
-    def compute_task(self, index, fraction):
-        """Run task ``index``'s int8 kernel on memory; its NVM output persists by ``fraction``."""
+    def compute_task(self, index, fraction=1.0, words=None):
+        """Run task ``index``'s int8 kernel on memory. Its output lands whole, or, cut by a
+        failure (``words`` given), exactly its first ``words`` NVM words persist (or, given only
+        ``fraction`` < 1 of its duration, ``floor(fraction * words)``)."""
         task, layer, inputs, reads, dst, a, b, key, in_sram = self.plans[index]
+        if words is not None:
+            fraction = 0.0
         if in_sram and fraction < 1.0:
             return  # a cut write to SRAM does not matter: it is poisoned at the brown-out
         seen = (key, reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads]))
@@ -75,7 +79,7 @@ class TaskMemory:
         if in_sram or fraction >= 1.0:
             self.memory.raw(dst)[a:b] = tile  # a complete write: every byte lands
         else:
-            self.memory.write_buffer(dst, tile, fraction, byte_start=a)
+            self.memory.write_buffer(dst, tile, fraction, byte_start=a, words=words)
 
     def _task_arithmetic(self, task, layer, inputs, dst, a, b):
         """The bytes ``[a, b)`` of ``dst`` that the task computes (kernels evaluate whole output
@@ -99,13 +103,15 @@ class TaskMemory:
         return -(-int(n_bytes) // w)
 
     def task_nvm_words(self, task):
-        """NVM words a task writes (its output tile and/or partial-sum tile, where in NVM)."""
-        n = 0
-        if task.kind != "accumulate" and self.memory.buffers[self.tensor_buf(task.output)].memory == NVM:
-            n += self.words_of(task.out_byte_stop - task.out_byte_start)
-        if task.psum_dst is not None and self.memory.buffers[task.psum_dst].memory == NVM:
-            n += self.words_of(4 * (task.out_byte_stop - task.out_byte_start))
-        return n
+        """NVM words a task writes: the aligned words its output (or partial-sum) tile spans, where
+        in NVM (the words a cut write of it counts, :meth:`intersim.hw.memory.Memory.write`)."""
+        if task.kind == "accumulate":
+            dst, a, b = task.psum_dst, 4 * task.out_byte_start, 4 * task.out_byte_stop
+        else:
+            dst, a, b = self.tensor_buf(task.output), task.out_byte_start, task.out_byte_stop
+        if self.memory.buffers[dst].memory != NVM:
+            return 0
+        return self.memory.buffer_words(dst, a, b - a)
 
     def tensor_buf(self, name):
         """The buffer holding tensor ``name``."""
@@ -127,8 +133,11 @@ class TaskMemory:
         self._check_buffer(name)
         return SRAM if name == SRAM_IMAGE else self.memory.buffers[name].memory
 
-    def write_raw(self, name, data, fraction):
-        """Write ``data`` into buffer ``name``, of which ``fraction`` of the words persist."""
+    def write_raw(self, name, data, fraction=1.0, words=None):
+        """Write ``data`` into buffer ``name``: whole, or, cut by a failure (``words`` given),
+        exactly its first ``words`` NVM words (given only ``fraction`` < 1: that share of them)."""
+        if words is not None:
+            fraction = 0.0
         if name == SRAM_IMAGE:
             if fraction >= 1.0:
                 self.memory.arena[SRAM][:] = data
@@ -136,7 +145,7 @@ class TaskMemory:
         if fraction >= 1.0:  # a complete copy: every byte lands (Copy checked the sizes are equal)
             self.memory.raw(name)[:] = data
             return
-        self.memory.write_buffer(name, data, fraction)
+        self.memory.write_buffer(name, data, fraction, words=words)
 
     def transfer_cost(self, n_bytes, direction):
         """:func:`intersim.hw.cost.transfer_cost`, cached per (bytes, direction)."""

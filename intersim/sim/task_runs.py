@@ -19,6 +19,7 @@ from itertools import accumulate
 
 from ..energy import capacitor as cap
 from ..energy.capacitor import STOP_FULL, STOP_TIME, _advance
+from ..hw.memory import cycles_for_words, words_done
 from .setup import _Horizon
 
 #: the run was cut at ``t_cut`` (an injected failure or the horizon), not by the capacitor
@@ -54,13 +55,14 @@ def run_arrays(task_cycles, task_power_pin, task_words, first, stop, clock_hz, e
 
 def resumed(cycles, dur, words, resume_cycles, clock_hz):
     """A run's durations [s] and NVM words when its first task resumes after ``resume_cycles``:
-    only its remaining cycles, and the words they write (new arrays)."""
+    only its remaining cycles, and the words they write (new arrays; integer accounting,
+    :func:`~intersim.hw.memory.words_done`)."""
     left0 = max(int(cycles[0]) - resume_cycles, 0)
     dur = dur.copy()
     dur[0] = left0 / clock_hz
     words = words.copy()
     if cycles[0]:
-        words[0] = math.floor(words[0] * left0 / cycles[0])
+        words[0] -= words_done(int(words[0]), int(cycles[0]), resume_cycles)
     return dur, words
 
 
@@ -105,6 +107,7 @@ class TaskRunner:
     def __init__(self, eng):
         self.eng = eng
         self._run_arrays = {}       # (first, stop) -> the run's RunArrays
+        self._exact_cut = None      # (k, cycles done in task k, its words persisted) of a words cut
 
     def run(self, first, stop, resume_cycles, armed):
         """Run tasks ``first..stop-1`` back to back (the first from ``resume_cycles``) in one kernel
@@ -124,7 +127,7 @@ class TaskRunner:
         t0 = eng.t
         # task end times, summed in order as the kernel (and optimal's model) advance them
         ends = list(accumulate(dur_list, initial=t0))[1:]
-        t_cut, injected = self._cut(t0, ends, dur, words)
+        t_cut, injected = self._cut(t0, ends, words, base, resume_cycles)
         if eng.ideal:
             k, reason = self._ideal(t0, ends, t_cut, p_pin)
         else:
@@ -145,26 +148,36 @@ class TaskRunner:
         if k == n:
             yield from eng._sync()
             return True, armed, None
-        return (yield from self._stopped(first + k, k, reason, injected, armed, base, dur, words, dt_cut,
-                                             (resume_cycles if k == 0 else 0) + int(dt_cut * eng.clock_hz)))
+        resume = resume_cycles if k == 0 else 0
+        return (yield from self._stopped(first + k, k, reason, injected, armed, base, dur, dt_cut,
+                                         resume + int(dt_cut * eng.clock_hz), resume))
 
-    def _cut(self, t0, ends, dur, words):
+    def _cut(self, t0, ends, words, base, resume_cycles):
         """The forced cut of a run starting at ``t0`` [s]: an injected failure (by active cycles or
-        NVM words since boot) or the horizon. Returns ``(t_cut [s], injected)``."""
+        NVM words since boot) or the horizon. Returns ``(t_cut [s], injected)``. A cut by words
+        falls at the cycle the last word of the budget lands (:func:`cycles_for_words`), and
+        ``_exact_cut`` records the integers :meth:`_stopped` uses."""
         eng = self.eng
         t_cut, injected = math.inf, False
+        self._exact_cut = None
         if not eng.ideal:  # an ideal supply never fails, injected or not
             if eng._inject_s is not None:
                 t_cut, injected = t0 + max(eng._inject_s - eng._active_s, 0.0), True
             if eng._inject_words is not None:
-                budget = eng._inject_words - eng._words
+                budget = max(eng._inject_words - eng._words, 0)
                 cum = np.cumsum(words)
                 k = int(np.searchsorted(cum, budget, side="right"))
                 if k < len(ends):
-                    before = cum[k - 1] if k else 0.0
-                    t_w = (ends[k - 1] if k else t0) + dur[k] * max(budget - before, 0.0) / words[k]
+                    before = int(cum[k - 1]) if k else 0
+                    w_task, c_task = int(base.words[k]), int(base.cycles[k])
+                    resume = resume_cycles if k == 0 else 0
+                    # the task's words land evenly over its cycles, counted from its start
+                    target = words_done(w_task, c_task, resume) + budget - before
+                    c = max(cycles_for_words(w_task, c_task, target), resume)
+                    t_w = (ends[k - 1] if k else t0) + (c - resume) / eng.clock_hz
                     if t_w < t_cut:
                         t_cut, injected = t_w, True
+                        self._exact_cut = (k, c, target)
         if t_cut > eng.horizon:
             t_cut, injected = eng.horizon, False
         return t_cut, injected
@@ -218,40 +231,46 @@ class TaskRunner:
         tl.n_seg, eng.t, eng.e = n1, t, e
         return k, reason
 
-    def _stopped(self, i, k, reason, injected, armed, base, dur, words, dt_cut, done_cycles):
-        """A run stopped inside task ``i`` (its ``k``-th) after ``dt_cut`` [s] and ``done_cycles``:
-        the horizon, the comparator (the task suspended, or finished first for ``jit-task``-like
-        schedulers) or a brown-out, whose torn output is written. Returns as :meth:`_run_tasks`."""
+    def _stopped(self, i, k, reason, injected, armed, base, dur, dt_cut, done_cycles, resume):
+        """A run stopped inside task ``i`` (its ``k``-th, resumed after ``resume`` cycles) after
+        ``dt_cut`` [s] and ``done_cycles`` (counted from the task's start): the horizon, the
+        comparator (the task suspended, or finished first for ``jit-task``-like schedulers) or a
+        brown-out, whose torn output is written: exactly the NVM words of the cycles done
+        (integers, :func:`~intersim.hw.memory.words_done`). Returns as :meth:`run`."""
         eng = self.eng
         clock = eng.clock_hz
         if reason == STOP_CUT and not injected:
             yield from eng._sync()
             raise _Horizon
+        w_task, c_task = int(base.words[k]), int(base.cycles[k])
+        exact = self._exact_cut
+        if reason == STOP_CUT and exact is not None and exact[0] == k:
+            done_cycles, tile_words = exact[1], exact[2]
+        else:
+            tile_words = words_done(w_task, c_task, done_cycles)
+        eng._words += tile_words - words_done(w_task, c_task, resume)
         threshold = (reason == cap.STOP_LOW and armed and eng.e_threshold is not None
                      and eng.e_threshold > eng._e_off)
         if threshold:
             armed = False
             if eng.suspends_task:
                 yield from eng._sync()
-                return True, armed, (i, min(done_cycles, int(base.cycles[k])))
+                return True, armed, (i, min(done_cycles, c_task))
             # the comparator only raised a flag: finish the task, then tell the scheduler
             rest = dur[k] - dt_cut
-            outcome, dt2 = eng._load(base.p_pin[k], rest, "compute", "compute", pending=True,
-                                      nvm_words=int(words[k] * rest / dur[k]) if dur[k] else 0)
+            outcome, dt2, words2 = eng._load_nvm(base.p_pin[k], rest, "compute", "compute", pending=True,
+                                                 nvm_words=w_task - tile_words)
             if outcome == "done":
                 eng.taskmem.compute_task(i, 1.0)
                 yield from eng._sync()
                 return True, armed, (i + 1, 0)
             dt_cut += dt2
-            done_cycles += int(dt2 * clock)
+            tile_words += words2
         elif reason == STOP_CUT:
             eng.counts["injected_failures"] += 1
         # brown-out inside task i: a CPU kernel has written its NVM output in loop order
-        eng._words += int(words[k] * dt_cut / dur[k]) if dur[k] else 0
-        cycles_k = base.cycles[k]
-        frac = done_cycles / cycles_k if cycles_k else 1.0
         eng.counts["reexecuted_cycles"] += int(dt_cut * clock)
-        eng.taskmem.compute_task(i, min(frac, 1.0 - 1e-15))
+        eng.taskmem.compute_task(i, words=tile_words)
         yield from eng._sync()
         return False, armed, None
 

@@ -36,12 +36,29 @@ def names() -> list[str]:
 RANDOM_PREFIX = "random_cnn:"
 
 
+def _structure(name: str):
+    """``random_cnn:SEED`` -> (seed, None); ``random_cnn:SEED:SIZE:C1-C2-..:CLASSES[:nopool]`` ->
+    (seed, (size, channels, classes, pool)) (:func:`intersim.nn.random_network.structured_network`);
+    None if ``name`` is neither."""
+    parts = name[len(RANDOM_PREFIX):].split(":")
+    if not name.startswith(RANDOM_PREFIX) or not parts[0].isdigit():
+        return None
+    if len(parts) == 1:
+        return int(parts[0]), None
+    if len(parts) in (4, 5) and parts[1].isdigit() and parts[3].isdigit() and (len(parts) == 4 or parts[4] == "nopool"):
+        ch = parts[2].split("-")
+        if all(c.isdigit() and int(c) >= 1 for c in ch) and int(parts[1]) >= 1 and int(parts[3]) >= 1:
+            return int(parts[0]), (int(parts[1]), tuple(int(c) for c in ch), int(parts[3]), len(parts) == 4)
+    return None
+
+
 def _check(name: str) -> str:
-    if name.startswith(RANDOM_PREFIX) and name[len(RANDOM_PREFIX):].isdigit():
+    if _structure(name) is not None:
         return name
     if name not in SHIPPED and name not in BUILDERS:
         raise ModelError(f"unknown zoo model {name!r}; valid: {', '.join(names())}, or "
-                         f"'{RANDOM_PREFIX}<seed>' (a small random CNN, as the property tests use)")
+                         f"'{RANDOM_PREFIX}<seed>' (a small random CNN, as the property tests use) or "
+                         f"'{RANDOM_PREFIX}<seed>:<size>:<c1>-<c2>-..:<classes>[:nopool]' (one of a given structure)")
     return name
 
 
@@ -53,8 +70,11 @@ def _load(name: str) -> Network:
             raise ModelError(f"zoo file {path} is missing; rebuild it with python -m intersim.nn.zoo.build_digits")
         return load_network(path)
     if name.startswith(RANDOM_PREFIX):
-        from ..random_network import random_network
-        return random_network(np.random.default_rng(int(name[len(RANDOM_PREFIX):])))
+        from ..random_network import random_network, structured_network
+        seed, structure = _structure(name)
+        if structure is None:
+            return random_network(np.random.default_rng(seed))
+        return structured_network(np.random.default_rng(seed), *structure)
     return BUILDERS[name]()
 
 

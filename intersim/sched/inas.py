@@ -28,8 +28,26 @@ from ..errors import SchedulerError
 from ..hw.cost import transfer_cost
 from .baseline import _DONE, _IDLE, effective_v_off
 from .contract import (
-    PowerOff, ReadVoltage, RunTasks, Scheduler, WriteWords, allocate_psums, tensor_buffer,
+    PowerOff, ReadVoltage, RunTasks, Scheduler, WriteWords, tensor_buffer,
 )
+
+
+def _allocate_shared_psums(memory, setup):
+    """Partial-sum buffers in NVM, each parity shared by every layer (a power cycle never spans
+    two layers and a layer's sums are dead once its outputs are committed): one region per parity
+    the size of the largest layer's, every layer's buffer of that parity an alias of it."""
+    import numpy as np
+
+    from ..nn.tasks import psum_buffers
+    shapes = psum_buffers(setup.tasks, setup.network)
+    by_parity = {}
+    for name, shape in shapes.items():
+        by_parity.setdefault(name.rsplit(":", 1)[1], []).append((name, shape))
+    for parity, named in sorted(by_parity.items()):
+        region = f"psum:shared:{parity}"
+        memory.allocate(region, "nvm", (max(int(np.prod(sh)) for _, sh in named),), "int32")
+        for name, shape in sorted(named):
+            memory.alias(name, region, shape, "int32")
 
 #: the loop-index record iNAS keeps in FRAM (anchor §3 rd(4)/wr(4), §8), in write order; the
 #: last word (the request it belongs to) commits the cycle
@@ -64,7 +82,7 @@ class Inas(Scheduler):
         for name, shape in net.tensors.items():
             if name != net.input_name:
                 memory.allocate(tensor_buffer(name), "nvm", shape)
-        allocate_psums(memory, setup, "nvm", double_buffer=True)
+        _allocate_shared_psums(memory, setup)
         for word in INDEX_WORDS:
             memory.allocate(word, "nvm", (1,), "uint16")
         return tensor_buffer(net.output_name)

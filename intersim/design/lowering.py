@@ -229,6 +229,7 @@ def _lower_layer(tasks, network, li, layer, plan, prices, clock_hz, cycle) -> in
                 region, in_region = (r * d.Tr, min(h, (r + 1) * d.Tr), c * d.Tc, min(w, (c + 1) * d.Tc)), None
                 key, step = (r, c, m), n
                 ic = (n * d.Tn * per_n, min(s.N, (n + 1) * d.Tn) * per_n)
+            first_tile = not tasks or tasks[-1].layer != li
             src_buf = where.get(key) if step > 0 else None
             if key not in came_from:
                 came_from[key] = src_buf
@@ -244,7 +245,9 @@ def _lower_layer(tasks, network, li, layer, plan, prices, clock_hz, cycle) -> in
                 macs=int(s.Kh * s.Kw * n_out * (ic[1] - ic[0]) // max(per_n, 1)) if not s.is_pool else
                 int(n_out * (in_region[1] - in_region[0]) * (in_region[3] - in_region[2])),
                 n_outputs=n_out, out_byte_start=(m0 * h + r0) * w + q0, out_byte_stop=((m1 - 1) * h + r1 - 1) * w + q1,
-                weight_bytes=0 if s.is_pool else s.Kh * s.Kw * (m1 - m0) * (ic[1] - ic[0]) // max(per_n, 1),
+                # the layer's weights are counted once (on its first tile): the memory checks and a
+                # volatile weight memory's reload sum them over the tasks
+                weight_bytes=int(layer.weight_bytes(0, layer.out_channels)) if first_tile else 0,
                 kind="final" if final else "accumulate", ic_start=ic[0], ic_stop=ic[1], psum_src=src,
                 psum_dst=None if final else psum_name(layer.name, 0, dst_buf),
                 input_bytes=0, region=region, in_region=in_region, cycle=cycle,

@@ -32,6 +32,11 @@ def _run(args) -> int:
           f"{results.provenance['platform']}")
     print(f"trace conversion: {results.provenance['trace_conversion']}")
     print(results.table())
+    if results.provenance.get("predicted_latency_s") is not None:  # a scenario with model.design
+        sims = ", ".join(f"{r['scheduler']} {r['latency_mean_s']:.4g} s" for _, r in results.summary.iterrows()
+                         if r["scheduler"].startswith("inas"))
+        print(f"iNAS-PMod predicted latency: {results.provenance['predicted_latency_s']:.4g} s "
+              f"(simulated mean: {sims})")
     for _, row in results.summary.iterrows():
         if row["verdict"] not in ("ok", "error"):
             print(f"{row['scheduler']}: {row['verdict']}: {row['verdict_detail']}")

@@ -164,6 +164,9 @@ def _schema():
             "file": (_str(), False, None, "ONNX model file (QOperator, QDQ or QLinear), relative to the scenario file"),
             "inputs": (_str(), False, None, "request samples: .npz with x [N, ...] and optional y [N] labels"),
             "granularity": (_str(), False, "layer", "task granularity"),
+            "design": (_str(), False, None, "execution design: 'explored' or a design file (JSON)"),
+            "design_price": (_str(("intersim", "inas-compat")), False, "intersim",
+                             "price list of the explored design and of iNAS-PMod's prediction"),
         },
         "workload": {
             "period_s": (_num(0, lo_open=True, unit="s"), False, None, "request period"),
@@ -461,6 +464,8 @@ class Scenario:
         """The :class:`~intersim.nn.network.Network` of ``model.name`` (zoo) or ``model.file`` (ONNX)."""
         from .errors import ModelError
         md = self.data["model"]
+        if md["file"] is None and str(md["name"]).startswith("inas:"):
+            return self._inas_network(md["name"])
         if md["file"] is None:
             from .nn import zoo
             try:
@@ -472,6 +477,45 @@ class Scenario:
             return load_onnx(self._path("file"), name=Path(md["file"]).stem)
         except ModelError as exc:
             raise ModelError(f"{self.source}: model.file = {md['file']!r}: {exc}") from None
+
+    def _inas_network(self, name):
+        """``inas:<solution>``: a published iNAS solution's template network (random weights)."""
+        from .design.networks import template_network
+        from .design.published import contpow_solutions, intpow_solutions, network_design, solution_name
+        from .errors import ModelError
+        sols = {solution_name(s, "intpow"): network_design(s, "intpow") for s in intpow_solutions()}
+        sols.update({solution_name(s, "contpow"): network_design(s, "contpow") for s in contpow_solutions()})
+        key = name[5:]
+        if key not in sols:
+            raise ModelError(f"{self.source}: model.name = {name!r}: unknown iNAS solution; valid: "
+                             f"{', '.join('inas:' + k for k in sols)}")
+        return template_network(sols[key], seed=self.data["seed"])
+
+    def design(self, network):
+        """``(NetworkDesign, PriceList, Supply)`` of ``model.design`` for ``network``, or None.
+
+        ``"explored"``: iNAS's explorer (C0, C1, min L_e2e per layer) on the network's tileable
+        layers with ``model.design_price`` prices (``intersim``: the scenario's platform preset)
+        and the scenario's supply; a path: a design file (``intersim.design.load_design``). The
+        supply iNAS-PMod needs is the scenario's Thevenin source (``[source] kind = "thevenin"``)
+        and its storage thresholds, with iNAS's margin 0.55."""
+        from .design import Supply, explore_network, get_prices, load_design
+        from .design.lowering import design_layers
+        md = self.data["model"]
+        if md["design"] is None:
+            return None
+        st = self.storage()
+        if not math.isfinite(st.source_resistance_ohm):
+            raise ScenarioError(f"{self.source}: model.design = {md['design']!r} needs iNAS's supply model: "
+                                f"[source] kind = \"thevenin\" with voltage_v and resistance_ohm")
+        supply = Supply(st.capacitance_f, st.source_resistance_ohm, v_sup_v=st.source_voltage_v,
+                        v_on_v=st.v_on_v, v_off_v=st.v_off_v)
+        prices = get_prices("inas-compat" if md["design_price"] == "inas-compat"
+                            else f"intersim:{self.data['platform']['preset']}")
+        if md["design"] == "explored":
+            layers = [(network.layers[li].name, shape) for li, shape in design_layers(network)]
+            return explore_network(network.name, layers, prices, supply).design, prices, supply
+        return load_design(self._path("design")), prices, supply
 
     def request_samples(self, network):
         """``(x_int8, labels or None)`` from ``model.inputs``, or None when the key is not given."""

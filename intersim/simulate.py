@@ -91,6 +91,32 @@ def _model(sc: Scenario, network, inputs, n_req: int):
     return net, x, labels, (model["name"] or model["file"]) if network is None else net.name
 
 
+def runs_network(engine):
+    """The network the runs simulated."""
+    return engine.setup.network
+
+
+def _design_tasks(sc: Scenario, network, platform):
+    """The tile tasks of the scenario's ``model.design`` (None without one)."""
+    found = sc.design(network)
+    if found is None:
+        return None
+    from .design.lowering import lower_design
+    design, prices, _ = found
+    return lower_design(network, design, prices, platform.clock_hz)
+
+
+def predicted_latency_s(sc: Scenario, network):
+    """iNAS-PMod's predicted latency [s] of the scenario's design (NaN if a layer fails C1), or
+    None without ``model.design``."""
+    found = sc.design(network)
+    if found is None:
+        return None
+    from .design import predict_network
+    pred = predict_network(*found)
+    return pred.latency_s if pred.feasible else float("nan")
+
+
 def _resolve(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes, network=None, inputs=None):
     """Every input of the runs, checked (including their size) before any run starts: ``(network,
     tasks, trace, storage, platform, workload, request inputs, labels, model label)``."""
@@ -100,7 +126,7 @@ def _resolve(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes, n
     workload = sc.workload()
     n_req = workload.n_arrivals()
     network, x, labels, model_label = _model(sc, network, inputs, n_req)
-    tasks = lower(network, sc.data["model"]["granularity"])
+    tasks = _design_tasks(sc, network, platform) or lower(network, sc.data["model"]["granularity"])
     est = budget.estimate_run(trace, workload, len(tasks), len(classes), record_timeline,
                               n_harvesting=sum(1 for c in classes if c.name != "continuous"))
     limit = budget.available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
@@ -224,6 +250,11 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         "wall_time_s": time.perf_counter() - wall0,
     }
     summary = pd.DataFrame(summaries, columns=list(SUMMARY_COLUMNS))
+    if model.get("design") is not None and network is None:  # iNAS-PMod's prediction beside inas's rows
+        pred = predicted_latency_s(sc, runs_network(engine))
+        provenance["predicted_latency_s"] = pred
+        summary["predicted_latency_s"] = [pred if n == "inas" else float("nan")
+                                          for n in summary["scheduler"]]
     if failures:  # their figures are unknown: nullable integers, not floats, for the counts
         summary = summary.astype({c: "Int64" for c in COUNT_COLUMNS})
     requests = (pd.concat(reqs, ignore_index=True) if reqs
@@ -261,8 +292,9 @@ __all__ = ["simulate", "simulate_summaries", "request_inputs", "trace_conversion
 
 
 def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
-             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True):
-    """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls``.
+             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True, tasks=None):
+    """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls`` (its tasks lowered at
+    ``granularity``, or ``tasks`` when given, e.g. an execution design's).
 
     Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
     request's ``correct`` must be True for a correct scheduler.
@@ -271,7 +303,7 @@ def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=()
     shape = network.tensors[network.input_name]
     inputs = rng.integers(-128, 128, size=(n_requests,) + tuple(shape), dtype=np.int64).astype(np.int8)
     refs = [network.run(x) for x in inputs]
-    tasks = lower(network, granularity)
+    tasks = lower(network, granularity) if tasks is None else tasks
     wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests)
     setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
                   trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,

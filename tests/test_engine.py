@@ -30,7 +30,8 @@ def test_default_scenario_is_genuinely_intermittent(default_results):
     req = default_results.requests
     assert req["power_failures"].max() >= 2
     # every shipped scheduler is in the comparison, and the reference is continuous
-    assert list(s.index) == list(SCHEDULERS)
+    # (inas and inas-continue execute iNAS designs: scenarios/inas_har.toml)
+    assert list(s.index) == [n for n in SCHEDULERS if not n.startswith("inas")]
     assert s.loc["continuous", "power_failures"] == 0
 
 

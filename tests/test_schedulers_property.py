@@ -78,3 +78,77 @@ def test_static_with_long_partial_sum_chains():
         assert not problems, "; ".join(problems)
 
     prop()
+
+
+def test_inas_schedulers_match_continuous_under_failures():
+    """``inas`` / ``inas-continue`` on generated networks, lowered at a granularity (one task per
+    power cycle) or from a random execution design (tiles, loop orders, S tiles per cycle, partial
+    sums over input-channel tiles): failures land inside tiles and inside the index record."""
+    import numpy as np
+
+    from intersim.design.lowering import derived_design, lower_design
+    from intersim.design.prices import get_prices
+    from intersim.hw.platform import get_platform
+
+    prices, clock = get_prices("intersim:msp430fr5994"), get_platform("msp430fr5994").clock_hz
+    tally = Counter()
+
+    @settings(max_examples=40)
+    @given(name=st.sampled_from(["inas", "inas-continue"]), design_seed=st.none() | st.integers(0, 2**31 - 1),
+           **CASE)
+    def prop(name, design_seed, network, granularity, storage, trace, brownout_at):
+        tasks = None
+        if design_seed is not None:
+            tasks = lower_design(network, derived_design(network, np.random.default_rng(design_seed)), prices, clock)
+        run, req = run_case(SCHEDULERS[name], network, granularity, trace, storage, brownout_at, tasks=tasks)
+        places = failure_places(run)
+        tally["examples"] += 1
+        tally["designed"] += design_seed is not None
+        tally["task"] += "task" in places
+        tally["preservation"] += "preservation" in places
+        problems = violations(run, req)
+        assert not problems, f"{name}: " + "; ".join(problems)
+
+    prop()
+    n = tally["examples"]
+    assert tally["designed"] >= 0.3 * n
+    assert tally["task"] >= 0.30 * n, f"only {tally['task']}/{n} examples had a failure inside a task"
+    # (index records are short: the next test walks failures through them deterministically)
+    assert tally["preservation"] >= 1, f"only {tally['preservation']}/{n} had one inside the index record"
+
+
+def test_inas_design_tiles_with_failures_after_every_few_words():
+    """Designs with one input channel per tile (the longest partial-sum chains, ``reuse_O``
+    cycles of two tiles): a brown-out after k NVM words of every boot walks the failure through
+    the tiles' partial-sum and output writes and the index record. (Writing a tile's sums in place
+    -- the buffer it read -- makes this test fail: checked.)"""
+    import numpy as np
+
+    from intersim.design.designs import ExecutionDesign, LayerPlan, NetworkDesign
+    from intersim.design.lowering import derived_design, lower_design
+    from intersim.design.prices import get_prices
+    from intersim.energy.capacitor import Storage
+    from intersim.energy.generators import random_trace
+    from intersim.hw.platform import get_platform
+    from intersim.nn.random_network import random_network
+
+    net = random_network(np.random.default_rng(5), channels=4)
+    prices, clock = get_prices("intersim:msp430fr5994"), get_platform("msp430fr5994").clock_hz
+    storage = Storage(capacitance_f=47e-6, v_on_v=3.3, v_off_v=1.8, v_max_v=3.6, v_initial_v=0.0,
+                      input_efficiency=0.8, output_efficiency=0.9)
+    runs = injected = 0
+    for seed in range(5):
+        d = derived_design(net, np.random.default_rng(seed))
+        d = NetworkDesign("tn1", [LayerPlan(p.name, p.shape, ExecutionDesign(
+            p.design.Tr, p.design.Tc, p.design.Tm, 1, p.design.order,
+            (2 if p.shape.N % 2 == 0 else 1) if p.design.order == "reuse_O" else p.design.S)) for p in d.layers])
+        tasks = lower_design(net, d, prices, clock)
+        trace = random_trace(np.random.default_rng(seed), mean_power_w=10e-3)
+        for k in range(1, 50, 6):
+            for name in ("inas", "inas-continue"):
+                run, req = run_case(SCHEDULERS[name], net, "layer", trace, storage, [("words", k)] * 6, tasks=tasks)
+                injected += run.counts["injected_failures"] > 0
+                problems = violations(run, req)
+                assert not problems, f"{name}, design seed {seed}, k = {k}: " + "; ".join(problems)
+                runs += 1
+    assert runs == 90 and injected >= 60

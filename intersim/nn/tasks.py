@@ -54,6 +54,18 @@ class Task:
     psum_src: str | None = None
     psum_dst: str | None = None
     input_bytes: int = 0
+    #: spatial output tile ``(r0, r1, w0, w1)`` (rows, columns) of an execution-design tile task
+    #: (:mod:`intersim.design.lowering`); None: whole rows. The tile writes the bytes of channels
+    #: ``[c_start, c_stop)`` x rows x columns in ascending address order
+    region: tuple | None = None
+    #: input tile ``(r0, r1, w0, w1)`` a pooling tile sums (its output region is ``(0, 1, 0, 1)``)
+    in_region: tuple | None = None
+    #: power cycle of the execution design this tile belongs to (consecutive tasks share it);
+    #: None: not lowered from a design
+    cycle: int | None = None
+    #: the task's cost fixed by its lowering (an execution design priced by its price list);
+    #: None: priced by :func:`price` from the memory layout
+    cost: object = None
 
 
 def parse_granularity(granularity: str) -> tuple[int, int, int, int]:
@@ -185,6 +197,9 @@ def price(tasks, network, platform, tensor_memory: dict, buffer_memory=None) -> 
     """
     costs = []
     for t in tasks:
+        if t.cost is not None:  # an execution design's tile, priced by its lowering
+            costs.append(t.cost)
+            continue
         reads = {"sram": 0, "nvm": 0}
         writes = {"sram": 0, "nvm": 0}
         if t.kind != "finalize":

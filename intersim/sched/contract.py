@@ -37,7 +37,8 @@ boundary the scheduler stops at; a :class:`RunTasks` run of k tasks is the sched
 for the k-1 boundaries inside it.)
 
 Actions: :class:`RunTask`, :class:`RunTasks`, :class:`CheckpointedRun`, :class:`Copy`,
-:class:`WriteWords`, :class:`Sleep`, :class:`ReadVoltage`, :class:`Done`, :class:`Idle`. Every action costs time and energy from the cost model; any of them can be cut by
+:class:`WriteWords`, :class:`Sleep`, :class:`ReadVoltage`, :class:`Done`, :class:`Idle`,
+:class:`PowerOff`. Every action costs time and energy from the cost model; any of them can be cut by
 a brown-out, after which the engine boots again and builds a new scheduler object.
 """
 from __future__ import annotations
@@ -70,7 +71,7 @@ def tensor_buffer(tensor_name: str) -> str:
 def allocate_psums(memory, setup, where: str, double_buffer: bool):
     """Allocate the tasks' int32 partial-sum buffers in ``where`` ("sram"/"nvm").
 
-    ``double_buffer``: the two parities of a tile are separate regions, so re-executing an
+    ``double_buffer``: the two (execution designs: up to three) parities of a tile are separate regions, so re-executing an
     accumulate task reads an unchanged source (idempotent); otherwise both names alias one region
     (accumulation in place -- fine in SRAM, a write-after-read hazard in NVM).
     """
@@ -81,7 +82,7 @@ def allocate_psums(memory, setup, where: str, double_buffer: bool):
             memory.allocate(name, where, shapes[name], "int32")
     if not double_buffer:
         for name in sorted(shapes):
-            if name.endswith(":1"):
+            if not name.endswith(":0"):
                 memory.alias(name, name[:-1] + "0", shapes[name], "int32")
 
 
@@ -172,6 +173,14 @@ class Idle:
     """Nothing to do: sleep until an arrival (or a brown-out)."""
 
 
+@dataclass(frozen=True)
+class PowerOff:
+    """Switch the MCU off now, as iNAS's runtime does after each power cycle (it raises a pin
+    that disconnects the load, ``_SHUTDOWN()``): volatile memory is lost, the scheduler object
+    discarded; the device turns on again when the capacitor reaches ``V_on``. Not a power
+    failure: work not yet committed is discarded (booked as re-execution) all the same."""
+
+
 def task_nvm_regions(task, memory, input_name: str):
     """The non-volatile byte ranges ``[start, end)`` (offsets in the NVM arena) that ``task``
     reads, and the one it writes (None when its output is volatile): inputs as whole buffers,
@@ -181,7 +190,7 @@ def task_nvm_regions(task, memory, input_name: str):
         return memory.buffers[INPUT_BUFFER if name == input_name else tensor_buffer(name)]
 
     read_bufs = [buffer(x) for x in task.inputs]
-    if task.psum_src is not None and task.kind in ("accumulate", "finalize"):
+    if task.psum_src is not None and task.kind in ("accumulate", "finalize", "final"):
         read_bufs.append(memory.buffers[task.psum_src])
     reads = [(b.offset, b.offset + b.nbytes) for b in read_bufs if b.memory == "nvm"]
     if task.kind == "accumulate":
@@ -320,6 +329,7 @@ __all__ = [
     "ReadVoltage",
     "Done",
     "Idle",
+    "PowerOff",
     "task_nvm_regions",
     "writes_into",
     "CHECKPOINT_WORDS",

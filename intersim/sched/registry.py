@@ -8,16 +8,18 @@ from __future__ import annotations
 from ..errors import SchedulerError
 from .baseline import Continuous, Restart, effective_v_off, result_copy
 from .contract import Scheduler
+from .inas import Inas, InasContinue
 from .jit import JIT, JITTask
 from .optimal import Optimal, OptimalOnline
 from .static import Static
 
 __all__ = ["SCHEDULERS", "get_scheduler", "Continuous", "Restart", "Static", "JIT", "JITTask", "Optimal",
-           "OptimalOnline", "result_copy", "effective_v_off"]
+           "OptimalOnline", "Inas", "InasContinue", "result_copy", "effective_v_off"]
 
 
 #: Built-in schedulers by name, in the order of the comparison table.
-SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline)}
+SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline, Inas,
+                                            InasContinue)}
 
 
 def get_scheduler(name):

@@ -21,7 +21,7 @@ from ..hw.cost import transfer_cost
 from ..hw.memory import NVM, Memory, cycles_for_words, words_done
 from ..sched.contract import (
     CHECKPOINT_FLAG, DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, CheckpointedRun, Copy, Done, Idle, ReadVoltage,
-    RunTask, RunTasks, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
+    PowerOff, RunTask, RunTasks, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
 )
 from ..nn.tasks import price
 from .task_runs import TaskRunner
@@ -107,7 +107,9 @@ class Engine:
         self.runner = TaskRunner(self)
         self._handlers = {RunTasks: self._do_run, RunTask: self._do_run, CheckpointedRun: self._checkpointed_run,
                           Copy: self._do_copy, WriteWords: self._do_write_words, Sleep: self._do_sleep,
-                          ReadVoltage: self._do_read_voltage, Done: self._do_done, Idle: self._do_idle}
+                          ReadVoltage: self._do_read_voltage, Done: self._do_done, Idle: self._do_idle,
+                          PowerOff: self._do_power_off}
+        self._switched_off = False  # the last action was PowerOff (not a brown-out)
 
     def _layout(self):
         """The memory: the environment's input buffer and sequence words, then the scheduler's
@@ -344,6 +346,11 @@ class Engine:
                 ok, armed = yield from self._execute(sched, action, armed)
                 if not ok:
                     self.sched = None
+                    if self._switched_off:  # PowerOff: off until V_on, not a failure
+                        self._switched_off = False
+                        self.books.discard(self.requests)
+                        self.memory.poison_volatile()
+                        break
                     self._brownout()
                     if self.compiled.replays_boots:
                         self.compiled.replay_boots(boot_actions)
@@ -452,6 +459,11 @@ class Engine:
         self._commit()
         self.requests.complete(self.t, self.memory.view(self.result_buffer))
         return True, armed
+
+    def _do_power_off(self, sched, action, armed):
+        self._switched_off = not self.ideal  # (the ideal supply never switches off)
+        yield from self._sync()
+        return self.ideal, armed
 
     def _do_idle(self, sched, action, armed):
         ok = yield from self._idle()

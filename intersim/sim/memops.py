@@ -16,6 +16,56 @@ from ..sched.contract import INPUT_BUFFER, SRAM_IMAGE, tensor_buffer
 from .task_memo import memo_for
 
 
+def tile_byte_index(task, shape, elem_bytes):
+    """Byte offsets [1] (ascending) of a design tile's output region in a buffer of ``shape``
+    (C, H, W) or (C,), ``elem_bytes`` per element: channels ``[c_start, c_stop)`` x the task's
+    ``region`` rows x columns."""
+    r0, r1, w0, w1 = task.region
+    h, w = (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
+    c = np.arange(task.c_start, task.c_stop)[:, None, None]
+    r = np.arange(r0, r1)[None, :, None]
+    q = np.arange(w0, w1)[None, None, :]
+    elems = ((c * h + r) * w + q).reshape(-1)
+    return (elems[:, None] * elem_bytes + np.arange(elem_bytes)[None, :]).reshape(-1)
+
+
+def design_tile_arithmetic(task, layer, inputs, memory, index):
+    """The bytes of an execution-design tile (:mod:`intersim.design.lowering`) [uint8 array]:
+
+    * conv / dense: the int32 partial sums of input channels ``[ic_start, ic_stop)`` added to
+      ``psum_src`` (or to the bias when there is none) for output channels ``[c_start, c_stop)``;
+      ``accumulate`` keeps them (int32), ``final`` requantises them into the int8 output;
+    * global average pool: the integer sum of the input tile ``in_region`` added to
+      ``psum_src``; ``final`` requantises the sum as onnxruntime does.
+
+    Kernels evaluate whole channels; the tile keeps its region's bytes (``index``).
+    """
+    x = inputs[0]
+    src = memory.view(task.psum_src) if task.psum_src is not None else None
+    if layer.op == "avgpool":
+        r0, r1, w0, w1 = task.in_region
+        c0, c1 = task.c_start, task.c_stop
+        psum = np.zeros(layer.out_shape, np.int32) if src is None else src.copy()
+        region = x[c0:c1, r0:r1, w0:w1].astype(np.int64).sum(axis=(1, 2))
+        psum[c0:c1, 0, 0] = (psum[c0:c1, 0, 0].astype(np.int64) + region).astype(np.int32)
+        if task.kind == "accumulate":
+            return psum.reshape(-1).view(np.uint8)[index].copy()
+        n = x.shape[1] * x.shape[2]
+        out = np.zeros(layer.out_shape, np.int8)
+        from ..nn.quant import requant_onnx
+        for c in range(c0, c1):
+            acc = np.int32(int(psum[c, 0, 0]) - layer.x_zero_point * n)
+            out[c, 0, 0] = requant_onnx(acc, layer._gscale, layer.y_zero_point, -128, 127)
+        return out.reshape(-1).view(np.uint8)[index].copy()
+    psum = np.zeros(layer.out_shape, np.int32) if src is None else src.copy()
+    layer.accumulate(inputs, psum, task.ic_start, task.ic_stop, task.c_start, task.c_stop)
+    if task.kind == "accumulate":
+        return psum.reshape(-1).view(np.uint8)[index].copy()
+    out = np.zeros(layer.out_shape, np.int8)
+    layer.finalize(psum, out, task.c_start, task.c_stop)
+    return out.reshape(-1).view(np.uint8)[index].copy()
+
+
 class TaskMemory:
     """The memory side of one run.
 
@@ -55,11 +105,13 @@ class TaskMemory:
                 reads.append(mem.raw(task.psum_src))
             dst, a, b = task.psum_dst, 4 * task.out_byte_start, 4 * task.out_byte_stop
         else:
-            if task.kind == "finalize":
+            if task.kind in ("finalize", "final") and task.psum_src is not None:
                 reads.append(mem.raw(task.psum_src))
             dst, a, b = self.tensor_buf(task.output), task.out_byte_start, task.out_byte_stop
         key = self.memo.task_id((task.layer, task.kind, task.c_start, task.c_stop, task.ic_start, task.ic_stop,
-                                 a, b, mem.buffers[dst].shape))
+                                 a, b, mem.buffers[dst].shape, task.region, task.in_region))
+        if task.region is not None:  # an execution design's tile: its bytes, ascending
+            a = tile_byte_index(task, mem.buffers[dst].shape, 4 if task.kind == "accumulate" else 1)
         return task, layer, inputs, reads, dst, a, b, key, mem.buffers[dst].memory == SRAM
 
     def compute_task(self, index, fraction=1.0, words=None):
@@ -74,8 +126,14 @@ class TaskMemory:
         seen = (key, reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads]))
         tile = self.memo.get(seen)
         if tile is None:
-            tile = self._task_arithmetic(task, layer, inputs, dst, a, b)
+            if task.region is not None:
+                tile = design_tile_arithmetic(task, layer, inputs, self.memory, a)
+            else:
+                tile = self._task_arithmetic(task, layer, inputs, dst, a, b)
             self.memo.put(seen, tile)
+        if task.region is not None:
+            self._write_tile(dst, a, tile, 1.0 if in_sram else fraction)
+            return
         if in_sram or fraction >= 1.0:
             self.memory.raw(dst)[a:b] = tile  # a complete write: every byte lands
         else:
@@ -97,6 +155,18 @@ class TaskMemory:
             layer.compute(inputs, scratch, task.c_start, task.c_stop)
         return scratch.reshape(-1).view(np.uint8)[a:b].copy()
 
+    def _write_tile(self, dst, index, tile, fraction):
+        """Write a design tile's bytes at byte offsets ``index`` of ``dst`` (ascending): a cut
+        write persists the first ``floor(fraction x words)`` words' bytes, as
+        :meth:`intersim.hw.memory.Memory.write` does for contiguous ones."""
+        raw = self.memory.raw(dst)
+        if fraction >= 1.0:
+            raw[index] = tile
+            return
+        w = self.memory.word_bytes
+        n = int(np.floor(max(fraction, 0.0) * (-(-index.size // w)))) * w
+        raw[index[:n]] = tile[:n]
+
     def words_of(self, n_bytes):
         """Non-volatile words [1] that ``n_bytes`` occupy."""
         w = self.memory.word_bytes
@@ -104,13 +174,16 @@ class TaskMemory:
 
     def task_nvm_words(self, task):
         """NVM words a task writes: the aligned words its output (or partial-sum) tile spans, where
-        in NVM (the words a cut write of it counts, :meth:`intersim.hw.memory.Memory.write`)."""
+        in NVM (the words a cut write of it counts, :meth:`intersim.hw.memory.Memory.write`). An
+        execution design's tile (``task.region``) is not one byte range: its elements' words."""
         if task.kind == "accumulate":
-            dst, a, b = task.psum_dst, 4 * task.out_byte_start, 4 * task.out_byte_stop
+            dst, a, b, size = task.psum_dst, 4 * task.out_byte_start, 4 * task.out_byte_stop, 4
         else:
-            dst, a, b = self.tensor_buf(task.output), task.out_byte_start, task.out_byte_stop
+            dst, a, b, size = self.tensor_buf(task.output), task.out_byte_start, task.out_byte_stop, 1
         if self.memory.buffers[dst].memory != NVM:
             return 0
+        if task.region is not None:
+            return self.words_of(size * task.n_outputs)
         return self.memory.buffer_words(dst, a, b - a)
 
     def tensor_buf(self, name):

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..energy.capacitor import Storage
 from ..energy.generators import random_trace
-from ..nn.random_network import structured_network
 from ..nn.zoo import RANDOM_PREFIX
 
 GRANULARITIES = ("layer", "channel", "channels:2", "layer,ic:1", "channels:2,ic:2", "rows:2", "element")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..sched.baseline import _DONE, _IDLE, result_copy
 from ..sched.contract import (
-    CHECKPOINT_FLAG, SRAM_IMAGE, CheckpointedRun, Copy, RunTasks, Sleep, WriteWords, checkpoint_buffer,
+    CHECKPOINT_FLAG, SRAM_IMAGE, Copy, RunTasks, Sleep, WriteWords, checkpoint_buffer,
 )
 from ..sched.jit import JIT
 from ..sched.static import Static

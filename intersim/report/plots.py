@@ -120,7 +120,7 @@ def _time_scale(t0_s, t1_s):
     return (3600.0, "time [h]") if t1_s - t0_s > HOURS_AXIS_ABOVE_S else (1.0, "time [s]")
 
 
-def _harvest_panel(ax, trace, t0_s, t1_s, scale, eta_in):
+def _harvest_panel(ax, trace, t0_s, t1_s, scale, eta_in, source=None):
     """The harvested power over the run, as its mean per bin (exact, from the cumulative energy)."""
     if trace is None:
         ax.text(0.5, 0.5, "no trace", transform=ax.transAxes, ha="center")
@@ -145,8 +145,22 @@ def _harvest_panel(ax, trace, t0_s, t1_s, scale, eta_in):
     title = f"harvested power, trace {trace.name}"
     if eta_in is not None:
         title += f" (into the capacitor through an input efficiency of {eta_in:.2g})"
+    if source:
+        title += f"; plus {source} (not drawn; its energy counts as harvested in the books)"
     ax.set_title(title, fontsize=9, loc="left")
     ax.legend(loc="upper right", fontsize=7)
+
+
+def _source_text(storage):
+    """The storage's non-harvest source in words (a Thevenin or constant-current source), or None."""
+    if storage is None:
+        return None
+    if math.isfinite(getattr(storage, "source_resistance_ohm", math.inf)):
+        return (f"a Thevenin source of {storage.source_voltage_v:g} V behind "
+                f"{storage.source_resistance_ohm:g} Ohm")
+    if getattr(storage, "source_current_a", 0.0) > 0:
+        return f"a constant {storage.source_current_a * 1e3:g} mA source"
+    return None
 
 
 def _event_times(seg):
@@ -178,10 +192,14 @@ def _voltage_panel(ax, seg, done_s, row, t0_s, t1_s, scale, storage):
                       ["0", f"V_off {storage.v_off_v:g}", f"V_on {storage.v_on_v:g}", f"{storage.v_max_v:g}"],
                       fontsize=7)
     fails = _event_times(seg)
+    # a scheduler may switch itself off (``PowerOff``): those offs are not power failures
+    n_pf = row["power_failures"]
+    off_what = ("power failures" if fails.size == n_pf else
+                f"offs ({n_pf} power failures, {fails.size - n_pf} switched off by the scheduler)")
     if fails.size + done_s.size > MAX_EVENT_MARKS:
         edges = np.linspace(t0_s, t1_s, TIME_BINS + 1)
         tw = ax.twinx()
-        for times, color, what in ((fails, "tab:red", "power failures"), (done_s, "tab:green", "completed")):
+        for times, color, what in ((fails, "tab:red", off_what), (done_s, "tab:green", "completed")):
             counts, _ = np.histogram(times, edges)
             tw.stairs(counts, edges / scale, color=color, lw=0.8, label=f"{what} per bin ({times.size})")
         tw.set_ylabel("per bin", fontsize=7)
@@ -191,7 +209,8 @@ def _voltage_panel(ax, seg, done_s, row, t0_s, t1_s, scale, storage):
         vmark = storage.v_max_v if storage is not None else float(np.nanmax(v))
         if fails.size:
             ax.plot(fails / scale, np.full(fails.size, storage.v_off_v if storage else 0.0), "x",
-                    color="tab:red", ms=4, label=f"power failure ({fails.size})")
+                    color="tab:red", ms=4, label=f"{off_what} ({fails.size})" if fails.size != n_pf
+                    else f"power failure ({fails.size})")
         if done_s.size:
             ax.plot(done_s / scale, np.full(done_s.size, vmark * 1.04), "v", color="tab:green", ms=4,
                     label=f"inference done ({done_s.size})")
@@ -225,7 +244,7 @@ def plot_comparison(results, path):
     ax_h = fig.add_subplot(grid[1, :])
     storage = setting.get("storage")
     _harvest_panel(ax_h, setting.get("trace"), t0_s, t1_s, scale,
-                   getattr(storage, "input_efficiency", None))
+                   getattr(storage, "input_efficiency", None), _source_text(storage))
     last = ax_h
     for k, row in enumerate(volt_rows):
         ax = fig.add_subplot(grid[2 + k, :], sharex=ax_h)

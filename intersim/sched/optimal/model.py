@@ -6,9 +6,10 @@ import numpy as np
 from ...energy import capacitor as cap
 from ...energy.capacitor import STOP_HIGH, STOP_TIME
 from ...hw.cost import boot_cost, transfer_cost
-from .bounds import (  # ------------------------------------------------------------------------------------------------
-    OK, BROWN, DEAD, CONT, CKPT, _step, _lower_bound_k, _never_reaches_k,
-)
+from .bounds import OK, BROWN, DEAD, CONT, CKPT, _step, _lower_bound_k, _never_reaches_k
+
+
+# ------------------------------------------------------------------------------------------------
 # the operations of the class and what they cost
 
 

@@ -5,9 +5,10 @@ import heapq
 import math
 from .bounds import OK, BROWN, DEAD, CONT
 from .model import _apply, _successors
-from .policies import (  # ------------------------------------------------------------------------------------------------
-    follow, restart_policy, online_policy, static_sram_policy, JitTaskRule,
-)
+from .policies import follow, restart_policy, online_policy, static_sram_policy, JitTaskRule
+
+
+# ------------------------------------------------------------------------------------------------
 # the planner
 
 

@@ -7,9 +7,10 @@ from ...energy.capacitor import STOP_LOW
 from ..grouping import inas_groups
 from ..static import Static
 from .bounds import OK, CONT, CKPT
-from .model import (  # ------------------------------------------------------------------------------------------------
-    _apply, is_allowed,
-)
+from .model import _apply, is_allowed
+
+
+# ------------------------------------------------------------------------------------------------
 # policies of the class as rules, followed in the model
 
 

@@ -13,9 +13,10 @@ from ..jit import JIT, JITTask
 from .bounds import CONT, CKPT
 from .model import Ops, Model
 from .policies import online_policy, static_sram_groups
-from .planner import (  # ------------------------------------------------------------------------------------------------
-    plan_request,
-)
+from .planner import plan_request
+
+
+# ------------------------------------------------------------------------------------------------
 # the schedulers
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from ...errors import IntersimError
 from .spec import DEFINITION_FILE, PARTS_DIR, SweepAborted, load_sweep
 from .store import load_results
-from .run import (  # --------------------------------------------------------------------------------------------
-    run_sweep,
-)
+from .run import run_sweep
+
+
+# --------------------------------------------------------------------------------------------
 # command line (wired into intersim.cli as ``intersim sweep`` and ``intersim plot``)
 
 def _default_workers() -> int:

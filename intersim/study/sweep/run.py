@@ -10,9 +10,10 @@ from pathlib import Path
 from ...errors import ScenarioError
 from .spec import SweepAborted, Sweep, load_sweep
 from .workers import _batch_size, _batches, _InlineEngine, _PoolEngine, _DaskEngine
-from .store import (  # --------------------------------------------------------------------------------------------
-    _row, _table, _frame, _Sink, _unlock, _prepare_dir, load_results,
-)
+from .store import _row, _table, _frame, _Sink, _unlock, _prepare_dir, load_results
+
+
+# --------------------------------------------------------------------------------------------
 # running
 
 def run_sweep(sweep, out=None, workers: int = 1, dask_address: str | None = None, *,

@@ -8,10 +8,12 @@ import os
 import time
 from pathlib import Path
 from ...errors import ScenarioError
-from .spec import (  # --------------------------------------------------------------------------------------------
-    FLUSH_S, FLUSH_ROWS, DEFINITION_FILE, PARTS_DIR, LOCK_FILE, TMP_PREFIX, Point, Sweep, _version,
-    _column_value,
+from .spec import (
+    FLUSH_S, FLUSH_ROWS, DEFINITION_FILE, PARTS_DIR, LOCK_FILE, TMP_PREFIX, Point, Sweep, _version, _column_value,
 )
+
+
+# --------------------------------------------------------------------------------------------
 # result rows, part files, the output directory
 
 def _arrow_schema(columns, digest: str | None = None):

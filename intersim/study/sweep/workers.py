@@ -9,9 +9,10 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from ...errors import (  # --------------------------------------------------------------------------------------------
-    ScenarioError,
-)
+from ...errors import ScenarioError
+
+
+# --------------------------------------------------------------------------------------------
 # the worker side: one (point, scheduler) unit
 
 _warm_lock = threading.Lock()

@@ -11,13 +11,18 @@ from .contract import Scheduler
 from .jit import JIT, JITTask
 from .optimal import Optimal, OptimalOnline
 from .static import Static
+from .hawaii import Hawaii
+from .sonic import Sonic
+from .accel import AccelLayer, AccelOneshot, AccelUrgent
 
 __all__ = ["SCHEDULERS", "get_scheduler", "Continuous", "Restart", "Static", "JIT", "JITTask", "Optimal",
-           "OptimalOnline", "result_copy", "effective_v_off"]
+           "OptimalOnline", "Hawaii", "Sonic", "AccelOneshot", "AccelLayer", "AccelUrgent", "result_copy",
+           "effective_v_off"]
 
 
 #: Built-in schedulers by name, in the order of the comparison table.
-SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline)}
+SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline, Hawaii,
+                                         Sonic, AccelOneshot, AccelLayer, AccelUrgent)}
 
 
 def get_scheduler(name):

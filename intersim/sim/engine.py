@@ -25,6 +25,7 @@ from ..sched.contract import (
 )
 from ..nn.tasks import price
 from .task_runs import TaskRunner
+from .seed_actions import SeedActions
 from .books import LOAD_BOOKS, EnergyBooks  # noqa: F401  (LOAD_BOOKS: public here)
 from .compiled import CompiledCycles
 from .memops import TaskMemory
@@ -108,6 +109,8 @@ class Engine:
         self._handlers = {RunTasks: self._do_run, RunTask: self._do_run, CheckpointedRun: self._checkpointed_run,
                           Copy: self._do_copy, WriteWords: self._do_write_words, Sleep: self._do_sleep,
                           ReadVoltage: self._do_read_voltage, Done: self._do_done, Idle: self._do_idle}
+        self.seed_actions = SeedActions(self)  # UlpSleep, ReadInputPower, ErasePages, LoopTask
+        self._handlers.update(self.seed_actions.handlers())
 
     def _layout(self):
         """The memory: the environment's input buffer and sequence words, then the scheduler's
@@ -351,8 +354,7 @@ class Engine:
             handler = next((h for kind, h in self._handlers.items() if isinstance(action, kind)), None)
             if handler is None:
                 raise SchedulerError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
-                                     "(RunTask, RunTasks, CheckpointedRun, Copy, WriteWords, Sleep, ReadVoltage, "
-                                     "Done, Idle)")
+                                     f"({', '.join(kind.__name__ for kind in self._handlers)})")
         return (yield from handler(sched, action, armed))
 
     def _do_run(self, sched, action, armed):

@@ -221,9 +221,16 @@ class AccelUrgent(AccelLayer):
         v_off = effective_v_off(st, max(c.power_w for c in setup.costs))
         e_off = usable_energy_j(st.capacitance_f, v_off, 0.0)
         # the voltage from which a layer run (and, at worst, its urgent backup) completes on the
-        # stored energy alone; capped just under V_max (beyond it the run relies on the harvest)
-        plan["need_v"] = [min(float(voltage_v(st.capacitance_f, e_off + cls.safety * (e + bk) / st.output_efficiency)),
-                              cls.v_max_fraction * st.v_max_v) for e, bk in zip(plan["run_j"], plan["backup_j"])]
+        # stored energy alone; the charge target a little above it (the two reads of the check
+        # draw from the capacitor), both capped just under V_max (beyond it the run relies on the
+        # harvest)
+        c, eta = st.capacitance_f, st.output_efficiency
+        e_reads = (plat.adc_power_w * plat.adc_time_s
+                   + plat.input_power_read_power_w * plat.input_power_read_time_s) / eta
+        v_cap = cls.v_max_fraction * st.v_max_v
+        plan["sleep_v"] = [min(float(voltage_v(c, e_off + cls.safety * (e + bk) / eta + 4 * e_reads)), v_cap)
+                           for e, bk in zip(plan["run_j"], plan["backup_j"])]
+        plan["need_v"] = [float(voltage_v(c, usable_energy_j(c, v, 0.0) - 2 * e_reads)) for v in plan["sleep_v"]]
         # the ULP mode's draw at the capacitor [W], and the capacitor's leakage at V_on
         leak_w = st.v_on_v ** 2 / st.leakage_ohm if math.isfinite(st.leakage_ohm) else 0.0
         plan["ulp_draw_w"] = plat.ulp_sleep_power_w / st.output_efficiency + leak_w
@@ -247,7 +254,7 @@ class AccelUrgent(AccelLayer):
             return ReadInputPower()
         # charge in the ULP mode; back up first only if the harvest cannot keep the ULP mode alive
         self.stage = "check"
-        sleep = UlpSleep(self.plan["need_v"][g], self.recheck_s)
+        sleep = UlpSleep(self.plan["sleep_v"][g], self.recheck_s)
         if dev.input_power_w < self.plan["ulp_draw_w"] and not self.fresh and self.backed < g:
             self.steps = self._backup(g - 1) + [sleep]
             return self.steps.pop(0)

@@ -224,7 +224,8 @@ def allocate_pages(memory, name, shape, dtype, page_bytes):
     plain allocation."""
     import numpy as np
     if page_bytes > 0:
-        pad = -memory.used_bytes("nvm") % page_bytes
+        start = -(-memory.used_bytes("nvm") // memory.word_bytes) * memory.word_bytes  # where the pad begins
+        pad = -start % page_bytes
         if pad:
             memory.allocate(f"{name}~pad", "nvm", (pad,), "uint8")
     buf = memory.allocate(name, "nvm", shape, dtype)

@@ -100,21 +100,30 @@ class SeedActions:
         if pb <= 0:  # FRAM: no erase
             yield from eng._sync()
             return True, armed
-        if buf.offset % pb or buf.nbytes % pb:
-            raise SchedulerError(f"scheduler {eng.cls.name!r}: {action!r}: buffer {action.buffer!r} "
-                                 f"([{buf.offset}, {buf.offset + buf.nbytes}) B) is not whole {pb}-byte pages; "
-                                 "allocate it with intersim.sched.contract.allocate_pages")
-        pages = buf.nbytes // pb
+        pages = self._own_pages(action.buffer, buf, pb)
         t_page = plat.nvm_erase_time_s
         p = plat.active_power_w + plat.nvm_erase_energy_j / t_page
         outcome, dt = eng._load(p, pages * t_page, "checkpoint", "preserve", pending=True)
         done = pages if outcome == "done" else min(int(dt / t_page), pages)
-        raw = eng.memory.raw(action.buffer)
-        raw[:done * pb] = 0xFF
+        arena = eng.memory.arena[NVM]
+        arena[buf.offset:buf.offset + done * pb] = 0xFF
         if done < pages:  # the page being erased is left undefined
-            raw[done * pb:(done + 1) * pb] = POISON_BYTE
+            arena[buf.offset + done * pb:buf.offset + (done + 1) * pb] = POISON_BYTE
         yield from eng._sync()
         return outcome == "done", armed
+
+    def _own_pages(self, name, buf, pb):
+        """Pages [1] of buffer ``name`` if it starts a page and no other buffer shares its pages
+        (its ``~tail`` padding aside); else a :class:`SchedulerError` naming the neighbour."""
+        lo, hi = buf.offset, buf.offset + -(-buf.nbytes // pb) * pb
+        others = [b.name for b in self.eng.memory.buffers.values()
+                  if b.memory == NVM and b.name not in (name, f"{name}~tail") and b.offset < hi
+                  and lo < b.offset + b.nbytes and b.nbytes]
+        if lo % pb or others:
+            raise SchedulerError(f"scheduler {self.eng.cls.name!r}: ErasePages({name!r}): the {pb}-byte pages of "
+                                 f"[{lo}, {hi}) B are not the buffer's own (shared with {', '.join(others) or 'a page start'}); "
+                                 "allocate it with intersim.sched.contract.allocate_pages")
+        return (hi - lo) // pb
 
     # ------------------------------------------------------------------ SONIC's loop
     def loop_task(self, sched, action, armed):
@@ -137,13 +146,13 @@ class SeedActions:
                                 nvm_words=words)
         mem = eng.memory
         if outcome == "done":
-            eng.taskmem.compute_task(i, 1.0)
+            self._write_iterations(i, n_it, k0, n_it)
             mem.write_word(action.index_word, n_it)
             eng._commit()
             yield from eng._sync()
             return True, armed
-        # cut: the iterations whose index write completed are durable; the output was written in
-        # loop order up to the cut
+        # cut: the iterations whose index write completed are durable (their outputs were written
+        # before their index); the cut iteration's output is lost with it
         frac = dt / dur if dur > 0 else 0.0
         done_it = k0 + min(int(frac * left), left)
         if done_it > k0:
@@ -157,6 +166,22 @@ class SeedActions:
             eng._commit()
             eng.books.pending.append((category, e_pin - e_kept, dt_load - dt_kept, head))
         eng.counts["reexecuted_cycles"] += int((frac * left - (done_it - k0)) * t_task / n_it * eng.clock_hz)
-        eng.taskmem.compute_task(i, min((k0 + frac * left) / n_it, 1.0 - 1e-15))
+        self._write_iterations(i, n_it, k0, done_it)
         yield from eng._sync()
         return False, armed
+
+    def _write_iterations(self, i, n_it, k0, k1):
+        """Write the output bytes of iterations ``k0 .. k1-1`` of task ``i`` (of ``n_it``): each
+        iteration writes its own slice of the tile, nothing else -- iterations a scheduler skips
+        are never written (the tile is computed through the task memo, as every task's is)."""
+        if k1 <= k0:
+            return
+        tm = self.eng.taskmem
+        task, layer, inputs, reads, dst, a, b, key, in_sram = tm.plans[i]
+        seen = (key, reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads]))
+        tile = tm.memo.get(seen)
+        if tile is None:
+            tile = tm._task_arithmetic(task, layer, inputs, dst, a, b)
+            tm.memo.put(seen, tile)
+        lo, hi = (b - a) * k0 // n_it, (b - a) * k1 // n_it
+        self.eng.memory.raw(dst)[a + lo:a + hi] = tile[lo:hi]

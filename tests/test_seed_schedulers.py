@@ -25,7 +25,7 @@ BIG = Storage(capacitance_f=1e-3, v_on_v=3.0, v_off_v=1.8, v_max_v=3.6, v_initia
               leakage_ohm=math.inf, input_efficiency=0.8, output_efficiency=0.9)
 
 
-def _tally_property(names, platform, max_examples, case=CASE):
+def _tally_property(names, platform, max_examples, case=CASE, min_task=0.30, min_preservation=0.10):
     tally = Counter()
 
     @settings(max_examples=max_examples)
@@ -43,8 +43,8 @@ def _tally_property(names, platform, max_examples, case=CASE):
 
     prop()
     n = tally["examples"]
-    assert tally["task"] >= 0.30 * n, f"only {tally['task']}/{n} examples had a failure inside a task"
-    assert tally["preservation"] >= 0.10 * n, f"only {tally['preservation']}/{n} had one inside a preservation"
+    assert tally["task"] >= min_task * n, f"only {tally['task']}/{n} examples had a failure inside a task"
+    assert tally["preservation"] >= min_preservation * n, f"only {tally['preservation']}/{n} had one inside a preservation"
 
 
 def test_seed_schedulers_match_continuous_under_failures():
@@ -58,7 +58,13 @@ def test_accel_schedulers_on_the_max78000_match_continuous():
         lambda c, von, voff: Storage(capacitance_f=c, v_on_v=von, v_off_v=voff, v_max_v=3.6, v_initial_v=0.0,
                                      leakage_ohm=math.inf, input_efficiency=0.8, output_efficiency=0.9),
         st.sampled_from([470e-6, 1e-3]), st.sampled_from([3.0, 3.3]), st.sampled_from([1.8, 2.2]))
-    _tally_property(["accel-layer", "accel-urgent", "hawaii"], "max78000", 30, dict(CASE, storage=storages))
+    # its boot (2 ms = 200 k cycles) and weight reload come first; the accelerator's layers take a
+    # few thousand cycles after them (~220 k to ~235 k cycles into a boot for these networks)
+    failures = st.lists(st.one_of(st.tuples(st.just("cycles"), st.integers(220_000, 236_000)),
+                                  st.tuples(st.just("cycles"), st.integers(236_000, 3_300_000)),  # page erases
+                                  st.tuples(st.just("words"), st.integers(0, 40))), min_size=2, max_size=12)
+    _tally_property(["accel-layer", "accel-urgent", "hawaii"], "max78000", 40,
+                    dict(CASE, storage=storages, brownout_at=failures), min_task=0.15)
 
 
 def _constant(power_w, duration_s=400.0):

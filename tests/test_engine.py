@@ -29,8 +29,9 @@ def test_default_scenario_is_genuinely_intermittent(default_results):
         assert s.loc[name, "power_failures"] >= 20, s.loc[name]
     req = default_results.requests
     assert req["power_failures"].max() >= 2
-    # every shipped scheduler is in the comparison, and the reference is continuous
-    assert list(s.index) == list(SCHEDULERS)
+    # every shipped scheduler that fits its MSP430 is in the comparison (the accel-* designs are
+    # the MAX78000 accelerator's: scenarios/max78000_urgent.toml), and the reference is continuous
+    assert list(s.index) == [n for n in SCHEDULERS if not n.startswith("accel-")]
     assert s.loc["continuous", "power_failures"] == 0
 
 

@@ -55,7 +55,7 @@ def layer_runs(setup):
 def live_after(setup, runs):
     """Per layer run ``g``: the tensors produced by runs ``<= g`` that runs ``> g`` read (sorted
     names), and per tensor the run that produces it."""
-    tasks, net = setup.tasks, setup.network
+    tasks = setup.tasks
     produced = {tasks[a].output: g for g, (a, _) in enumerate(runs)}
     last_read = {}
     for g, (a, b) in enumerate(runs):

@@ -28,7 +28,9 @@ def _run(args) -> int:
         results = simulate(scenario, record_timeline=not args.no_timeline, progress=progress_bars())
     _print_warnings(caught)
     print(f"scenario {scenario.name} ({scenario.source}), trace {results.provenance['trace']}, "
-          f"model {results.provenance['model']} in {results.provenance['tasks']} tasks on "
+          f"model {results.provenance['model']}"
+          + (f" ({results.provenance['model_accuracy']})" if results.provenance.get("model_accuracy") else "")
+          + f" in {results.provenance['tasks']} tasks on "
           f"{results.provenance['platform']}")
     print(f"trace conversion: {results.provenance['trace_conversion']}")
     print(results.table())

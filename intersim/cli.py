@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="run a parameter sweep (local processes or dask), resumable")
     sweep.add_sweep_arguments(sw)
     sw.set_defaults(func=sweep.run_sweep_command)
+    from .study.codesign import command as codesign
+    cd = sub.add_parser("codesign", help="search model x execution design x scheduler for accuracy under a "
+                                         "simulated latency requirement (docs/codesign.md)")
+    codesign.add_codesign_arguments(cd)
+    cd.set_defaults(func=codesign.run_codesign_command)
     pl = sub.add_parser("plot", help="plot a sweep's results directory")
     sweep.add_plot_arguments(pl)
     pl.set_defaults(func=sweep.run_plot_command)

@@ -14,7 +14,7 @@ CANDIDATE_COLUMNS = ("stage", "fidelity", "variant", "arch", "lightweighting", "
                      "int8_correct", "n_test", "macs", "weight_bytes", "indexed_weight_bytes", "activation_peak_bytes",
                      "latency_p95_s", "latency_done_p95_s", "energy_per_inference_j", "verdict", "requests",
                      "completed", "accuracy_served", "power_failures", "in_codesign", "in_inas", "in_hwnas",
-                     "codesign_front", "verdict_detail", "error")
+                     "final_codesign", "final_inas", "codesign_front", "verdict_detail", "error")
 
 
 def candidate_table(res: dict, ev, cache) -> pd.DataFrame:
@@ -29,6 +29,7 @@ def candidate_table(res: dict, ev, cache) -> pd.DataFrame:
     spaces = {n: {c.key for c in res["spaces"][n]} for n in ("codesign", "inas")}
     spaces["hwnas"] = {c.key for c in hw["continuous"]} | {c.key for cs in hw["deployed"].values() for c in cs}
     front = {c.key for c in pareto_front(res["methods"]["codesign"].final, ev, cache)}
+    finals = {n: {c.key for c in res["methods"][n].final} for n in ("codesign", "inas")}
     rows = []
     for (key, fid), r in ev.results.items():
         c, meta = cands[key], cache.get(cands[key].variant)
@@ -41,6 +42,7 @@ def candidate_table(res: dict, ev, cache) -> pd.DataFrame:
                      "energy_per_inference_j": r["energy_per_inference_j"], "verdict": r["verdict"],
                      "requests": r["requests"], "completed": r["completed"], "accuracy_served": r["accuracy"],
                      "power_failures": r["power_failures"], **{f"in_{n}": key in spaces[n] for n in METHODS},
+                     **{f"final_{n}": fid == 1.0 and key in finals[n] for n in ("codesign", "inas")},
                      "codesign_front": fid == 1.0 and key in front, "verdict_detail": r["verdict_detail"],
                      "error": r["error"]})
     return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))

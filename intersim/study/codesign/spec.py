@@ -246,6 +246,12 @@ def _build(raw: dict, source: str, spec_dir: Path) -> CodesignSpec:
 
 def _check_scenario(spec: CodesignSpec) -> None:
     """The base scenario with ``[set]`` and one candidate's keys, checked by the sweep's loader."""
+    import re
+
     from .evaluate import probe_sweep
     from ...study.sweep import load_sweep
-    load_sweep(probe_sweep(spec), base_dir=spec.scenario_path.parent)
+    try:
+        load_sweep(probe_sweep(spec), base_dir=spec.scenario_path.parent)
+    except ScenarioError as exc:  # name the spec and its scenario, not the internal sweep
+        msg = re.sub(r"^<sweep>( \(scenario <sweep> \[scenario\], point \d+(: .*?)?\))?: ", "", str(exc))
+        raise ScenarioError(f"{spec.source} (scenario {spec.raw.get('scenario')} with [set]): {msg}") from None

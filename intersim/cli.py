@@ -28,7 +28,9 @@ def _run(args) -> int:
         results = simulate(scenario, record_timeline=not args.no_timeline, progress=progress_bars())
     _print_warnings(caught)
     print(f"scenario {scenario.name} ({scenario.source}), trace {results.provenance['trace']}, "
-          f"model {results.provenance['model']} in {results.provenance['tasks']} tasks on "
+          f"model {results.provenance['model']}"
+          + (f" ({results.provenance['model_accuracy']})" if results.provenance.get("model_accuracy") else "")
+          + f" in {results.provenance['tasks']} tasks on "
           f"{results.provenance['platform']}")
     print(f"trace conversion: {results.provenance['trace_conversion']}")
     print(results.table())
@@ -156,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="run a parameter sweep (local processes or dask), resumable")
     sweep.add_sweep_arguments(sw)
     sw.set_defaults(func=sweep.run_sweep_command)
+    from .study.codesign import command as codesign
+    cd = sub.add_parser("codesign", help="search model x execution design x scheduler for accuracy under a "
+                                         "simulated latency requirement (docs/codesign.md)")
+    codesign.add_codesign_arguments(cd)
+    cd.set_defaults(func=codesign.run_codesign_command)
     pl = sub.add_parser("plot", help="plot a sweep's results directory")
     sweep.add_plot_arguments(pl)
     pl.set_defaults(func=sweep.run_plot_command)

@@ -242,6 +242,7 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         "trace": trace.name,
         "trace_conversion": trace_conversion(trace),
         "model": model_label,
+        "model_accuracy": _model_accuracy(sc, network),
         "granularity": model["granularity"],
         "platform": platform.name,
         "tasks": len(tasks),
@@ -263,6 +264,16 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
     setting = {"trace": trace, "storage": sc.storage(), "t0_s": engine.t0,
                "horizon_s": runs[-1].horizon_s if runs else engine.horizon, "plannings": plannings}
     return Results(summary, requests, timeline, provenance, runs, setting, failures)
+
+
+def _model_accuracy(sc: Scenario, network) -> str | None:
+    """The stored int8 held-out accuracy of the scenario's zoo model (measured through intersim's
+    kernels when it was built), as one line; None for a file, a given network or random weights."""
+    name = sc.data["model"]["name"]
+    if network is not None or name is None:
+        return None
+    from .nn import zoo
+    return zoo.accuracy_label(name)
 
 
 def trace_conversion(trace) -> str:

@@ -103,6 +103,14 @@ class Platform:
     adc_time_s : float [s] one supply-voltage read by the ADC (reference settling, sample, convert)
     adc_power_w : float [W] at the MCU pin during that read (CPU waiting, ADC and reference on)
     power_measured_at, boot_measured_at : str  "mcu-pin", "capacitor" or "board-supply"
+    ulp_power_w : float [W] ultra-low-power mode that keeps the volatile state (SRAM, registers)
+        and, where ``ulp_retains_accelerator``, the accelerator's weight memory, at the MCU pin
+        (``UlpSleep``; 0: the same as ``sleep_power_w``)
+    ulp_retains_accelerator : bool  the ULP mode keeps a volatile weight memory powered (else
+        the weights are reloaded at wake-up: ``weight_reload_cost``)
+    input_power_read_time_s : float [s] one measurement of the harvested input power (a current
+        sense amplifier read through the ADC)
+    input_power_read_power_w : float [W] at the MCU pin during that measurement
     """
 
     name: str
@@ -153,6 +161,10 @@ class Platform:
     power_measured_at: str = "mcu-pin"
     boot_measured_at: str = "mcu-pin"
     sram_transfer_cycles: float = 0.0
+    ulp_power_w: float = 0.0
+    ulp_retains_accelerator: bool = True
+    input_power_read_time_s: float = 0.0
+    input_power_read_power_w: float = 0.0
 
     def __post_init__(self):
         # Resolve "same as the NVM" defaults so the cost kernels see plain numbers.
@@ -175,6 +187,11 @@ class Platform:
     def kernel_kinds(self) -> tuple:
         """Kernel kinds this preset supports (keys of ``mac_cycles``), sorted."""
         return tuple(sorted(self.mac_cycles))
+
+    @property
+    def ulp_sleep_power_w(self) -> float:
+        """Pin power of the ULP mode [W] (``ulp_power_w``, or ``sleep_power_w`` where unset)."""
+        return self.ulp_power_w if self.ulp_power_w > 0 else self.sleep_power_w
 
     @property
     def energy_per_cycle_j(self) -> float:
@@ -219,7 +236,8 @@ def validate(p: Platform) -> None:
                  "weight_read_energy_per_byte_j", "weight_reload_fixed_cycles",
                  "weight_reload_cycles_per_byte", "weight_reload_energy_per_byte_j",
                  "loop_cycles", "requant_float_cycles", "accelerator_power_w", "sram_transfer_cycles",
-                 "adc_time_s", "adc_power_w"):
+                 "adc_time_s", "adc_power_w", "ulp_power_w", "input_power_read_time_s",
+                 "input_power_read_power_w"):
         _finite_nonneg(name, getattr(p, name))
     for name in ("sram_bytes", "nvm_bytes", "nvm_word_bytes", "vector_element_bytes"):
         _int_field(name, getattr(p, name))
@@ -312,6 +330,10 @@ MSP430FR5994 = Platform(
     # Soft-float requant [EST]: int32->float (~120), float multiply (~200), float->int with
     # round-half-even (~200), zero point + clamp + store (~40), TI MSP430 RTS order of magnitude.
     requant_float_cycles=560.0,
+    # input power: a current-sense amplifier on the harvester output, two ADC reads (current and
+    # voltage) at the ADC's cost plus the amplifier's ~50 uA
+    input_power_read_time_s=2 * 40e-6,       # [EST] two ADC12_B reads (adc_time_s each)
+    input_power_read_power_w=_FR5994_P + 0.2e-3 * _FR5994_V + 50e-6 * _FR5994_V,  # [EST]
 )
 
 # The boot iNAS measured: 77.88 uJ / 70 ms at the capacitor (0.5 C (V1^2 - V2^2), C = 330 uF,
@@ -494,6 +516,13 @@ MAX78000 = Platform(
     has_fpu=True,                            # [MAX-DS] Cortex-M4 with FPU
     requant_float_cycles=20.0,               # [EST]
     accelerator_power_w=15e-3,               # [EST, UNVERIFIED] CNN engine at 50 MHz
+    # The TECS 2023 toolchain's ULP mode: CPU halted, SRAM and the CNN memories kept powered.
+    ulp_power_w=30e-6 * _MAX_V,              # [EST] as sleep_power_w: LPM with full retention ~ tens of uA
+    ulp_retains_accelerator=True,            # [EST, UNVERIFIED] CNN weight/data SRAM kept in that mode
+    # input power: a current-sense amplifier on the harvester output read by the ADC (two
+    # conversions: current and voltage) at the ADC's cost
+    input_power_read_time_s=2 * 20e-6,       # [EST] two ADC conversions (adc_time_s each)
+    input_power_read_power_w=_MAX_P + 0.3e-3 * _MAX_V + 50e-6 * _MAX_V,  # [EST] ADC read + ~50 uA sense amplifier
 )
 
 # iNAS's bench as the simulator runs it (issue 13 item 5): external FRAM and iNAS's measured boot

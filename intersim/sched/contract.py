@@ -38,7 +38,8 @@ for the k-1 boundaries inside it.)
 
 Actions: :class:`RunTask`, :class:`RunTasks`, :class:`CheckpointedRun`, :class:`Copy`,
 :class:`WriteWords`, :class:`Sleep`, :class:`ReadVoltage`, :class:`Done`, :class:`Idle`,
-:class:`PowerOff`. Every action costs time and energy from the cost model; any of them can be cut by
+:class:`PowerOff`, :class:`UlpSleep`, :class:`ReadInputPower` (``dev.input_power_w``),
+:class:`ErasePages`, :class:`LoopTask`. Every action costs time and energy from the cost model; any of them can be cut by
 a brown-out, after which the engine boots again and builds a new scheduler object.
 """
 from __future__ import annotations
@@ -164,6 +165,50 @@ class ReadVoltage:
 
 
 @dataclass(frozen=True)
+class UlpSleep:
+    """Sleep in the platform's ultra-low-power mode (``Platform.ulp_sleep_power_w``; SRAM and
+    registers kept, and the accelerator's weight memory where ``ulp_retains_accelerator``, else
+    the weights are reloaded at wake-up) until the terminal voltage reaches ``until_v`` [V], for
+    at most ``max_s`` [s] (``inf``: no limit), or a brown-out. Booked as sleep (``off_s``)."""
+
+    until_v: float
+    max_s: float = float("inf")
+
+
+@dataclass(frozen=True)
+class ReadInputPower:
+    """Measure the harvested input power: it takes the platform's ``input_power_read_time_s`` at
+    ``input_power_read_power_w`` (booked as compute); afterwards ``dev.input_power_w`` holds the
+    power [W] flowing into the capacitor at the end of the read (the harvest after the input
+    converter). Volatile, like ``dev.voltage_v``."""
+
+
+@dataclass(frozen=True)
+class ErasePages:
+    """Erase the flash pages of NVM buffer ``buffer`` (page-aligned, a whole number of pages; see
+    :func:`allocate_pages`): ``nvm_erase_time_s`` and ``nvm_erase_energy_j`` per page; the
+    bytes read ``0xFF`` afterwards. Pages finish in ascending order; a cut erase leaves the page
+    it was erasing undefined (poisoned). No cost and no effect on a platform without pages
+    (FRAM)."""
+
+    buffer: str
+
+
+@dataclass(frozen=True)
+class LoopTask:
+    """Run task ``index`` as a loop of ``iterations`` equal iterations whose index lives in the
+    NVM word ``index_word`` (SONIC's loop continuation): the task starts at iteration
+    ``start_iteration``; every iteration writes its output in loop order, then increments the
+    index (one NVM word, ``loop_index_cost``). A brown-out leaves the index at the iterations
+    whose index write completed; the work up to it is durable (a commit)."""
+
+    index: int
+    iterations: int
+    index_word: str
+    start_iteration: int = 0
+
+
+@dataclass(frozen=True)
 class Done:
     """The result is in ``result_buffer`` (NVM): write the done flag; the request completes."""
 
@@ -179,6 +224,30 @@ class PowerOff:
     that disconnects the load, ``_SHUTDOWN()``): volatile memory is lost, the scheduler object
     discarded; the device turns on again when the capacitor reaches ``V_on``. Not a power
     failure: work not yet committed is discarded (booked as re-execution) all the same."""
+
+
+def allocate_pages(memory, name, shape, dtype, page_bytes):
+    """Allocate NVM buffer ``name`` on whole flash pages of ``page_bytes`` [B] (padding before and
+    after it), so that :class:`ErasePages` on it erases nothing else. ``page_bytes`` 0 (FRAM): a
+    plain allocation."""
+    if page_bytes > 0:
+        start = -(-memory.used_bytes("nvm") // memory.word_bytes) * memory.word_bytes  # where the pad begins
+        pad = -start % page_bytes
+        if pad:
+            memory.allocate(f"{name}~pad", "nvm", (pad,), "uint8")
+    buf = memory.allocate(name, "nvm", shape, dtype)
+    if page_bytes > 0:
+        tail = -(buf.offset + buf.nbytes) % page_bytes
+        if tail:
+            memory.allocate(f"{name}~tail", "nvm", (tail,), "uint8")
+    return buf
+
+
+def loop_index_cost(platform):
+    """Cost of one loop-index update in NVM (:class:`LoopTask`): a 2-byte store -- a plain CPU
+    store into memory-mapped FRAM, one transfer with its set-up on SPI FRAM or flash."""
+    from ..hw.cost import transfer_cost
+    return transfer_cost(platform, 2, "sram_to_nvm", transfers=0 if platform.nvm_kind == "fram-internal" else 1)
 
 
 def task_nvm_regions(task, memory, input_name: str):
@@ -330,6 +399,12 @@ __all__ = [
     "Done",
     "Idle",
     "PowerOff",
+    "UlpSleep",
+    "ReadInputPower",
+    "ErasePages",
+    "LoopTask",
+    "allocate_pages",
+    "loop_index_cost",
     "task_nvm_regions",
     "writes_into",
     "CHECKPOINT_WORDS",

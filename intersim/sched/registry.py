@@ -12,14 +12,18 @@ from .inas import Inas, InasContinue
 from .jit import JIT, JITTask
 from .optimal import Optimal, OptimalOnline
 from .static import Static
+from .hawaii import Hawaii
+from .sonic import Sonic
+from .accel import AccelLayer, AccelOneshot, AccelUrgent
 
 __all__ = ["SCHEDULERS", "get_scheduler", "Continuous", "Restart", "Static", "JIT", "JITTask", "Optimal",
-           "OptimalOnline", "Inas", "InasContinue", "result_copy", "effective_v_off"]
+           "OptimalOnline", "Inas", "InasContinue", "Hawaii", "Sonic", "AccelOneshot", "AccelLayer", "AccelUrgent",
+           "result_copy", "effective_v_off"]
 
 
 #: Built-in schedulers by name, in the order of the comparison table.
-SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline, Inas,
-                                            InasContinue)}
+SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline, Hawaii,
+                                         Sonic, Inas, InasContinue, AccelOneshot, AccelLayer, AccelUrgent)}
 
 
 def get_scheduler(name):

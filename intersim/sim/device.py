@@ -26,6 +26,12 @@ class Device:
         return self._engine.adc_reading_v
 
     @property
+    def input_power_w(self):
+        """Harvested input power [W] into the capacitor at the last :class:`ReadInputPower` since
+        this boot (None before one)."""
+        return self._engine.seed_actions.input_power_w()
+
+    @property
     def request_seq(self) -> int:
         return self.memory.read_word(REQUEST_SEQ_WORD)
 

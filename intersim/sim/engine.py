@@ -25,6 +25,7 @@ from ..sched.contract import (
 )
 from ..nn.tasks import price
 from .task_runs import TaskRunner
+from .seed_actions import SeedActions
 from .books import LOAD_BOOKS, EnergyBooks  # noqa: F401  (LOAD_BOOKS: public here)
 from .compiled import CompiledCycles
 from .memops import TaskMemory
@@ -110,6 +111,8 @@ class Engine:
                           ReadVoltage: self._do_read_voltage, Done: self._do_done, Idle: self._do_idle,
                           PowerOff: self._do_power_off}
         self._switched_off = False  # the last action was PowerOff (not a brown-out)
+        self.seed_actions = SeedActions(self)  # UlpSleep, ReadInputPower, ErasePages, LoopTask
+        self._handlers.update(self.seed_actions.handlers())
 
     def _layout(self):
         """The memory: the environment's input buffer and sequence words, then the scheduler's
@@ -378,8 +381,7 @@ class Engine:
             handler = next((h for kind, h in self._handlers.items() if isinstance(action, kind)), None)
             if handler is None:
                 raise SchedulerError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
-                                     "(RunTask, RunTasks, CheckpointedRun, Copy, WriteWords, Sleep, ReadVoltage, "
-                                     "Done, Idle)")
+                                     f"({', '.join(kind.__name__ for kind in self._handlers)})")
         return (yield from handler(sched, action, armed))
 
     def _do_run(self, sched, action, armed):

@@ -1,4 +1,4 @@
-"""Model zoo: a trained int8 CNN on scikit-learn's digits, plus literature shapes with random weights.
+"""Model zoo: trained int8 CNNs (digits, MNIST-1D), plus literature shapes with random weights.
 
 >>> from intersim import zoo
 >>> net = zoo.load("digits_cnn"); x, labels = zoo.samples("digits_cnn")
@@ -6,7 +6,9 @@
 
 ``digits_cnn`` ships as ``digits_cnn.npz`` (network + held-out int8 inputs and labels) and
 ``digits_cnn.json`` (metadata, measured accuracies); rebuild with
-``python -m intersim.nn.zoo.build_digits``. The literature models (``mnist_lenet``,
+``python -m intersim.nn.zoo.build_digits``. The JAX-trained artefacts of :mod:`intersim.train`
+(``digits_cnn_jax``, ``mnist1d_cnn``, ``digits_ee_final``/``_exit1``/``_exit2``) ship the same
+way with their int8 held-out accuracy (:func:`info`). The literature models (``mnist_lenet``,
 ``cifar10_squeezenet``, ``kws_dnn_s``, ``har_cnn``) are generated on demand from a fixed seed and
 carry ``meta["accuracy_claimed"] = False``.
 """
@@ -23,7 +25,18 @@ from ..network_io import load_network, load_samples
 from .literature import BUILDERS
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = {"digits_cnn": HERE / "digits_cnn.npz"}
+SHIPPED = {"digits_cnn": HERE / "digits_cnn.npz",
+           # JAX-trained artefacts of intersim.train (docs/training.md): name -> (file, metadata .json,
+           # key of its accuracy in the .json's "networks" or None for the headline, samples file)
+           "digits_cnn_jax": HERE / "digits_cnn_jax.npz", "mnist1d_cnn": HERE / "mnist1d_cnn.npz",
+           "digits_ee_final": HERE / "digits_ee_final.npz", "digits_ee_exit1": HERE / "digits_ee_exit1.npz",
+           "digits_ee_exit2": HERE / "digits_ee_exit2.npz"}
+#: the .json of metadata (int8 accuracy measured through intersim's kernels) of a trained artefact
+#: and where its samples are (the early-exit networks share the backbone's held-out split)
+ARTEFACT_JSON = {"digits_cnn_jax": ("digits_cnn_jax.json", None), "mnist1d_cnn": ("mnist1d_cnn.json", None),
+                 "digits_ee_final": ("digits_ee.json", "final"), "digits_ee_exit1": ("digits_ee.json", "exit1"),
+                 "digits_ee_exit2": ("digits_ee.json", "exit2")}
+SAMPLES_FILE = {"digits_ee_exit1": HERE / "digits_ee_final.npz", "digits_ee_exit2": HERE / "digits_ee_final.npz"}
 N_RANDOM_SAMPLES = 8
 
 
@@ -67,7 +80,9 @@ def _load(name: str) -> Network:
     if name in SHIPPED:
         path = SHIPPED[name]
         if not path.exists():
-            raise ModelError(f"zoo file {path} is missing; rebuild it with python -m intersim.nn.zoo.build_digits")
+            rebuild = ("python -m intersim.train.build_artefacts" if name in ARTEFACT_JSON
+                       else "python -m intersim.nn.zoo.build_digits")
+            raise ModelError(f"zoo file {path} is missing; rebuild it with {rebuild}")
         return load_network(path)
     if name.startswith(RANDOM_PREFIX):
         from ..random_network import random_network, structured_network
@@ -80,7 +95,7 @@ def _load(name: str) -> Network:
 
 @lru_cache(maxsize=None)
 def _shipped_samples(name: str):
-    x, labels = load_samples(SHIPPED[name])
+    x, labels = load_samples(SAMPLES_FILE.get(name, SHIPPED[name]))
     for a in (x, labels):
         a.flags.writeable = False  # shared by every caller
     return x, labels
@@ -95,7 +110,7 @@ def load(name: str) -> Network:
 def samples(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(x_int8[N, *input_shape], labels[N]) for ``name``.
 
-    For ``digits_cnn``: the held-out split, quantised as the network expects (read once, then the
+    For ``digits_cnn`` and the trained artefacts: the held-out split, quantised as the network expects (read once, then the
     same read-only arrays on every call). For the literature models: seeded random int8 inputs and
     labels -1 (their weights are random)."""
     _check(name)
@@ -109,10 +124,41 @@ def samples(name: str) -> tuple[np.ndarray, np.ndarray]:
     return x, np.full(N_RANDOM_SAMPLES, -1, np.int16)
 
 
+@lru_cache(maxsize=None)
+def _stored_accuracy(name: str) -> dict:
+    """``int8_accuracy``, ``int8_correct``, ``n_test`` of a trained artefact, read from its .json."""
+    import json
+    file, key = ARTEFACT_JSON[name]
+    meta = json.loads((HERE / file).read_text())
+    rec = meta["networks"][key] if key is not None else meta
+    return {"int8_accuracy": float(rec["int8_accuracy"]), "int8_correct": int(rec["int8_correct"]),
+            "n_test": int(rec.get("n_test", rec.get("n", 0))), "dataset": meta["dataset"]}
+
+
 def info(name: str) -> dict:
-    """Metadata of ``name``: accuracies (digits), provenance, MACs, weight bytes."""
+    """Metadata of ``name``: provenance, MACs, weight bytes and, for a trained model, its
+    ``int8_accuracy`` on the held-out split, measured through intersim's int8 kernels."""
     net = load(name)
-    return {**net.meta, "macs": net.total_macs(), "weight_bytes": net.weight_bytes()}
+    out = {**net.meta, "macs": net.total_macs(), "weight_bytes": net.weight_bytes()}
+    if name in ARTEFACT_JSON:
+        out.update(_stored_accuracy(name))
+    return out
 
 
-__all__ = ["names", "load", "samples", "info"]
+def accuracy_label(name: str) -> str | None:
+    """One line for where the model is named, e.g. ``int8 held-out accuracy 0.9833 = 531/540
+    through intersim's kernels``; None for a model without a measured accuracy (random weights)."""
+    try:
+        meta = info(name)
+    except ModelError:
+        return None
+    claimed = meta.get("accuracy_claimed") or name in ARTEFACT_JSON
+    if not claimed or meta.get("int8_accuracy") is None:
+        return None
+    n = meta.get("n_test")
+    correct = meta.get("int8_correct", round(meta["int8_accuracy"] * n) if n else None)
+    count = f" = {correct}/{n}" if n else ""
+    return f"int8 held-out accuracy {meta['int8_accuracy']:.4f}{count} through intersim's kernels"
+
+
+__all__ = ["names", "load", "samples", "info", "accuracy_label"]

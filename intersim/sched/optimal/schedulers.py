@@ -14,6 +14,7 @@ from .bounds import CONT, CKPT
 from .model import Ops, Model
 from .policies import online_policy, static_sram_groups
 from .planner import plan_request
+from .compiled import plan_request_compiled
 
 
 # ------------------------------------------------------------------------------------------------
@@ -110,6 +111,9 @@ class Optimal(_Planned):
     max_cycles = None
     #: relative tolerance [-] of time and energy when matching a boot to the planned one
     match_rtol = 1e-9
+    #: plan with the compiled planner (:mod:`.compiled`); False: the Python reference planner
+    #: (the same plans, bit for bit)
+    compiled = True
 
     @classmethod
     def prepare(cls, setup, memory):
@@ -169,7 +173,8 @@ class Optimal(_Planned):
         collecting = gc.isenabled()
         gc.disable()
         try:
-            result = plan_request(plan["model"], t, e, i, c, restore, self.max_cycles, exact, rollout)
+            planner = plan_request_compiled if self.compiled else plan_request
+            result = planner(plan["model"], t, e, i, c, restore, self.max_cycles, exact, rollout)
         finally:
             if collecting:
                 gc.enable()

@@ -1,0 +1,85 @@
+"""The planner's advance of the capacitor: :func:`intersim.energy.capacitor._advance` without the
+energy books and the segment record, which never change its ``(t, e, reason)``.
+
+The planning model must reproduce the engine's trajectory bit for bit, so :func:`advance` repeats
+the engine kernel's arithmetic operation for operation (the same helpers ``_phi``, ``_time_to``,
+``_locate``, ``_next_piece``); ``tests/test_optimal.py`` checks it against ``_advance`` on
+generated calls, and the planned == executed tests check it end to end. Without the books (four
+compensated sums per trace sample) and with no array passed but the trace it runs several times
+faster than ``_advance`` called from a kernel.
+"""
+from __future__ import annotations
+from numba import njit
+from ...energy.capacitor import (
+    STOP_COLLAPSE, STOP_HIGH, STOP_LOW, STOP_TIME, _locate, _next_piece, _phi, _time_to,
+)
+
+
+@njit(cache=True)
+def advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t0, e0, t_stop, load_w, e_low, e_high):
+    """``_advance(...)[:3]`` for a linear power path with no segment record: ``(t, e, reason)``.
+    One function, as the engine's kernel is (its per-piece loop is the hot path)."""
+    t = t0
+    e = e0
+    n = time_s.size
+    e_floor = e_low if e_low > 0.0 else 0.0
+    floor_reason = STOP_LOW if e_low >= 0.0 else STOP_COLLAPSE
+    upper = e_high if e_high < e_max else e_max
+    k, m, piece_end = _locate(time_s, t, t_first, period, loop)
+    while True:
+        if t >= t_stop:
+            return t, e, STOP_TIME
+        if piece_end <= t:
+            k, m, piece_end = _next_piece(time_s, k, m, t_first, period, loop)
+            continue
+        h = power_w[k] if 0 <= k < n else 0.0
+        t_end = piece_end if piece_end < t_stop else t_stop
+        dt = t_end - t
+        a = eta_in * h - load_w
+        reason = -1
+        if e >= e_max and a - b * e_max >= 0.0:
+            e = e_max
+            if e_high <= e_max:
+                dt = 0.0
+                reason = STOP_HIGH
+            e1 = e_max
+        else:
+            drift = a - b * e
+            if e >= e_high:
+                dt = 0.0
+                reason = STOP_HIGH
+                e1 = e
+            elif e <= e_floor and drift < 0.0:
+                dt = 0.0
+                reason = floor_reason
+                e1 = e
+            else:
+                e1 = e + drift * dt * _phi(b * dt)
+                if drift < 0.0 and e1 <= e_floor:
+                    t_x = _time_to(e, e_floor, a, b)
+                    if t_x < dt:
+                        dt = t_x
+                    e1 = e_floor
+                    reason = floor_reason
+                elif drift > 0.0 and e1 >= upper:
+                    t_x = _time_to(e, upper, a, b)
+                    if t_x < dt:
+                        dt = t_x
+                    e1 = upper
+                    if upper == e_high:
+                        reason = STOP_HIGH
+        t = t_end if (reason < 0 and dt == t_end - t) else t + dt
+        e = e1
+        if reason >= 0:
+            return t, e, reason
+        if t >= piece_end:
+            k, m, piece_end = _next_piece(time_s, k, m, t_first, period, loop)
+
+
+@njit(cache=True)
+def advance_p(time_s, power_w, par, t, e, t_stop, load_w, e_low, e_high):
+    """:func:`advance` with the constants packed as ``bounds._step``'s ``par``."""
+    return advance(time_s, power_w, par[0], par[1], par[2] != 0.0, par[3], par[4], par[5], t, e, t_stop, load_w,
+                   e_low, e_high)
+
+

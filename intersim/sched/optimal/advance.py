@@ -10,9 +10,8 @@ faster than ``_advance`` called from a kernel.
 """
 from __future__ import annotations
 from numba import njit
-from ...energy.capacitor import (
-    STOP_COLLAPSE, STOP_HIGH, STOP_LOW, STOP_TIME, _locate, _next_piece, _phi, _time_to,
-)
+from ...energy.kernel_codes import STOP_COLLAPSE, STOP_HIGH, STOP_LOW, STOP_TIME
+from ...energy.linear_kernel import _locate, _next_piece, _phi, _time_to
 
 
 @njit(cache=True)

@@ -60,7 +60,9 @@ def test_accel_schedulers_on_the_max78000_match_continuous():
         st.sampled_from([470e-6, 1e-3]), st.sampled_from([3.0, 3.3]), st.sampled_from([1.8, 2.2]))
     # its boot (2 ms = 200 k cycles) and weight reload come first; the accelerator's layers take a
     # few thousand cycles after them (~220 k to ~235 k cycles into a boot for these networks)
-    failures = st.lists(st.one_of(st.tuples(st.just("cycles"), st.integers(220_000, 236_000)),
+    # (measured on the strategies' networks: the first layer computes from ~220 k to ~225 k cycles)
+    failures = st.lists(st.one_of(st.tuples(st.just("cycles"), st.integers(220_000, 226_000)),
+                                  st.tuples(st.just("cycles"), st.integers(220_000, 236_000)),
                                   st.tuples(st.just("cycles"), st.integers(236_000, 3_300_000)),  # page erases
                                   st.tuples(st.just("words"), st.integers(0, 40))), min_size=2, max_size=12)
     _tally_property(["accel-layer", "accel-urgent", "hawaii"], "max78000", 40,
@@ -87,10 +89,11 @@ class SwappedSonic(Sonic):
 
 def test_sonic_word_order_matters():
     """A cut between the two index words of a task step: SONIC's order re-runs the finished task,
-    the swapped order skips the next one (found by a search over word budgets k = 1..400 on this
-    network: the earlier cuts skip elements whose value happens to equal what NVM held)."""
+    the swapped order skips the next one (cuts after k = 16 and 20 words: found by a search over
+    k = 1..420 on this network, where 28 budgets expose the swapped order and SONIC's order is
+    correct at every one; the other cuts skip elements whose value equals what NVM held)."""
     net = random_network(np.random.default_rng(0))
-    for k in (384, 387):
+    for k in (16, 20):
         schedule = [("words", k), None]
         r_ok, q_ok = run_case(Sonic, net, "element", _constant(20e-3), STORAGE, schedule)
         r_bad, q_bad = run_case(SwappedSonic, net, "element", _constant(20e-3), STORAGE, schedule)

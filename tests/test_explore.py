@@ -35,3 +35,19 @@ def test_a_scenario_without_the_thevenin_supply_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "thevenin" in err[0] and "default.toml" in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_a_sweep_can_vary_the_design(tmp_path):
+    from intersim.study.sweep import load_sweep
+    assert main(["explore", str(HAR), "--out", str(tmp_path / "d")]) == 0
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'scenario = "{HAR}"\n[vary]\n"model.design" = ["explored", "d/design.json"]\n')
+    sw = load_sweep(sweep)
+    designs = [p.values["model.design"] for p in sw.points]
+    assert designs == ["explored", "d/design.json"]
+    # the design file is relative to the sweep file, resolved for the scenario's directory
+    resolved = Path(sw.scenario_dir) / sw.points[1].scenario["model"]["design"]
+    assert resolved.resolve() == (tmp_path / "d" / "design.json").resolve()
+    sweep.write_text(f'scenario = "{HAR}"\n[vary]\n"model.design" = ["nope.json"]\n')
+    with pytest.raises(ValueError, match="model.design=.nope.json.*no such file"):
+        load_sweep(sweep)

@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
                                          "simulated latency requirement (docs/codesign.md)")
     codesign.add_codesign_arguments(cd)
     cd.set_defaults(func=codesign.run_codesign_command)
+    from .study import explore
+    ex = sub.add_parser("explore", help="iNAS's execution-design explorer on a scenario's model (docs/design.md)")
+    explore.add_explore_arguments(ex)
+    ex.set_defaults(func=explore.run_explore_command)
     pl = sub.add_parser("plot", help="plot a sweep's results directory")
     sweep.add_plot_arguments(pl)
     pl.set_defaults(func=sweep.run_plot_command)

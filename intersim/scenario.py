@@ -491,27 +491,37 @@ class Scenario:
                              f"{', '.join('inas:' + k for k in sols)}")
         return template_network(sols[key], seed=self.data["seed"])
 
+    def design_model(self, price: str | None = None):
+        """``(PriceList, Supply)`` iNAS-PMod prices and explores with for this scenario: the price
+        list ``price`` (default ``model.design_price``; ``intersim``: the scenario's platform
+        preset) and the supply iNAS's recharge model needs, the scenario's Thevenin source
+        (``[source] kind = "thevenin"``) with its storage thresholds (iNAS's margin 0.55)."""
+        from .design import Supply, get_prices
+        md = self.data["model"]
+        st = self.storage()
+        if not math.isfinite(st.source_resistance_ohm):
+            what = f"model.design = {md['design']!r}" if md["design"] else "iNAS's explorer"
+            raise ScenarioError(f"{self.source}: {what} needs iNAS's supply model: [source] kind = "
+                                f"\"{self.data['source']['kind']}\" is not allowed; allowed: \"thevenin\" with voltage_v and "
+                                f"resistance_ohm (iNAS's bench supply, docs/design.md)")
+        supply = Supply(st.capacitance_f, st.source_resistance_ohm, v_sup_v=st.source_voltage_v,
+                        v_on_v=st.v_on_v, v_off_v=st.v_off_v)
+        price = price or md["design_price"]
+        prices = get_prices("inas-compat" if price == "inas-compat" else f"intersim:{self.data['platform']['preset']}")
+        return prices, supply
+
     def design(self, network):
         """``(NetworkDesign, PriceList, Supply)`` of ``model.design`` for ``network``, or None.
 
         ``"explored"``: iNAS's explorer (C0, C1, min L_e2e per layer) on the network's tileable
-        layers with ``model.design_price`` prices (``intersim``: the scenario's platform preset)
-        and the scenario's supply; a path: a design file (``intersim.design.load_design``). The
-        supply iNAS-PMod needs is the scenario's Thevenin source (``[source] kind = "thevenin"``)
-        and its storage thresholds, with iNAS's margin 0.55."""
-        from .design import Supply, explore_network, get_prices, load_design
+        layers with :meth:`design_model`'s prices and supply; a path: a design file
+        (``intersim.design.load_design``)."""
+        from .design import explore_network, load_design
         from .design.lowering import design_layers
         md = self.data["model"]
         if md["design"] is None:
             return None
-        st = self.storage()
-        if not math.isfinite(st.source_resistance_ohm):
-            raise ScenarioError(f"{self.source}: model.design = {md['design']!r} needs iNAS's supply model: "
-                                f"[source] kind = \"thevenin\" with voltage_v and resistance_ohm")
-        supply = Supply(st.capacitance_f, st.source_resistance_ohm, v_sup_v=st.source_voltage_v,
-                        v_on_v=st.v_on_v, v_off_v=st.v_off_v)
-        prices = get_prices("inas-compat" if md["design_price"] == "inas-compat"
-                            else f"intersim:{self.data['platform']['preset']}")
+        prices, supply = self.design_model()
         if md["design"] == "explored":
             layers = [(network.layers[li].name, shape) for li, shape in design_layers(network)]
             return explore_network(network.name, layers, prices, supply).design, prices, supply

@@ -454,8 +454,8 @@ def _points(base, axes, combos, source, scen_source, sweep_dir, scen_dir, versio
 def _rebase(path: str, value, sweep_dir: Path, scen_dir: Path):
     """A trace file in the sweep is relative to the sweep file; in the point's scenario it is
     relative to the scenario file (as in the scenario file itself)."""
-    if path not in ("trace.file", "model.file", "model.inputs") or not isinstance(value, str) \
-            or Path(value).is_absolute():
+    if path not in ("trace.file", "model.file", "model.inputs", "model.design") or not isinstance(value, str) \
+            or Path(value).is_absolute() or (path == "model.design" and value == "explored"):
         return value
     if sweep_dir == scen_dir:
         return value
@@ -470,14 +470,19 @@ def _check_resources(s: dict, where: str, scen_dir: Path, checked: dict):
         if not p.is_file():
             raise ScenarioError(f"{where}: trace.file = {tf!r}: no such file {p}")
         checked[f"trace:{tf}"] = hashlib.sha256(p.read_bytes()).hexdigest()
-    for key in ("file", "inputs"):  # the user's model and samples (their content is checked by the run)
-        mf = s["model"].get(key)
+    for key in ("file", "inputs", "design"):  # the user's model, samples and design file (their
+        mf = s["model"].get(key)                  # content is checked by the run)
+        if key == "design" and mf == "explored":
+            continue
         if mf is not None and not (Path(mf) if Path(mf).is_absolute() else scen_dir / mf).is_file():
             raise ScenarioError(f"{where}: model.{key} = {mf!r}: no such file {scen_dir / mf}")
     model = s["model"]["name"]
     if model is not None and f"model:{model}" not in checked:
         from ...nn import zoo
-        if model not in zoo.names():
+        if str(model).startswith("inas:"):  # a published iNAS solution: checked by its scenario
+            from ...scenario import Scenario
+            Scenario(s, where, scen_dir)._inas_network(model)
+        elif model not in zoo.names():
             raise ScenarioError(f"{where}: model.name = {model!r} is invalid; allowed: one of "
                                 + ", ".join(repr(n) for n in zoo.names()))
         checked[f"model:{model}"] = True

@@ -90,16 +90,17 @@ MAX_GENERATED_SAMPLES = 50_000_000
 
 
 def _schema():
+    """The scenario schema: ``{section: {key: (check, required, default, meaning)}}`` (the
+    top level is section ``""``)."""
+    rest = _run_schema()
+    return {"": rest.pop(""), **_energy_schema(), **rest}  # the file's order: top level first
+
+
+def _energy_schema():
+    """Sections of the energy side: the trace, the harvester, the source, the storage, the load."""
     from .energy.harvester import PV_MODELS
     from .energy.parts import CAPACITORS, CONVERTERS
-    from .hw.platform import PRESETS
-    from .sched.registry import SCHEDULERS
     return {
-        "": {
-            "name": (_str(), False, None, "scenario name"),
-            "seed": (_int(0), False, 0, "seed of every random process"),
-            "description": (_str(), False, "", "free text"),
-        },
         "trace": {
             "file": (_str(), False, None, "trace file, relative to the scenario file"),
             "format": (_str(("csv", "parquet", "npz", "tmy", "midc", "lux", "rf-voltage")), False, None, "file format"),
@@ -155,6 +156,20 @@ def _schema():
                      "'regulator': constant power through a switching regulator; 'current': the MCU "
                      "draws a constant current through an LDO (efficiency V_out/V_cap)"),
             "output_efficiency": (_num(0, 1, lo_open=True), False, None, "output regulator efficiency"),
+        },
+    }
+
+
+def _run_schema():
+    """Sections of the rest: the top level, the platform, the model, the workload, the schedulers,
+    the injected faults."""
+    from .hw.platform import PRESETS
+    from .sched.registry import SCHEDULERS
+    return {
+        "": {
+            "name": (_str(), False, None, "scenario name"),
+            "seed": (_int(0), False, 0, "seed of every random process"),
+            "description": (_str(), False, "", "free text"),
         },
         "platform": {
             "preset": (_str(tuple(sorted(PRESETS))), True, REQUIRED, "MCU platform preset"),

@@ -231,25 +231,7 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
             tls.append(timeline_table(run))
     trace, platform, tasks, model_label = resolved
     model = sc.data["model"]
-    provenance = {
-        "intersim_version": __version__,
-        "git_hash": git_hash(),
-        "scenario": sc.name,
-        "scenario_source": sc.source,
-        "scenario_sha256": sc.digest(),
-        "schedulers": names,
-        "seed": sc.data["seed"],
-        "trace": trace.name,
-        "trace_conversion": trace_conversion(trace),
-        "model": model_label,
-        "model_accuracy": _model_accuracy(sc, network),
-        "granularity": model["granularity"],
-        "platform": platform.name,
-        "tasks": len(tasks),
-        "timeline": record_timeline,
-        "resolved_scenario": json.loads(json.dumps(sc.data, default=str)),
-        "wall_time_s": time.perf_counter() - wall0,
-    }
+    provenance = _provenance(sc, names, resolved, network, record_timeline, time.perf_counter() - wall0)
     summary = pd.DataFrame(summaries, columns=list(SUMMARY_COLUMNS))
     if model.get("design") is not None and network is None:  # iNAS-PMod's prediction beside inas's rows
         pred = predicted_latency_s(sc, runs_network(engine))
@@ -264,6 +246,30 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
     setting = {"trace": trace, "storage": sc.storage(), "t0_s": engine.t0,
                "horizon_s": runs[-1].horizon_s if runs else engine.horizon, "plannings": plannings}
     return Results(summary, requests, timeline, provenance, runs, setting, failures)
+
+
+def _provenance(sc: Scenario, names, resolved, network, record_timeline: bool, wall_s: float) -> dict:
+    """What ``run.json`` and the Parquet metadata record of a run (``wall_s``: its wall time [s])."""
+    trace, platform, tasks, model_label = resolved
+    return {
+        "intersim_version": __version__,
+        "git_hash": git_hash(),
+        "scenario": sc.name,
+        "scenario_source": sc.source,
+        "scenario_sha256": sc.digest(),
+        "schedulers": names,
+        "seed": sc.data["seed"],
+        "trace": trace.name,
+        "trace_conversion": trace_conversion(trace),
+        "model": model_label,
+        "model_accuracy": _model_accuracy(sc, network),
+        "granularity": sc.data["model"]["granularity"],
+        "platform": platform.name,
+        "tasks": len(tasks),
+        "timeline": record_timeline,
+        "resolved_scenario": json.loads(json.dumps(sc.data, default=str)),
+        "wall_time_s": wall_s,
+    }
 
 
 def _model_accuracy(sc: Scenario, network) -> str | None:

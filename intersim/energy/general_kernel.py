@@ -28,6 +28,9 @@ _EV_COLLAPSE = 4   # the terminal collapses under the load
 _EV_ZERO = 5       # emptied with no load: rests at 0
 
 
+# One function on purpose (numba kernel): the per-piece loop keeps its state (time, energy,
+# trace position, local compensated sums) in registers; split into calls it would pass a dozen
+# values back and forth per trace sample, the hot path of every general-power-path run.
 @njit(cache=True, error_model="numpy")  # IEEE inf/nan, as .py_func gives with numpy floats
 def _advance_general(time_s, power_w, eta_w, t_first, period, loop, par,
                      t0, e0, t_stop, load_w, load_a, v_low, v_high,

@@ -100,6 +100,9 @@ def _flush(books, hs, hc, ls, lc, cs, cc, ks, kc):
     books[BOOK_LEAKAGE, 1] += kc
 
 
+# One function on purpose (numba kernel): the per-sample loop of the closed form keeps time,
+# energy, trace position and four local compensated sums in registers; splitting it would pass
+# them through calls once per trace sample, the simulator's hottest path.
 @njit(cache=True)
 def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
                     eta_in, b, e_max, t0, e0, t_stop, load_w, e_low, e_high,

@@ -16,6 +16,7 @@ capacitor, the books, the request's times, the timeline) and writes back what th
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +28,22 @@ from ..sched.contract import (
 )
 from . import power_cycles as cycles
 from . import task_runs as runner
+
+
+class CheckpointCycles(NamedTuple):
+    """What :func:`~intersim.sim.power_cycles._checkpoint_cycles` returns, named."""
+
+    t: float            #: time after the cycles taken [s]
+    e: float            #: stored energy then [J]
+    n: int              #: checkpoint cycles taken
+    i_next: int         #: the run's task the next cycle starts at (relative to the run)
+    resume_next: int    #: cycles of it already done
+    flag_next: int      #: the checkpoint flag word after them
+    completed: bool     #: the last cycle ran the rest of the run
+    x_done: float       #: that cycle's pending pin energy [J]
+    t_done: float       #: and its time [s]
+    n_seg: int          #: timeline segments after them
+    n_meta: int         #: kernel action records written
 
 
 class CompiledCycles:
@@ -148,8 +165,7 @@ class CompiledCycles:
         _, copy_cost, _, copy_words = eng.taskmem.copy_spec(copy)
         base = eng.runner.base(start, stop)
         cycles_, p_pin, words_, loads = base.cycles, base.p_pin, base.words, base.loads
-        mem = eng.memory
-        flag = mem.read_word(CHECKPOINT_FLAG)
+        flag = eng.memory.read_word(CHECKPOINT_FLAG)
         h = eng.requests.head
         req = eng.requests.req
         books = eng.books.load
@@ -165,27 +181,34 @@ class CompiledCycles:
         if e_target is None:
             e_target = self._sleep_targets[until_v] = cap.energy_j(eng.st.capacitance_f, until_v)
         n_seg0 = eng.timeline.n_seg
-        (t, e, n, i_next, resume_next, flag_next, completed, x_done, t_done, n_seg,
-         n_meta) = cycles._checkpoint_cycles(
+        out = CheckpointCycles(*cycles._checkpoint_cycles(
             eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
             eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap, *eng.timeline.kernel_args(eng.min_sample_s),
             cycles_, p_pin, loads, words_, task - start, int(resume), float(eng.clock_hz),
             eng._eta_out, eng.e_threshold, eng._e_off, e_target,
             eng.horizon, t_event, eng.suspends_task, copy_cost.time_s, copy_cost.power_w, int(copy_words),
             eng._word_t, eng._word_p, eng.setup.platform.sleep_power_w, int(flag), 10_000_000,
-            acc, words, slot_task, slot_cycles, self._cycle_scratch)
-        if n == 0 and not completed:
+            acc, words, slot_task, slot_cycles, self._cycle_scratch))
+        if out.n == 0 and not out.completed:
             return task, resume
-        self.taken["checkpoint"] += n
-        eng.t, eng.e, eng.timeline.n_seg = t, e, n_seg
-        if n_meta:
-            eng.timeline.record_kernel_actions(n_seg0, n_meta, p_pin, {
+        self.taken["checkpoint"] += out.n
+        self._write_back(out, n_seg0, p_pin, copy_cost)
+        return self._apply_memory(out, start, stop, task)
+
+    def _write_back(self, out, n_seg0, p_pin, copy_cost):
+        """The engine's state after the kernel's cycles: clock, energy, timeline, books, the
+        request's times, counts (the kernel accumulated them in ``self._cycle_acc``)."""
+        eng = self.eng
+        eng.t, eng.e, eng.timeline.n_seg = out.t, out.e, out.n_seg
+        if out.n_meta:
+            eng.timeline.record_kernel_actions(n_seg0, out.n_meta, p_pin, {
                 cycles.CODE_COPY: ("preserve", copy_cost.power_w), cycles.CODE_HEADER: ("preserve", eng._word_p),
                 cycles.CODE_FLAG: ("preserve", eng._word_p),
                 cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w)})
-        eng._state = "compute" if completed else "sleep"
+        eng._state = "compute" if out.completed else "sleep"
         (loss, compute, checkpoint, sleep, req_compute, req_preserve, req_off,
-         active) = acc[:cycles.ACC_ACTIVE + 1].tolist()
+         active) = self._cycle_acc[:cycles.ACC_ACTIVE + 1].tolist()
+        books, req, h = eng.books.load, eng.requests.req, eng.requests.head
         eng.books.output_loss.s, eng.books.output_loss.c = loss
         books["compute"].s, books["compute"].c = compute
         books["checkpoint"].s, books["checkpoint"].c = checkpoint
@@ -194,17 +217,23 @@ class CompiledCycles:
         req["preserve_s"][h] = req_preserve[0]
         req["off_s"][h] = req_off[0]
         eng._active_s = active[0]
-        eng._words = int(words[0])
-        eng.counts["commits"] += n
-        eng.counts["checkpoints"] += n
-        # memory, in the order it happened: the tasks that completed, each slot's last checkpoint
-        # (of the image as it was then, with its header), the flag naming the newest slot
+        eng._words = int(self._cycle_words[0])
+        eng.counts["commits"] += out.n
+        eng.counts["checkpoints"] += out.n
+
+    def _apply_memory(self, out, start, stop, task):
+        """Memory, in the order it happened: the tasks that completed, each slot's last checkpoint
+        (of the image as it was then, with its header), the flag naming the newest slot. Returns
+        the position ``(task, cycles)`` the next cycle starts from."""
+        eng = self.eng
+        mem = eng.memory
+        slot_task, slot_cycles = self._cycle_slots
         done = task
-        if n:
+        if out.n:
             seq = mem.read_word(REQUEST_SEQ_WORD)
-            last = flag_next & 1
+            last = out.flag_next & 1
             image = mem.arena[SRAM]
-            for s in ((last,) if n == 1 else (1 - last, last)):
+            for s in ((last,) if out.n == 1 else (1 - last, last)):
                 upto = start + int(slot_task[s])
                 for j in range(done, upto):
                     eng.taskmem.compute_task(j, 1.0)
@@ -213,13 +242,13 @@ class CompiledCycles:
                 c = int(slot_cycles[s])
                 for w, v in zip(CHECKPOINT_WORDS, (seq, upto, c & 0xFFFF, (c >> 16) & 0xFFFF)):
                     mem.write_word(checkpoint_buffer(s, w), v)
-            mem.write_word(CHECKPOINT_FLAG, flag_next)
-        if completed:  # the last cycle ran the rest of the run: its work is pending
-            eng.books.pending.append(("compute", x_done, t_done, h))
+            mem.write_word(CHECKPOINT_FLAG, out.flag_next)
+        if out.completed:  # the last cycle ran the rest of the run: its work is pending
+            eng.books.pending.append(("compute", out.x_done, out.t_done, eng.requests.head))
             for j in range(done, stop):
                 eng.taskmem.compute_task(j, 1.0)
             return stop, 0
-        return start + int(i_next), int(resume_next)
+        return start + int(out.i_next), int(out.resume_next)
 
     def hazard_free(self, first, stop):
         """No task of the run reads non-volatile bytes that it or a later task of the run writes:

@@ -123,6 +123,9 @@ def _fsum(x, n, partials):
     return hi
 
 
+# One function on purpose (numba kernel): a cycle is run -> comparator -> checkpoint -> sleep ->
+# resume, carried out with exactly the Python path's advances and book-keeping in the same order;
+# keeping it in one loop keeps that order visible and the state (books, slots, counters) local.
 @njit(cache=True)
 def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                        t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
@@ -329,6 +332,8 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     return t, e, done, i, r, flag, False, 0.0, 0.0, n_seg, n_meta
 
 
+# One function on purpose (numba kernel), as _checkpoint_cycles: off -> boot -> sleeps -> the run
+# cut by V_off, each step the Python path's own advance and booking, in its order.
 @njit(cache=True)
 def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                  t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,

@@ -1,9 +1,10 @@
 """Compensated (Neumaier) summation: the one rule every energy book and latency sum uses.
 
-``neumaier_step`` is the rule; :class:`NeumaierSum` and :func:`neumaier_sum` apply it in Python,
-:func:`neumaier_add` inside numba kernels on a ``(sum, compensation)`` row of a books array. The
-compiled power cycles must reproduce the Python path bit for bit, so every form runs the
-same function (compiled once for kernels).
+``neumaier_step`` is the rule; :func:`neumaier_sum` applies it in Python, :func:`neumaier_add`
+inside numba kernels on a ``(sum, compensation)`` row of a books array (the same function,
+compiled). :class:`NeumaierSum` (the engine's running books) writes the step out for speed; the
+compiled power cycles must reproduce the Python path bit for bit, and
+``tests/test_compensated.py`` holds every form equal.
 """
 from __future__ import annotations
 
@@ -41,7 +42,15 @@ class NeumaierSum:
         self.c = 0.0
 
     def add(self, x):
-        self.s, self.c = neumaier_step(self.s, self.c, x)
+        # neumaier_step written out: this runs once per booked load, on the engine's hot path
+        # (a call would cost ~10 % of a small run); tests/test_compensated.py holds the two equal
+        s = self.s
+        t = s + x
+        if abs(s) >= abs(x):
+            self.c += (s - t) + x
+        else:
+            self.c += (x - t) + s
+        self.s = t
 
     @property
     def value(self):

@@ -317,6 +317,7 @@ class Engine:
     def _device(self):
         st = self.st
         p_boot = self.boot.power_w
+        handlers = self._handlers
         while True:
             if not self.ideal:
                 t_start = self.t
@@ -346,7 +347,9 @@ class Engine:
             while True:
                 action = sched.next_action(self.dev)
                 boot_actions.append(action)
-                ok, armed = yield from self._execute(sched, action, armed)
+                # the handler directly: one generator level less per action on the hot path
+                handler = handlers.get(type(action)) or self._handler(action)
+                ok, armed = yield from handler(sched, action, armed)
                 if not ok:
                     self.sched = None
                     if self._switched_off:  # PowerOff: off until V_on, not a failure
@@ -376,13 +379,17 @@ class Engine:
 
     def _execute(self, sched, action, armed):
         """Carry out one action (dispatched on its type). Returns (still powered, comparator armed)."""
+        return (yield from self._handler(action)(sched, action, armed))
+
+    def _handler(self, action):
+        """The handler of ``action``'s type (a subclass of an action is handled as its base)."""
         handler = self._handlers.get(type(action))
         if handler is None:
             handler = next((h for kind, h in self._handlers.items() if isinstance(action, kind)), None)
             if handler is None:
                 raise SchedulerError(f"scheduler {self.cls.name!r} returned {action!r}, not an action "
                                      f"({', '.join(kind.__name__ for kind in self._handlers)})")
-        return (yield from handler(sched, action, armed))
+        return handler
 
     def _do_run(self, sched, action, armed):
         if isinstance(action, RunTask):

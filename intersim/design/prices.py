@@ -6,7 +6,7 @@ one vector MAC call of length ``n``, a CPU add, an addressing overhead, a reboot
 
 ``inas-compat``
     the constants of the published iNAS code, quirks included, so the model reproduces the
-    published predictions (anchor ``/work/shared/anchors/inas.md`` §2, §9).
+    published predictions (anchor ``../shared/anchors/inas.md`` §2, §9).
 ``intersim:<preset>``
     the same primitives priced by intersim's own cost model (:mod:`intersim.cost`) on a platform
     preset (:mod:`intersim.platform`): int8 inputs and weights, int32 partial sums, whichever

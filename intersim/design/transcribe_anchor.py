@@ -1,6 +1,6 @@
 """Transcribe the iNAS anchor's published figures into ``intersim/design/data/inas_published.json``.
 
-Source: ``/work/shared/anchors/inas.md`` §6.1 (INTPOW summary), §6.2 (CONTPOW summary), §6.3
+Source: ``../shared/anchors/inas.md`` §6.1 (INTPOW summary), §6.2 (CONTPOW summary), §6.3
 (per-layer INTPOW designs and costs) and §6.4 (per-layer CONTPOW designs, continuous costs and the
 same designs re-evaluated at 1/5/10 mF), themselves read from EMCLab-Sinica/Intermittent-aware-NAS
 @ f0f14f2 ``intermittent-inference-library/data/{cifar,har,kws}/all_data_{ds}.json``.
@@ -131,7 +131,7 @@ def _contpow(md: str):
 def transcribe(anchor: Path) -> dict:
     md = anchor.read_text(encoding="utf-8")
     return {
-        "source": ("iNAS anchor /work/shared/anchors/inas.md §6.1-§6.4, from "
+        "source": ("iNAS anchor ../shared/anchors/inas.md §6.1-§6.4, from "
                    "EMCLab-Sinica/Intermittent-aware-NAS @ f0f14f2 "
                    "intermittent-inference-library/data/{cifar,har,kws}/all_data_{ds}.json"),
         "r_ehm_contpow_at_cap_ohm": 300.0,

@@ -1,6 +1,6 @@
 """iNAS-PMod with the inas-compat price list reproduces the 63 published predicted latencies
 (27 INTPOW, 9 CONTPOW, 27 CONTPOW re-evaluated at 1/5/10 mF) and every per-layer value
-(anchor /work/shared/anchors/inas.md §6), and a perturbed constant or a dropped quirk breaks it."""
+(anchor ../shared/anchors/inas.md §6), and a perturbed constant or a dropped quirk breaks it."""
 from dataclasses import replace
 
 import pytest

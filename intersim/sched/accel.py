@@ -30,7 +30,7 @@ from ..hw.cost import erase_pages_for, transfer_cost
 from .baseline import _DONE, _IDLE, effective_v_off
 from .contract import (
     Copy, ErasePages, ReadInputPower, ReadVoltage, RunTasks, Scheduler, UlpSleep, WriteWords, allocate_pages,
-    allocate_psums, tensor_buffer,
+    allocate_psums, allocate_tensors, tensor_buffer,
 )
 
 PROGRESS, PROGRESS_SEQ, RESULT = "accel_layer", "accel_seq", "result"
@@ -76,9 +76,7 @@ class AccelOneshot(Scheduler):
     @classmethod
     def layout(cls, memory, setup, plan=None):
         net = setup.network
-        for name, shape in net.tensors.items():
-            if name != net.input_name:
-                memory.allocate(tensor_buffer(name), "sram", shape)
+        allocate_tensors(memory, setup, "sram")
         allocate_psums(memory, setup, "sram", double_buffer=False)
         cls.layout_backups(memory, setup)
         allocate_pages(memory, RESULT, net.tensors[net.output_name], "int8", setup.platform.nvm_page_bytes)

@@ -69,6 +69,15 @@ def tensor_buffer(tensor_name: str) -> str:
     return f"t:{tensor_name}"
 
 
+def allocate_tensors(memory, setup, where: str):
+    """Allocate a buffer for every tensor of the network but its input (which the environment
+    holds in :data:`INPUT_BUFFER`) in memory ``where`` (``"sram"`` or ``"nvm"``)."""
+    net = setup.network
+    for name, shape in net.tensors.items():
+        if name != net.input_name:
+            memory.allocate(tensor_buffer(name), where, shape)
+
+
 def allocate_psums(memory, setup, where: str, double_buffer: bool):
     """Allocate the tasks' int32 partial-sum buffers in ``where`` ("sram"/"nvm").
 
@@ -347,9 +356,7 @@ class Scheduler:
         Default: every tensor in SRAM, the result in an NVM buffer ``result``.
         """
         net = setup.network
-        for name, shape in net.tensors.items():
-            if name != net.input_name:
-                memory.allocate(tensor_buffer(name), "sram", shape)
+        allocate_tensors(memory, setup, "sram")
         allocate_psums(memory, setup, "sram", double_buffer=False)
         memory.allocate("result", "nvm", net.tensors[net.output_name])
         return "result"
@@ -389,6 +396,7 @@ __all__ = [
     "SRAM_IMAGE",
     "tensor_buffer",
     "allocate_psums",
+    "allocate_tensors",
     "RunTask",
     "RunTasks",
     "CheckpointedRun",

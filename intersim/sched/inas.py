@@ -28,7 +28,7 @@ from ..errors import SchedulerError
 from ..hw.cost import transfer_cost
 from .baseline import _DONE, _IDLE, effective_v_off
 from .contract import (
-    PowerOff, ReadVoltage, RunTasks, Scheduler, WriteWords, tensor_buffer,
+    PowerOff, ReadVoltage, RunTasks, Scheduler, WriteWords, allocate_tensors, tensor_buffer,
 )
 
 
@@ -79,9 +79,7 @@ class Inas(Scheduler):
     @classmethod
     def layout(cls, memory, setup, plan=None):
         net = setup.network
-        for name, shape in net.tensors.items():
-            if name != net.input_name:
-                memory.allocate(tensor_buffer(name), "nvm", shape)
+        allocate_tensors(memory, setup, "nvm")
         _allocate_shared_psums(memory, setup)
         for word in INDEX_WORDS:
             memory.allocate(word, "nvm", (1,), "uint16")

@@ -2,16 +2,14 @@
 progress words: ``hawaii`` (:mod:`intersim.sched.hawaii`) and ``sonic`` (:mod:`intersim.sched.sonic`)."""
 from __future__ import annotations
 
-from .contract import allocate_psums, tensor_buffer
+from .contract import allocate_tensors, allocate_psums, tensor_buffer
 
 
 def nvm_tensors(memory, setup, words):
     """Every tensor and the double-buffered partial sums in NVM, plus the control ``words``;
     returns the result buffer (the output tensor, in NVM)."""
     net = setup.network
-    for name, shape in net.tensors.items():
-        if name != net.input_name:
-            memory.allocate(tensor_buffer(name), "nvm", shape)
+    allocate_tensors(memory, setup, "nvm")
     allocate_psums(memory, setup, "nvm", double_buffer=True)
     for w in words:
         memory.allocate(w, "nvm", (1,), "uint16")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..hw.cost import transfer_cost
 from .baseline import _DONE, _IDLE
 from .contract import (
-    RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, boot_cost_for, task_nvm_regions, tensor_buffer,
+    RunTasks, Scheduler, Sleep, WriteWords, allocate_psums, allocate_tensors, boot_cost_for, task_nvm_regions,
+    tensor_buffer,
 )
 from .grouping import inas_groups
 
@@ -30,9 +31,7 @@ class Static(Scheduler):
     @classmethod
     def layout(cls, memory, setup, plan=None):
         net = setup.network
-        for name, shape in net.tensors.items():
-            if name != net.input_name:
-                memory.allocate(tensor_buffer(name), "nvm", shape)
+        allocate_tensors(memory, setup, "nvm")
         allocate_psums(memory, setup, "nvm", double_buffer=cls.double_buffer_psums)
         memory.allocate("progress", "nvm", (1,), "uint16")
         memory.allocate("progress_seq", "nvm", (1,), "uint16")

@@ -62,7 +62,7 @@ def _duration_s(spec) -> float:
     flat = _set_keys(spec)
     if "workload.duration_s" in flat:
         return float(flat["workload.duration_s"])
-    return float(tomllib.loads(spec.scenario_path.read_text()).get("workload", {}).get("duration_s", 3600.0))
+    return float(base_scenario(spec).get("workload", {}).get("duration_s", 3600.0))
 
 
 def sweep_dict(spec, items, name: str) -> dict:

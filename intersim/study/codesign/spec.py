@@ -7,7 +7,6 @@ value and what is allowed; nothing is trained or simulated before the whole spec
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,16 +145,9 @@ def load_spec(spec, base_dir=None) -> CodesignSpec:
         return spec
     if isinstance(spec, dict):
         return _build(spec, "<codesign>", Path(base_dir or ".").resolve())
+    from ...scenario import read_toml
     path = Path(spec)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file; allowed: a co-design spec TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read it ({exc}); allowed: a readable TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return _build(raw, path.name, path.resolve().parent)
+    return _build(read_toml(path, "co-design spec"), path.name, path.resolve().parent)
 
 
 def _build(raw: dict, source: str, spec_dir: Path) -> CodesignSpec:

@@ -274,14 +274,15 @@ class Results:
         """The comparison table printed by ``intersim run``: per scheduler the requests completed,
         dropped and unfinished, accuracy (completed with labels / all arrivals), the latency
         quantiles over all arrivals (``all``: not completed counts as inf) and over completed
-        requests (``done``, with their mean), and counts; its last line says which scheduler is
+        requests (``done``, with their mean), completed requests per hour of the run, and counts; its last line says which scheduler is
         fastest and where each other one loses its time."""
         from .compare import winner_line
         cols = {"scheduler": "scheduler", "requests": "requests", "completed": "completed",
                 "dropped": "dropped", "unfinished": "unfinished", "correct": "correct",
                 "latency_p50_s": "p50_all_s", "latency_p95_s": "p95_all_s",
                 "latency_done_p50_s": "p50_done_s", "latency_done_p95_s": "p95_done_s",
-                "latency_mean_s": "mean_done_s", "power_failures": "power_failures",
+                "latency_mean_s": "mean_done_s", "throughput_per_h": "throughput_per_h",
+                "power_failures": "power_failures",
                 "checkpoints": "checkpoints", "energy_reexecution_j": "reexecution_j", "verdict": "verdict"}
         df = self.summary[list(cols)].rename(columns=cols)
         df.insert(6, "acc/all", ["/".join("-" if v != v else f"{v:.3f}" for v in ab) for ab in

@@ -82,6 +82,17 @@ def test_adaptive_exits_where_the_energy_until_the_deadline_runs_short():
     assert dim["status"].eq("done").all() and "fc0" not in set(dim["exit_layer"])
 
 
+@pytest.mark.parametrize("deadline_s, layer", [(0.1, "exit1_fc"), (0.15, "exit2_fc"), (0.3, "fc0")])
+def test_adaptive_with_plenty_of_energy_answers_from_the_deepest_head_in_time(deadline_s, layer):
+    """1 mF charged and 0.5 W harvested: only time limits. On the MSP430 an answer from exit 1
+    takes ~0.08 s, from exit 2 ~0.12 s, from the final head ~0.2 s (measured by this test)."""
+    full = Storage(capacitance_f=1e-3, v_on_v=3.0, v_off_v=1.8, v_max_v=3.6, v_initial_v=3.5,
+                   leakage_ohm=math.inf, input_efficiency=0.8, output_efficiency=0.9)
+    run, req = run_case(get_scheduler("freeml-adaptive"), NET, "layer", _constant(0.5), full, deadline_s=deadline_s)
+    assert run.counts["power_failures"] == 0
+    assert set(req["exit_layer"]) == {layer} and (req["latency_s"] <= deadline_s).all()
+
+
 def _scenario(tmp_path, deadline="", names='["jit", "freeml-fixed:1", "freeml-fixed:2", "freeml-adaptive"]',
               model="digits_ee"):
     text = f"""name = "ee"

@@ -123,7 +123,7 @@ names = {names}
 
 
 def test_simulate_records_exit_layer_and_the_summary_exit_statistics(tmp_path):
-    res = simulate(_scenario(tmp_path, "deadline_s = 0.05"), record_timeline=False)
+    res = simulate(_scenario(tmp_path, "deadline_s = 0.3"), record_timeline=False)
     s = res.summary.set_index("scheduler")
     assert list(s["verdict"]) == ["ok"] * 4
     req = res.requests
@@ -134,6 +134,13 @@ def test_simulate_records_exit_layer_and_the_summary_exit_statistics(tmp_path):
     assert s.loc["freeml-fixed:2", "exits"] == "exit2_fc:4"
     # jit runs the backbone only: exactly the final network's tasks
     assert res.runs[0].requests["exit_layer"].tolist() == ["fc0"] * 4
+    for name, g in req.groupby("scheduler"):
+        met = (g["latency_s"] <= 0.3).mean()
+        assert list(g["deadline_met"]) == list(g["latency_s"] <= 0.3)
+        assert s.loc[name, "deadline_met_rate"] == met
+    assert 0 < s["deadline_met_rate"].max() and s["deadline_met_rate"].min() < 1  # (both outcomes occur)
+    plain = simulate(_scenario(tmp_path, names='["jit"]'), record_timeline=False)
+    assert math.isnan(plain.summary["deadline_met_rate"][0]) and plain.requests["deadline_met"].isna().all()
 
 
 @pytest.mark.parametrize("value", ["0.0", "-1.0", '"soon"', "true", "inf"])

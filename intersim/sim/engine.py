@@ -79,7 +79,8 @@ class Engine:
         self._arrival_list = self.arrivals.tolist()
         self.horizon = setup.workload.horizon_s()
         self.requests = RequestLog(self.arrivals, setup.inputs, setup.references, self.memory,
-                                   answer_heads(setup.network, setup.inputs, setup.references))
+                                   answer_heads(setup.network, setup.inputs, setup.references),
+                                   setup.workload.deadline_s)
         self.books = EnergyBooks(self._eta_out, self.ideal, self.current_load)
         self.timeline = Timeline(setup.record_timeline, st.e_max_j)
         self.counts = {"power_failures": 0, "boots": 0, "wasted_boots": 0, "checkpoints": 0,

@@ -29,9 +29,10 @@ class RequestLog:
         (:mod:`intersim.nn.early_exit`); a completed request is compared with the continuous
         output of the answer named by the NVM word :data:`~intersim.sched.contract.EXIT_WORD`
         (code 0 when the scheduler has no such word). Default: ``{0: ("", references)}``.
+    deadline_s : float or None [s]  the requests' relative deadline (``deadline_met`` per request)
     """
 
-    def __init__(self, arrivals, inputs, references, memory, heads=None):
+    def __init__(self, arrivals, inputs, references, memory, heads=None, deadline_s=None):
         n = arrivals.size
         self.req = {
             "arrival_s": arrivals.copy(), "status": np.array(["unfinished"] * n, dtype=object),
@@ -41,6 +42,9 @@ class RequestLog:
             "restore_s": np.zeros(n), "reexecution_s": np.zeros(n),
             "predicted": np.full(n, -1, np.int64), "exit_layer": np.full(n, "", dtype=object),
         }
+        self.deadline_s = deadline_s
+        if deadline_s is not None:  # (no column without a deadline)
+            self.req["deadline_met"] = np.zeros(n, bool)
         self.queue = deque()
         self.head = None            # the request in service
         self._inputs, self._references, self._memory = inputs, references, memory
@@ -92,6 +96,8 @@ class RequestLog:
         self.req["done_s"][k] = now
         self.req["correct"][k] = out.tobytes() == ref  # same dtype and size: equal bytes, equal values
         self.req["exit_layer"][k] = head[0] if head is not None else f"?{code}"
+        if self.deadline_s is not None:
+            self.req["deadline_met"][k] = now - self.req["arrival_s"][k] <= self.deadline_s
         self.req["predicted"][k] = int(out.argmax())
         self.head = None
         self.deliver(now)

@@ -71,13 +71,15 @@ def _check_scheduler_names(names):
     import difflib
 
     from .errors import IntersimError
-    from .sched.registry import SCHEDULERS
+    from .sched.registry import EARLY_EXIT, SCHEDULERS
+    from .sched.freeml import FIXED_PREFIX
+    known = list(SCHEDULERS) + list(EARLY_EXIT)
     for name in names:
-        if name not in SCHEDULERS and ":" not in name:
-            close = difflib.get_close_matches(name, list(SCHEDULERS), n=1)
+        if name not in known and ":" not in name:
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise IntersimError(f"--scheduler {name!r} is not a scheduler{hint} allowed: "
-                                f"{', '.join(SCHEDULERS)}, or a user class as 'package.module:Class'")
+                                f"{', '.join(known)}, {FIXED_PREFIX}K, or a user class as 'package.module:Class'")
 
 
 def _check_out(out: Path):
@@ -100,11 +102,11 @@ def _check_out(out: Path):
 def _check_scheduler(args) -> int:
     from .errors import IntersimError
     from .scenario import scenario_from_dict
-    from .sched.registry import SCHEDULERS, get_scheduler
+    from .sched.registry import EARLY_EXIT, SCHEDULERS, get_scheduler
     from .testing import SchedulerCheckFailed, check_scheduler
-    if args.target not in SCHEDULERS and ":" not in args.target:
+    if args.target not in SCHEDULERS and args.target not in EARLY_EXIT and ":" not in args.target:
         raise IntersimError(f"scheduler {args.target!r}: give 'package.module:Class' (or a shipped name: "
-                            f"{', '.join(SCHEDULERS)})")
+                            f"{', '.join(list(SCHEDULERS) + list(EARLY_EXIT))})")
     if args.examples < 1:
         raise IntersimError(f"--examples {args.examples} is invalid; allowed: an integer >= 1")
     out = Path(args.out)

@@ -164,7 +164,7 @@ def _run_schema():
     """Sections of the rest: the top level, the platform, the model, the workload, the schedulers,
     the injected faults."""
     from .hw.platform import PRESETS
-    from .sched.registry import SCHEDULERS
+    from .sched.registry import EARLY_EXIT, SCHEDULERS
     return {
         "": {
             "name": (_str(), False, None, "scenario name"),
@@ -190,9 +190,12 @@ def _run_schema():
             "duration_s": (_num(0, lo_open=True, unit="s"), True, REQUIRED, "arrival window"),
             "drain_s": (_num(0, unit="s"), False, 60.0, "time after the last arrival"),
             "queue_capacity": (_int(1), False, 4, "requests held at once"),
+            "deadline_s": (_num(0, lo_open=True, unit="s"), False, None,
+                           "relative deadline of each request from its arrival (freeml-adaptive)"),
         },
         "schedulers": {
-            "names": (_scheduler_names(tuple(SCHEDULERS)), False, list(SCHEDULERS), "schedulers to compare"),
+            "names": (_scheduler_names(tuple(SCHEDULERS) + tuple(EARLY_EXIT)), False, list(SCHEDULERS),
+                      "schedulers to compare"),
             "optimal_budget_calls": (_int(0), False, None,
                                      "optimal's planning budget: kernel calls per planning after its "
                                      "members (default 200000; past it the rollout's plan, not proven "
@@ -560,7 +563,8 @@ class Scenario:
         return Workload(period_s=wl["period_s"] if wl["period_s"] is not None else 1.0,
                         duration_s=float(wl["duration_s"]), drain_s=float(wl["drain_s"]),
                         queue_capacity=wl["queue_capacity"], start_s=float(wl["start_s"]),
-                        arrivals_s=tuple(wl["arrivals_s"]) if wl["arrivals_s"] is not None else None)
+                        arrivals_s=tuple(wl["arrivals_s"]) if wl["arrivals_s"] is not None else None,
+                        deadline_s=float(wl["deadline_s"]) if wl["deadline_s"] is not None else None)
 
     def load_kind(self) -> str:
         return self.data["load"]["kind"]

@@ -16,7 +16,7 @@ from .report.results import (
     request_columns, request_table, summary_row, timeline_table,
 )
 from .scenario import Scenario, load_scenario, scenario_from_dict
-from .sched.registry import SCHEDULERS, get_scheduler
+from .sched.registry import get_scheduler, is_builtin
 from .sim import budget
 from .sim.task_memo import references_for
 from .nn.tasks import lower
@@ -143,9 +143,10 @@ def _runs(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes=None,
     (network, tasks, trace, storage, platform, workload, inputs, labels,
      model_label) = _resolve(sc, classes, record_timeline, memory_limit_bytes, network, inputs)
     n_req = workload.n_arrivals()
-    references = references_for(network, inputs)
+    variants = _network_variants(sc, classes, network, tasks, inputs)
     for cls in classes:
-        setup = Setup(network=network, tasks=tasks, platform=platform, storage=storage, trace=trace,
+        net_c, tasks_c, references = variants[bool(getattr(cls, "early_exit", False))]
+        setup = Setup(network=net_c, tasks=tasks_c, platform=platform, storage=storage, trace=trace,
                       workload=workload, inputs=inputs, labels=labels, references=references,
                       record_timeline=record_timeline, brownout_at=sc.brownout_at(),
                       load_kind=sc.load_kind(),
@@ -155,13 +156,35 @@ def _runs(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes=None,
         try:
             run, failure = engine.run(), None
         except Exception as exc:  # noqa: BLE001 -- only a user's scheduler: theirs is the bug
-            if cls in SCHEDULERS.values():
+            if is_builtin(cls):
                 raise
             run, failure = None, SchedulerFailure.from_exception(cls, exc, n_req)
         finally:
             if bar is not None:
                 bar.close()
         yield run, labels, engine, (trace, platform, tasks, model_label), failure
+
+
+def _network_variants(sc: Scenario, classes, network, tasks, inputs) -> dict:
+    """``{early_exit: (network, tasks, references)}``: a scheduler that exits early
+    (``cls.early_exit``) runs the whole early-exit network (its exit branches included,
+    :mod:`intersim.nn.early_exit`); every other one runs the backbone only -- the full network,
+    as it would without exits. Without exit points both are the network itself. Each early-exit
+    class's ``check_network`` refuses (one line) a network it cannot run, before any run."""
+    from .nn.early_exit import backbone, exit_points
+    out = {True: (network, tasks, None)}
+    for cls in classes:
+        if getattr(cls, "early_exit", False):
+            try:
+                cls.check_network(network)
+            except SchedulerError as exc:
+                raise SchedulerError(f"{sc.source}: schedulers.names: {exc}") from None
+    if exit_points(network) and any(not getattr(c, "early_exit", False) for c in classes):
+        plain = backbone(network)
+        out[False] = (plain, lower(plain, sc.data["model"]["granularity"]), None)
+    else:
+        out[False] = out[True]
+    return {k: (net, t, references_for(net, inputs)) for k, (net, t, _) in out.items()}
 
 
 def _classes(sc: Scenario, schedulers):
@@ -309,9 +332,11 @@ __all__ = ["simulate", "simulate_summaries", "request_inputs", "trace_conversion
 
 
 def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
-             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True, tasks=None):
+             n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True, tasks=None,
+             deadline_s=None):
     """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls`` (its tasks lowered at
-    ``granularity``, or ``tasks`` when given, e.g. an execution design's).
+    ``granularity``, or ``tasks`` when given, e.g. an execution design's; ``deadline_s`` [s]: the
+    requests' relative deadline, as ``[workload] deadline_s``).
 
     Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
     request's ``correct`` must be True for a correct scheduler.
@@ -321,7 +346,8 @@ def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=()
     inputs = rng.integers(-128, 128, size=(n_requests,) + tuple(shape), dtype=np.int64).astype(np.int8)
     refs = [network.run(x) for x in inputs]
     tasks = lower(network, granularity) if tasks is None else tasks
-    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests)
+    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests,
+                  deadline_s=deadline_s)
     setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
                   trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,
                   record_timeline=record_timeline, brownout_at=tuple(brownout_at), fast_cycles=fast_cycles)

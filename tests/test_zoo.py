@@ -9,7 +9,7 @@ from intersim.errors import ModelError
 
 
 def test_names_and_unknown_name():
-    assert zoo.names() == ["digits_cnn", "digits_cnn_jax", "digits_ee_exit1", "digits_ee_exit2", "digits_ee_final",
+    assert zoo.names() == ["digits_cnn", "digits_cnn_jax", "digits_ee", "digits_ee_exit1", "digits_ee_exit2", "digits_ee_final",
                            "mnist1d_cnn", "cifar10_squeezenet", "har_cnn", "kws_dnn_s", "mnist_lenet"]
     with pytest.raises(ModelError, match="unknown zoo model 'lenet'; valid: digits_cnn, "):
         zoo.load("lenet")

@@ -5,6 +5,7 @@ import functools
 import json
 import math
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ BOOK_OUTPUTS = ("energy_input_loss_j", "energy_clamped_j", "energy_stored_delta_
                 "energy_restore_j", "energy_compute_j", "energy_checkpoint_j",
                 "energy_reexecution_j", "energy_sleep_j")
 BOOK_COLUMNS = BOOK_INPUTS + BOOK_OUTPUTS
+#: an early exit's answering layer (:func:`intersim.nn.early_exit.compose` names them so)
+_EXIT_LAYER = re.compile(r"exit\d+_fc")
 
 SUMMARY_COLUMNS = (
     "scheduler", "requests", "completed", "dropped", "unfinished", "completion_rate", "correct",
@@ -31,14 +34,14 @@ SUMMARY_COLUMNS = (
     "latency_done_p50_s", "latency_done_p95_s",
 ) + BOOK_COLUMNS + (
     "energy_residual_j", "checkpoints", "restores", "commits", "boots", "wasted_boots",
-    "reexecuted_cycles", "events", "verdict_detail",
+    "reexecuted_cycles", "events", "verdict_detail", "exit_final_rate", "exits", "deadline_met_rate",
 )
 #: Summary columns that count things (integers; nullable in the row of a scheduler that raised).
 COUNT_COLUMNS = ("requests", "completed", "dropped", "unfinished", "correct", "power_failures", "checkpoints",
                  "restores", "commits", "boots", "wasted_boots", "reexecuted_cycles", "events")
 REQUEST_COLUMNS = ("scheduler", "request", "status", "arrival_s", "done_s", "latency_s", "correct",
                    "power_failures", "queue_s", "off_s", "compute_s", "preserve_s", "restore_s",
-                   "reexecution_s", "label", "predicted", "label_ok")
+                   "reexecution_s", "label", "predicted", "label_ok", "exit_layer", "deadline_met")
 TIMELINE_COLUMNS = ("scheduler", "t_start_s", "t_end_s", "state", "harvest_w", "load_w",
                     "v_start_v", "v_end_v")
 
@@ -77,7 +80,19 @@ def request_columns(run, labels) -> dict:
         "queue_s": queue, "off_s": r["off_s"], "compute_s": r["compute_s"],
         "preserve_s": r["preserve_s"], "restore_s": r["restore_s"],
         "reexecution_s": r["reexecution_s"], "label": lab, "predicted": predicted, "label_ok": label_ok,
+        # the layer whose output answered (an early exit's ``exit{k}_fc`` or the final head); "" if not done
+        "exit_layer": np.where(done, r["exit_layer"], "").astype(object) if "exit_layer" in r else np.full(n, "", object),
+        # completed within ``[workload] deadline_s`` of its arrival; <NA> without a deadline
+        "deadline_met": _deadline_met(r, done),
     }
+
+
+def _deadline_met(r, done):
+    """Per request: completed within the deadline (False when dropped or unfinished); all <NA>
+    without ``[workload] deadline_s``."""
+    if "deadline_met" not in r:
+        return pd.array([pd.NA] * done.size, dtype="boolean")
+    return pd.array(np.asarray(r["deadline_met"], bool) & done, dtype="boolean")
 
 
 def accuracy(status, label, predicted) -> dict:
@@ -129,7 +144,25 @@ def summary_row(run, req, t0_s: float) -> dict:
         row[k] = run.counts[k]
     row["events"] = run.events
     row["verdict_detail"] = run.verdict_detail
+    row.update(exit_stats(req["exit_layer"], done))
+    met = pd.array(req["deadline_met"], dtype="boolean")
+    # share of all arrivals completed within their deadline (NaN without one)
+    row["deadline_met_rate"] = float(met.sum()) / n if n and not met.isna().all() else math.nan
     return row
+
+
+def exit_stats(exit_layer, done) -> dict:
+    """``exits``: completed requests per answering layer, e.g. ``"exit1_fc:3 exit2_fc:5 fc0:2"``
+    (in order of first completion); ``exit_final_rate`` [1]: share of completed requests answered
+    by the final head (the layer most answers of a run without early exits come from; NaN when
+    nothing completed). The final head is the layer that is not an ``exit<k>_fc``."""
+    layers = [str(x) for x, d in zip(exit_layer, done) if d]
+    counts = {}
+    for x in layers:
+        counts[x] = counts.get(x, 0) + 1
+    early = sum(v for k, v in counts.items() if _EXIT_LAYER.fullmatch(k))
+    return {"exits": " ".join(f"{k}:{v}" for k, v in counts.items()),
+            "exit_final_rate": (len(layers) - early) / len(layers) if layers else math.nan}
 
 
 @functools.lru_cache(maxsize=1)
@@ -290,7 +323,20 @@ class Results:
         text = df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
         return (text + "\nlatency [s]: *_all over every arrival (not completed = inf), *_done over "
                 "completed requests; acc/all: top-1 accuracy over completed requests with labels / "
-                "over all arrivals\n" + winner_line(self.summary, self.requests))
+                "over all arrivals\n" + self._exit_lines() + winner_line(self.summary, self.requests))
+
+    def _exit_lines(self) -> str:
+        """Where requests were answered and deadlines met, when a run exited early or had a
+        deadline (empty otherwise)."""
+        s = self.summary
+        early = s["exit_final_rate"].notna() & (s["exit_final_rate"] < 1)
+        deadline = s["deadline_met_rate"].notna()
+        if not (early.any() or deadline.any()):
+            return ""
+        parts = [f"{r['scheduler']} {r['exits'] or '-'}" + (f", {r['deadline_met_rate']:.3f} met"
+                                                             if r["deadline_met_rate"] == r["deadline_met_rate"] else "")
+                 for _, r in s.iterrows() if r["verdict"] != "error"]
+        return "answers by layer (, share of arrivals completed by their deadline): " + "; ".join(parts) + "\n"
 
 
 def _make_dir(out: Path):

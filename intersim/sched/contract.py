@@ -30,6 +30,8 @@ Online, at every boot:
 Observables on ``dev`` (:class:`~intersim.sim.engine.Device`): ``memory`` (read NVM words and
 buffers), ``tasks``, ``costs`` (per-task :class:`~intersim.hw.cost.Cost`), ``request_seq`` and
 ``request_active`` (a request's input is in NVM buffer ``input`` and not yet done),
+``request_deadline_s`` (its absolute deadline [s]: arrival + ``[workload] deadline_s``; inf
+without one),
 ``storage``, ``platform``, ``now_s``, and ``voltage_v``: the terminal voltage [V] of the last
 :class:`ReadVoltage` since this boot (None before one; the reading is volatile). Online schedulers
 never see the trace. (``next_action`` is the task-boundary hook: the engine asks it at every
@@ -53,6 +55,11 @@ INPUT_BUFFER = "input"
 #: Non-volatile control words the engine maintains.
 REQUEST_SEQ_WORD = "req_seq"
 DONE_SEQ_WORD = "done_seq"
+#: Non-volatile word naming the answer the result buffer holds when ``Done`` is signalled, for a
+#: scheduler that exits early (:mod:`intersim.nn.early_exit` codes: 0 the network's output, k
+#: exit point k). A scheduler that allocates it writes it before every ``Done``; the engine then
+#: compares the result with that answer's continuous output. Without it the answer is code 0.
+EXIT_WORD = "exit_taken"
 #: Pseudo-buffer name: the whole volatile arena (for full-image checkpoints).
 SRAM_IMAGE = "@sram"
 
@@ -394,6 +401,7 @@ __all__ = [
     "REQUEST_SEQ_WORD",
     "DONE_SEQ_WORD",
     "SRAM_IMAGE",
+    "EXIT_WORD",
     "tensor_buffer",
     "allocate_psums",
     "allocate_tensors",

@@ -15,15 +15,24 @@ from .static import Static
 from .hawaii import Hawaii
 from .sonic import Sonic
 from .accel import AccelLayer, AccelOneshot, AccelUrgent
+from .freeml import FIXED_PREFIX, FreemlAdaptive, freeml_fixed
 
 __all__ = ["SCHEDULERS", "get_scheduler", "Continuous", "Restart", "Static", "JIT", "JITTask", "Optimal",
            "OptimalOnline", "Inas", "InasContinue", "Hawaii", "Sonic", "AccelOneshot", "AccelLayer", "AccelUrgent",
-           "result_copy", "effective_v_off"]
+           "FreemlAdaptive", "freeml_fixed", "is_builtin", "result_copy", "effective_v_off"]
 
 
 #: Built-in schedulers by name, in the order of the comparison table.
 SCHEDULERS = {cls.name: cls for cls in (Continuous, Restart, Static, JIT, JITTask, Optimal, OptimalOnline, Hawaii,
                                          Sonic, Inas, InasContinue, AccelOneshot, AccelLayer, AccelUrgent)}
+#: Built-in schedulers that run only where asked for (not in the default comparison): FreeML's
+#: early exit needs an early-exit model (``freeml-fixed:K`` is a family, one class per exit point K)
+EARLY_EXIT = {FreemlAdaptive.name: FreemlAdaptive}
+
+
+def is_builtin(cls) -> bool:
+    """Whether ``cls`` is a shipped scheduler (its exceptions are intersim's bugs, not a user's)."""
+    return cls in SCHEDULERS.values() or cls in EARLY_EXIT.values() or getattr(cls, "__module__", "") == "intersim.sched.freeml"
 
 
 def get_scheduler(name):
@@ -33,6 +42,10 @@ def get_scheduler(name):
         return name
     if name in SCHEDULERS:
         return SCHEDULERS[name]
+    if name in EARLY_EXIT:
+        return EARLY_EXIT[name]
+    if name.startswith(FIXED_PREFIX):
+        return freeml_fixed(name)
     if ":" in name:
         import importlib
         import os
@@ -51,6 +64,7 @@ def get_scheduler(name):
         if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
             raise SchedulerError(f"scheduler {name!r} is not a subclass of intersim.Scheduler")
         return cls
-    raise SchedulerError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}, or a user "
+    raise SchedulerError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}, "
+                         f"{', '.join(EARLY_EXIT)}, {FIXED_PREFIX}K (K an exit point of the model), or a user "
                          f"class as 'package.module:Class'")
 

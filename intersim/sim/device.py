@@ -36,6 +36,17 @@ class Device:
         return self.memory.read_word(REQUEST_SEQ_WORD)
 
     @property
+    def request_deadline_s(self) -> float:
+        """Absolute deadline [s] of the request in service: its arrival plus the workload's
+        ``deadline_s`` (inf without one, or with no request in service). The environment hands it
+        over with the request, as it does the input."""
+        eng = self._engine
+        k, rel = eng.requests.head, eng.setup.workload.deadline_s
+        if k is None or rel is None:
+            return float("inf")
+        return float(eng.requests.req["arrival_s"][k]) + rel
+
+    @property
     def request_active(self) -> bool:
         return self.memory.read_word(REQUEST_SEQ_WORD) != self.memory.read_word(DONE_SEQ_WORD)
 

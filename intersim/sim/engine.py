@@ -28,6 +28,7 @@ from .task_runs import TaskRunner
 from .seed_actions import SeedActions
 from .books import LOAD_BOOKS, EnergyBooks  # noqa: F401  (LOAD_BOOKS: public here)
 from .compiled import CompiledCycles
+from .task_memo import answer_heads
 from .memops import TaskMemory
 from .prechecks import precheck
 from .requests import RequestLog
@@ -77,7 +78,9 @@ class Engine:
         self.arrivals = setup.workload.arrival_times()
         self._arrival_list = self.arrivals.tolist()
         self.horizon = setup.workload.horizon_s()
-        self.requests = RequestLog(self.arrivals, setup.inputs, setup.references, self.memory)
+        self.requests = RequestLog(self.arrivals, setup.inputs, setup.references, self.memory,
+                                   answer_heads(setup.network, setup.inputs, setup.references),
+                                   setup.workload.deadline_s)
         self.books = EnergyBooks(self._eta_out, self.ideal, self.current_load)
         self.timeline = Timeline(setup.record_timeline, st.e_max_j)
         self.counts = {"power_failures": 0, "boots": 0, "wasted_boots": 0, "checkpoints": 0,

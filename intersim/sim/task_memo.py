@@ -97,3 +97,22 @@ def references_for(network, inputs) -> list:
             memo.references.clear()
         refs = memo.references[key] = tuple(run_memoised(network, xi) for xi in x)
     return list(refs)
+
+
+def answer_heads(network, inputs, references) -> dict:
+    """``{code: (layer name, continuous outputs per input)}`` of every answer ``network`` can give
+    (:mod:`intersim.nn.early_exit`): code 0 is the network's output with ``references``; each exit
+    point's outputs come from one continuous inference per input (kept with the memo)."""
+    from ..nn.early_exit import answer_layers, answers
+    layers = answer_layers(network)
+    heads = {0: (layers[0], references)}
+    if len(layers) == 1:
+        return heads
+    memo = memo_for(network)
+    x = np.ascontiguousarray(inputs)
+    key = ("answers", x.shape, x.dtype.str, x.tobytes())
+    per_input = memo.references.get(key)
+    if per_input is None:
+        per_input = memo.references[key] = tuple(answers(network, xi) for xi in x)
+    heads.update({code: (layers[code], [a[code] for a in per_input]) for code in layers if code != 0})
+    return heads

@@ -21,6 +21,8 @@ class Workload:
     queue_capacity : int [requests] requests held at once (in service + waiting); newer ones drop
     start_s : float [s] time of the first arrival
     arrivals_s : tuple of float [s] or None, explicit arrival times
+    deadline_s : float [s] or None, relative deadline of every request (from its arrival); None: none.
+        Seen by schedulers as ``dev.request_deadline_s`` (``freeml-adaptive`` decides with it)
     """
 
     period_s: float = 10.0
@@ -29,6 +31,7 @@ class Workload:
     queue_capacity: int = 4
     start_s: float = 0.0
     arrivals_s: tuple | None = None
+    deadline_s: float | None = None
 
     def __post_init__(self):
         def bad(key, value, allowed):
@@ -42,6 +45,9 @@ class Workload:
             bad("drain_s", self.drain_s, "a finite number >= 0 [s]")
         if not (isinstance(self.queue_capacity, int) and self.queue_capacity >= 1):
             bad("queue_capacity", self.queue_capacity, "an integer >= 1")
+        if self.deadline_s is not None and (isinstance(self.deadline_s, bool) or not isinstance(self.deadline_s, (int, float))
+                                            or not (math.isfinite(self.deadline_s) and self.deadline_s > 0)):
+            bad("deadline_s", self.deadline_s, "a finite number > 0 [s] (the relative deadline of each request)")
         if self.arrivals_s is not None:
             a = np.asarray(self.arrivals_s, dtype=float)
             if a.size == 0 or not np.all(np.isfinite(a)) or np.any(np.diff(a) < 0):

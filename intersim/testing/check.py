@@ -122,8 +122,8 @@ def _guarded_scan(cls, ref, cases, limit, pairs, scan):
     try:
         return scan(cls, cases, limit, pairs)
     except Exception as exc:  # noqa: BLE001 -- the user's scheduler raised: theirs is the bug
-        from ..sched.registry import SCHEDULERS
-        if cls in SCHEDULERS.values():
+        from ..sched.registry import is_builtin
+        if is_builtin(cls):
             raise
         from ..report.results import SchedulerFailure
         failure = SchedulerFailure.from_exception(cls, exc)

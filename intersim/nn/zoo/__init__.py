@@ -8,7 +8,9 @@
 ``digits_cnn.json`` (metadata, measured accuracies); rebuild with
 ``python -m intersim.nn.zoo.build_digits``. The JAX-trained artefacts of :mod:`intersim.train`
 (``digits_cnn_jax``, ``mnist1d_cnn``, ``digits_ee_final``/``_exit1``/``_exit2``) ship the same
-way with their int8 held-out accuracy (:func:`info`). The literature models (``mnist_lenet``,
+way with their int8 held-out accuracy (:func:`info`). ``digits_ee`` is the early-exit network
+composed of those three (the backbone with FreeML's shared branch after exit points 1 and 2,
+:mod:`intersim.nn.early_exit`); its stored accuracy is the final head's. The literature models (``mnist_lenet``,
 ``cifar10_squeezenet``, ``kws_dnn_s``, ``har_cnn``) are generated on demand from a fixed seed and
 carry ``meta["accuracy_claimed"] = False``.
 """
@@ -33,16 +35,20 @@ SHIPPED = {"digits_cnn": HERE / "digits_cnn.npz",
            "digits_ee_exit2": HERE / "digits_ee_exit2.npz"}
 #: the .json of metadata (int8 accuracy measured through intersim's kernels) of a trained artefact
 #: and where its samples are (the early-exit networks share the backbone's held-out split)
-ARTEFACT_JSON = {"digits_cnn_jax": ("digits_cnn_jax.json", None), "mnist1d_cnn": ("mnist1d_cnn.json", None),
+ARTEFACT_JSON = {"digits_ee": ("digits_ee.json", "final"), "digits_cnn_jax": ("digits_cnn_jax.json", None), "mnist1d_cnn": ("mnist1d_cnn.json", None),
                  "digits_ee_final": ("digits_ee.json", "final"), "digits_ee_exit1": ("digits_ee.json", "exit1"),
                  "digits_ee_exit2": ("digits_ee.json", "exit2")}
-SAMPLES_FILE = {"digits_ee_exit1": HERE / "digits_ee_final.npz", "digits_ee_exit2": HERE / "digits_ee_final.npz"}
+SAMPLES_FILE = {"digits_ee_exit1": HERE / "digits_ee_final.npz", "digits_ee_exit2": HERE / "digits_ee_final.npz",
+                "digits_ee": HERE / "digits_ee_final.npz"}
+#: early-exit networks composed at load (:func:`intersim.nn.early_exit.compose`): name -> (final
+#: network, {exit point: exit network}); the backbone and its exit points in one network
+COMPOSED = {"digits_ee": ("digits_ee_final", {1: "digits_ee_exit1", 2: "digits_ee_exit2"})}
 N_RANDOM_SAMPLES = 8
 
 
 def names() -> list[str]:
     """Every model name :func:`load` accepts."""
-    return sorted(SHIPPED) + sorted(BUILDERS)
+    return sorted(list(SHIPPED) + list(COMPOSED)) + sorted(BUILDERS)
 
 
 #: prefix of the seeded random test networks of :func:`intersim.nn.random_network.random_network`
@@ -68,7 +74,7 @@ def _structure(name: str):
 def _check(name: str) -> str:
     if _structure(name) is not None:
         return name
-    if name not in SHIPPED and name not in BUILDERS:
+    if name not in SHIPPED and name not in BUILDERS and name not in COMPOSED:
         raise ModelError(f"unknown zoo model {name!r}; valid: {', '.join(names())}, or "
                          f"'{RANDOM_PREFIX}<seed>' (a small random CNN, as the property tests use) or "
                          f"'{RANDOM_PREFIX}<seed>:<size>:<c1>-<c2>-..:<classes>[:nopool]' (one of a given structure)")
@@ -77,6 +83,10 @@ def _check(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def _load(name: str) -> Network:
+    if name in COMPOSED:
+        from ..early_exit import compose
+        final, exits = COMPOSED[name]
+        return compose(_load(final), {k: _load(v) for k, v in exits.items()}, name)
     if name in SHIPPED:
         path = SHIPPED[name]
         if not path.exists():
@@ -95,7 +105,7 @@ def _load(name: str) -> Network:
 
 @lru_cache(maxsize=None)
 def _shipped_samples(name: str):
-    x, labels = load_samples(SAMPLES_FILE.get(name, SHIPPED[name]))
+    x, labels = load_samples(SAMPLES_FILE[name] if name in SAMPLES_FILE else SHIPPED[name])
     for a in (x, labels):
         a.flags.writeable = False  # shared by every caller
     return x, labels
@@ -114,7 +124,7 @@ def samples(name: str) -> tuple[np.ndarray, np.ndarray]:
     same read-only arrays on every call). For the literature models: seeded random int8 inputs and
     labels -1 (their weights are random)."""
     _check(name)
-    if name in SHIPPED:
+    if name in SHIPPED or name in COMPOSED:
         return _shipped_samples(name)
     if name.startswith(RANDOM_PREFIX):
         return None, None  # the caller draws inputs from the scenario's seed

@@ -37,7 +37,7 @@ LOCK_FILE = ".lock"
 TMP_PREFIX = ".tmp-"
 
 #: dtypes of the summary columns (everything else in ``results.SUMMARY_COLUMNS`` is float64).
-STRING_COLUMNS = ("scheduler", "verdict", "verdict_detail")
+STRING_COLUMNS = ("scheduler", "verdict", "verdict_detail", "exits")
 INT_COLUMNS = ("requests", "completed", "dropped", "unfinished", "correct", "power_failures",
                "checkpoints", "restores", "commits", "boots", "wasted_boots", "reexecuted_cycles",
                "events")

@@ -11,8 +11,8 @@ bookkeeping per issued call, fitted once on the MSP430 MNIST Baseline figure:
 HAWAII (``transform.py --hawaii``, batch ``B``): every output value a node writes is a *job*;
 ``hawaii_preserve_vector`` (``common/op_utils.cpp`` @1d4eabc) writes the outputs in pieces of
 ``B`` values and after each piece commits the layer's footprint (``write_hawaii_layer_footprint``
--> ``commit_versioned_data``: a 4-byte {value, version} record written to the older of two NVM
-copies, ``common/platform.cpp``). :func:`hawaii_rows` adds exactly those writes and calls.
+-> ``commit_versioned_data``: ``get_newer_copy_id`` reads both copies' one-byte versions from
+NVM, then the 4-byte {value, version} record is written to the older copy, ``common/platform.cpp``). :func:`hawaii_rows` adds exactly those writes and calls.
 :func:`layer_costs` and :func:`task_prices` spread a layer's cost over the engine tasks of a
 lowered zoo network (``mnist_lenet``, ``cifar10_squeezenet``, ``kws_dnn_s``).
 
@@ -255,10 +255,11 @@ def _gemm_jobs(L: Gemm, rows: Counter):
 #: HAWAII's footprint record {value, version} written by ``commit_versioned_data`` [B]
 #: (``Node::Footprint``, ``common/platform.cpp`` @1d4eabc: an int16 value and a version, padded).
 FOOTPRINT_BYTES = 4
-#: C calls per committed footprint beyond its NVM write: ``hawaii_preserve_unit`` and
-#: ``write_hawaii_layer_footprint`` (-> ``commit_versioned_data``, ``bump_version``), each one
-#: bookkeeping unit like every other issued call (``common/op_utils.cpp`` @1d4eabc).
-FOOTPRINT_CALLS = 2
+#: Bookkeeping units per committed footprint beyond its NVM transfers [EST]: the call chain
+#: ``hawaii_preserve_unit`` -> ``write_hawaii_layer_footprint`` -> ``commit_versioned_data``
+#: (with ``get_newer_copy_id``'s version comparison and ``bump_version``), counted as three
+#: issued calls (``common/op_utils.cpp``, ``common/platform.cpp`` @1d4eabc).
+FOOTPRINT_CALLS = 3
 
 
 def hawaii_jobs(layer) -> list[tuple[int, int]]:
@@ -295,11 +296,12 @@ def hawaii_jobs(layer) -> list[tuple[int, int]]:
 
 
 def _hawaii_rows(layer, batch: int, rows: Counter):
-    """HAWAII's preservation at ``batch`` jobs per footprint: a footprint write and its calls
-    per batch, and the extra data write per batch beyond the Baseline's one per vector."""
+    """HAWAII's preservation at ``batch`` jobs per footprint: per batch the footprint commit (two
+    one-byte version reads, the record's write, its calls), and the extra data write per batch beyond the Baseline's one per vector."""
     for jobs, vectors in hawaii_jobs(layer):
         batches = jobs // batch
-        rows[_spi_wr(FOOTPRINT_BYTES // _E)] += batches
+        rows[("cpu", 0.0, 0.0, 1, 1, 0, 0, 0, 0, 0, 0)] += 2 * batches   # the two version bytes
+        rows[_spi_wr(FOOTPRINT_BYTES // _E)] += batches                   # the record
         rows[_JOB] += FOOTPRINT_CALLS * batches
         if batches > vectors:                     # data written in pieces of `batch` values
             rows[("cpu", 0.0, 0.0, 0, 0, 0, 1, 0, 0, 0, 0)] += batches - vectors

@@ -101,3 +101,13 @@ def _base():
 def test_reference_and_task_prices_are_validated(patch, words):
     with pytest.raises(ScenarioError, match=words.replace("(", r"\(").replace(".", r"\.")):
         scenario_from_dict({**_base(), **patch})
+
+
+def test_model_b_load_predicts_other_rows(pm):
+    # the always-on load fitted on the 8/4 mW MNIST B1 pair predicts rows model A misses
+    # (KWS at 8 mW, MNIST B4 at 4 mW: -37 %, -74 % under A) and a 1d4eabc row
+    pl = H.power_model_with_load(pm)
+    assert pl["load_w"] > 0 and 0 < H.efficiency_at(pl, 4e-3) < H.efficiency_at(pl, 10e-3) < pl["eta"] < 1
+    figs = _figures(("37708ef", "kws", 8e-3, 1), ("37708ef", "mnist", 4e-3, 4), ("1d4eabc", "mnist", 10e-3, 1))
+    table = H.hawaii_fidelity_table(figs, n_inferences=2, pm=pl)
+    assert not table["calibration"].any() and table["within_25pct"].all()

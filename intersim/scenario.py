@@ -182,6 +182,16 @@ def _run_schema():
             "design": (_str(), False, None, "execution design: 'explored' or a design file (JSON)"),
             "design_price": (_str(("intersim", "inas-compat")), False, "intersim",
                              "price list of the explored design and of iNAS-PMod's prediction"),
+            "task_prices": ((_task_prices_ok, "'cost-model', 'stateful-cnn' or 'stateful-cnn-hawaii:B' "
+                             "(B >= 1 jobs per footprint)"), False, "cost-model",
+                            "how tasks are priced: the cost model, or as their share of the Stateful-CNN "
+                            "engine's loop nest (zoo models mnist_lenet, cifar10_squeezenet, kws_dnn_s)"),
+        },
+        "reference": {
+            "latency_s": (_num(0, lo_open=True, unit="s"), False, None,
+                          "a published mean latency to print beside the simulated one"),
+            "scheduler": (_str(), False, None, "the scheduler row it belongs to (one of schedulers.names)"),
+            "source": (_str(), False, "", "where the figure comes from"),
         },
         "workload": {
             "period_s": (_num(0, lo_open=True, unit="s"), False, None, "request period"),
@@ -205,6 +215,14 @@ def _run_schema():
             "brownout_at": (_fault_list(), False, [], "forced brown-outs, one entry per boot"),
         },
     }
+
+
+def _task_prices_ok(v) -> bool:
+    """``model.task_prices``: 'cost-model', 'stateful-cnn' or 'stateful-cnn-hawaii:B' (B >= 1)."""
+    if v in ("cost-model", "stateful-cnn"):
+        return True
+    head, _, b = str(v).partition(":") if isinstance(v, str) else ("", "", "")
+    return head == "stateful-cnn-hawaii" and b.isdigit() and int(b) >= 1
 
 
 def _where(section, key):
@@ -302,6 +320,20 @@ def _cross_checks(s, source):
     if md["file"] is not None and md["inputs"] is None:
         raise ScenarioError(f"{source}: missing key model.inputs (required with model.file = {md['file']!r}; an "
                             f".npz with arrays x [N, ...] and optional y [N] labels)")
+    if md["task_prices"] != "cost-model":
+        from .hw.stateful_cnn import ZOO_NETWORKS
+        if md["name"] not in ZOO_NETWORKS or md["design"] is not None:
+            raise ScenarioError(f"{source}: model.task_prices = {md['task_prices']!r} needs model.name one of "
+                                f"{', '.join(ZOO_NETWORKS)} and no model.design (got name = {md['name']!r}, "
+                                f"file = {md['file']!r}, design = {md['design']!r})")
+    ref = s["reference"]
+    if (ref["latency_s"] is None) != (ref["scheduler"] is None):
+        raise ScenarioError(f"{source}: [reference] needs both latency_s and scheduler (got latency_s = "
+                            f"{ref['latency_s']!r}, scheduler = {ref['scheduler']!r})")
+    from .sched.registry import SCHEDULERS
+    if ref["scheduler"] is not None and ref["scheduler"] not in SCHEDULERS and ":" not in ref["scheduler"]:
+        raise ScenarioError(f"{source}: reference.scheduler = {ref['scheduler']!r} is not a scheduler; allowed: "
+                            f"{', '.join(SCHEDULERS)} or a user class 'package.module:Class'")
     from .nn.tasks import parse_granularity
     try:
         parse_granularity(s["model"]["granularity"])

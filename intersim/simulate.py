@@ -117,6 +117,23 @@ def predicted_latency_s(sc: Scenario, network):
     return pred.latency_s if pred.feasible else float("nan")
 
 
+def _priced_tasks(sc: Scenario, tasks, network, platform):
+    """``tasks`` with their cost fixed by ``model.task_prices`` (unchanged for 'cost-model': the
+    engine prices them from the memory layout)."""
+    prices = sc.data["model"]["task_prices"]
+    if prices == "cost-model":
+        return tasks
+    from dataclasses import replace
+
+    from .hw.stateful_cnn import ZOO_NETWORKS, task_prices
+    if network.name not in ZOO_NETWORKS:
+        raise ModelError(f"{sc.source}: model.task_prices = {prices!r} prices the networks "
+                         f"{', '.join(ZOO_NETWORKS)} only, not {network.name!r}")
+    batch = int(prices.split(":")[1]) if prices.startswith("stateful-cnn-hawaii:") else None
+    costs = task_prices(tasks, network, platform, batch)
+    return [replace(t, cost=c) for t, c in zip(tasks, costs)]
+
+
 def _resolve(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes, network=None, inputs=None):
     """Every input of the runs, checked (including their size) before any run starts: ``(network,
     tasks, trace, storage, platform, workload, request inputs, labels, model label)``."""
@@ -127,6 +144,7 @@ def _resolve(sc: Scenario, classes, record_timeline: bool, memory_limit_bytes, n
     n_req = workload.n_arrivals()
     network, x, labels, model_label = _model(sc, network, inputs, n_req)
     tasks = _design_tasks(sc, network, platform) or lower(network, sc.data["model"]["granularity"])
+    tasks = _priced_tasks(sc, tasks, network, platform)
     est = budget.estimate_run(trace, workload, len(tasks), len(classes), record_timeline,
                               n_harvesting=sum(1 for c in classes if c.name != "continuous"))
     limit = budget.available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
@@ -261,6 +279,13 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         provenance["predicted_latency_s"] = pred
         summary["predicted_latency_s"] = [pred if n == "inas" else float("nan")
                                           for n in summary["scheduler"]]
+    ref = sc.data["reference"]
+    if ref["latency_s"] is not None:  # the published figure beside the simulated one
+        summary["published_s"] = [ref["latency_s"] if n == ref["scheduler"] else float("nan")
+                                  for n in summary["scheduler"]]
+        mean = summary["latency_mean_s"].where(summary["scheduler"] == ref["scheduler"])
+        summary["published_error_pct"] = 100.0 * (mean - summary["published_s"]) / summary["published_s"]
+        provenance["reference"] = dict(ref)
     if failures:  # their figures are unknown: nullable integers, not floats, for the counts
         summary = summary.astype({c: "Int64" for c in COUNT_COLUMNS})
     requests = (pd.concat(reqs, ignore_index=True) if reqs

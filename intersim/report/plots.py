@@ -69,9 +69,15 @@ def _latency_panel(ax, summary, requests):
             ax.barh(yi, w, left=left, height=0.6, color=PART_COLORS[p],
                     label=PART_LABELS[p] if yi == y[0] or not ax.get_legend_handles_labels()[0] else None)
             left += w
-        ax.text(left + 0.01 * span, yi,
+        pub = row.get("published_s", float("nan"))
+        published = f", published {pub:.4g} s" if math.isfinite(pub) else ""
+        if published:  # a scenario's [reference]: the published figure as a tick on the bar
+            ax.plot([pub, pub], [yi - 0.4, yi + 0.4], color="black", lw=2,
+                    label="published" if "published" not in ax.get_legend_handles_labels()[1] else None)
+            span = max(span, pub)
+        ax.text(max(left, pub if published else 0.0) + 0.01 * span, yi,
                 f"mean {row['latency_mean_s']:.3g} s, p50 {row['latency_done_p50_s']:.3g}, "
-                f"p95 {row['latency_done_p95_s']:.3g} ({row['completed']}/{row['requests']} done)",
+                f"p95 {row['latency_done_p95_s']:.3g} ({row['completed']}/{row['requests']} done){published}",
                 va="center", fontsize=7.5)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))

@@ -320,6 +320,10 @@ class Results:
         df = self.summary[list(cols)].rename(columns=cols)
         df.insert(6, "acc/all", ["/".join("-" if v != v else f"{v:.3f}" for v in ab) for ab in
                                  zip(self.summary["accuracy"], self.summary["accuracy_all"])])
+        if "published_s" in self.summary:  # a scenario's [reference]: the published figure beside
+            at = list(df.columns).index("mean_done_s") + 1
+            df.insert(at, "published_s", self.summary["published_s"])
+            df.insert(at + 1, "error_pct", self.summary["published_error_pct"])
         text = df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
         return (text + "\nlatency [s]: *_all over every arrival (not completed = inf), *_done over "
                 "completed requests; acc/all: top-1 accuracy over completed requests with labels / "

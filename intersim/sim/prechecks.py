@@ -27,7 +27,9 @@ def precheck(setup, memory, scheduler_cls, plan, boot, general: bool):
     """
     plat, st = setup.platform, setup.storage
     sram, nvm = memory.used_bytes(SRAM), memory.used_bytes(NVM)
-    weights = sum(t.weight_bytes for t in setup.tasks)
+    # each weight slice once: row and element tiles of one channel read the same weights
+    weights = sum({(t.layer, t.c_start, t.c_stop, t.ic_start, t.ic_stop): t.weight_bytes
+                   for t in setup.tasks}.values())
     if not boot.weights_fit:
         return "does_not_fit", (f"{weights} B of weights exceed {plat.name}'s volatile weight memory of "
                                 f"{plat.volatile_weight_bytes} B")

@@ -340,7 +340,7 @@ class Results:
         parts = [f"{r['scheduler']} {r['exits'] or '-'}" + (f", {r['deadline_met_rate']:.3f} met"
                                                              if r["deadline_met_rate"] == r["deadline_met_rate"] else "")
                  for _, r in s.iterrows() if r["verdict"] != "error"]
-        return "answers by layer (, share of arrivals completed by their deadline): " + "; ".join(parts) + "\n"
+        return ("answers by layer (and, with a deadline, the share of arrivals completed by it): ") + "; ".join(parts) + "\n"
 
 
 def _make_dir(out: Path):

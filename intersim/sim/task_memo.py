@@ -27,7 +27,8 @@ import numpy as np
 
 #: bytes of keys and values one network's memo may hold [B] (beyond it the least recently used
 #: entries are evicted). [EST] 64 MiB: the memory a sweep worker can spare per network; it holds
-#: about 30,000 input images' layer outputs of the digits CNN (~2.2 KiB per image)
+#: the layer entries of ~31,600 input images of the digits CNN (2,122 B of layer inputs and
+#: outputs per image, its six layers' tensor sizes)
 MAX_BYTES = 64 << 20
 
 #: most distinct input batches :func:`references_for` keeps per network (oldest evicted first)

@@ -31,7 +31,7 @@ def test_memo_hits_give_the_same_run_bit_for_bit():
     net = random_network(rng, size=6, channels=3, classes=4)
     inputs = rng.integers(-128, 128, size=(3,) + tuple(net.tensors[net.input_name]), dtype=np.int8)
     for name in ("jit", "static", "restart"):
-        memo_for(net).table.clear()
+        memo_for(net).clear()
         first = Engine(_setup(net, "channel", inputs), SCHEDULERS[name]).run()
         hits = memo_for(net).hits
         second = Engine(_setup(net, "channel", inputs), SCHEDULERS[name]).run()
@@ -82,8 +82,7 @@ def test_fine_tasks_are_served_from_one_entry_per_layer_and_input():
     inputs = np.stack([x[0], x[1], x[0], x[1], x[2]])
     setup = _setup(net, "element", inputs)
     memo = memo_for(net)
-    memo.table.clear()
-    memo.bytes = 0
+    memo.clear()
     hits, misses = memo.hits, memo.misses
     run = Engine(setup, SCHEDULERS["continuous"]).run()
     n_requests = len(run.requests["status"])  # the inputs in turn

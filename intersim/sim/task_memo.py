@@ -66,6 +66,11 @@ class TaskMemo:
         that shares this memo): a lookup then hashes an int and the input bytes, not the tuple."""
         return self.ids.setdefault(task_key, len(self.ids))
 
+    def clear(self) -> None:
+        """Forget every entry (the counters stay)."""
+        self.table.clear()
+        self.bytes = 0
+
     def get(self, key):
         """The value stored under ``key`` (marked most recently used), or None."""
         value = self.table.get(key)

@@ -1,6 +1,7 @@
 """Where the work runs: one (point, scheduler) unit in a worker (warm kernels, cached traces),
 batches of units, and the executors (inline, local processes, dask.distributed)."""
 from __future__ import annotations
+import atexit
 import concurrent.futures as cf
 import json
 import os
@@ -195,6 +196,11 @@ def shutdown_workers() -> int:
     for ex in pools:
         _drop_pool(ex, cancel=False)
     return len(pools)
+
+
+# end the kept pools while the interpreter is whole (an executor collected during its teardown
+# warns from its weakref callback)
+atexit.register(shutdown_workers)
 
 
 def live_workers() -> dict:

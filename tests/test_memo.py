@@ -31,7 +31,7 @@ def test_memo_hits_give_the_same_run_bit_for_bit():
     net = random_network(rng, size=6, channels=3, classes=4)
     inputs = rng.integers(-128, 128, size=(3,) + tuple(net.tensors[net.input_name]), dtype=np.int8)
     for name in ("jit", "static", "restart"):
-        memo_for(net).table.clear()
+        memo_for(net).clear()
         first = Engine(_setup(net, "channel", inputs), SCHEDULERS[name]).run()
         hits = memo_for(net).hits
         second = Engine(_setup(net, "channel", inputs), SCHEDULERS[name]).run()
@@ -57,13 +57,37 @@ def test_different_bytes_are_computed_afresh():
     assert refs[0] != refs[1]
 
 
-def test_memo_budget_clears_and_keeps_values_read_only():
+def test_memo_evicts_the_least_recently_used_entries_not_all():
+    """Over budget, the least recently used entries go one at a time: an entry just served
+    survives, and so does every entry the new one leaves room for."""
     memo = TaskMemo(max_bytes=100)
-    value = np.arange(45, dtype=np.uint8)
-    memo.put(("k", b"x" * 10), value)
-    assert memo.get(("k", b"x" * 10)) is value and not value.flags.writeable
-    memo.put(("k2", b"y" * 10), np.arange(45, dtype=np.uint8))
-    assert memo.get(("k", b"x" * 10)) is None  # over budget: cleared, then the new entry kept
-    assert memo.get(("k2", b"y" * 10)) is not None
-    memo.put(("big", b"z"), np.zeros(200, np.uint8))  # larger than the budget: not kept
-    assert memo.get(("big", b"z")) is None
+    values = {k: np.full(20, i, np.uint8) for i, k in enumerate("abcd")}
+    for k in "abc":
+        memo.put((k, b"x" * 10), values[k])  # 30 B each: 90 B of 100
+    assert memo.get(("a", b"x" * 10)) is values["a"] and not values["a"].flags.writeable
+    memo.put(("d", b"x" * 10), values["d"])  # 120 B > 100: evict b (the least recently used) only
+    assert memo.get(("b", b"x" * 10)) is None
+    assert all(memo.get((k, b"x" * 10)) is values[k] for k in "acd")
+    assert memo.evictions == 1 and memo.bytes == 90
+    memo.put(("big", b"z"), np.zeros(200, np.uint8))  # larger than the budget: not kept, nothing evicted
+    assert memo.get(("big", b"z")) is None and memo.bytes == 90
+
+
+def test_fine_tasks_are_served_from_one_entry_per_layer_and_input():
+    """At ``element`` granularity (one task per output value) each layer's arithmetic runs once
+    per distinct input image: the other tasks of the layer slice its remembered output, and the
+    memo holds one entry per layer and input, not one per task."""
+    net = zoo.load("digits_cnn")
+    x, _ = zoo.samples("digits_cnn")
+    inputs = np.stack([x[0], x[1], x[0], x[1], x[2]])
+    setup = _setup(net, "element", inputs)
+    memo = memo_for(net)
+    memo.clear()
+    hits, misses = memo.hits, memo.misses
+    run = Engine(setup, SCHEDULERS["continuous"]).run()
+    n_requests = len(run.requests["status"])  # the inputs in turn
+    assert n_requests > len(inputs) and (run.requests["status"] == "done").all() and run.requests["correct"].all()
+    n_layers, n_distinct = len(net.layers), 3
+    assert memo.misses - misses == n_layers * n_distinct
+    assert len(memo.table) == n_layers * n_distinct
+    assert memo.hits - hits == len(setup.tasks) * n_requests - n_layers * n_distinct

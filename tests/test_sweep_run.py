@@ -91,6 +91,22 @@ def test_engines_and_directories_give_identical_tables(reference, tmp_path):
     pd.testing.assert_frame_equal(again, load_results(tmp_path / "a"))
 
 
+def test_local_workers_are_kept_warm_between_sweeps(reference):
+    """A second sweep of this process with as many workers runs on the processes the first one
+    left running (the same pids), with the same table; ``keep_workers=False`` ends them, and the
+    sweep after that starts new ones."""
+    from intersim.study.sweep import live_workers
+    first = run_sweep(SMALL, workers=1)
+    second = run_sweep(SMALL, workers=1, keep_workers=False)
+    assert second.attrs["sweep"]["workers_reused"]
+    assert set(second["wall_pid"]) == set(first["wall_pid"]) and len(set(first["wall_pid"])) == 1
+    assert not any(k[0] == 1 for k in live_workers())  # keep_workers=False ended the pool
+    third = run_sweep(SMALL, workers=1)
+    assert not third.attrs["sweep"]["workers_reused"] and set(third["wall_pid"]) != set(first["wall_pid"])
+    for df in (first, second, third):
+        assert_same(reference, df)
+
+
 def test_failing_point_is_recorded(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time_s,power_w\n0.0,0.001\n1.0,oops\n")

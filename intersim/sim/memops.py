@@ -90,16 +90,22 @@ class TaskMemory:
     def plan_tasks(self, tasks):
         """Per-task constants of :meth:`compute_task`, once per run."""
         self.plans = [self._task_plan(t) for t in tasks]
+        self._last = {}
 
     # ------------------------------------------------------------------ tasks
     def _task_plan(self, task):
         """(task, layer, input views, buffers read, destination buffer, its byte range, memo key,
-        destination in SRAM); memory views stay valid for the run."""
+        destination in SRAM, sliced from the layer's output); memory views stay valid for the run.
+
+        A task computing part of a layer's output from the layer's inputs (``kind = "compute"``,
+        not an execution design's tile) is *sliced*: its memo key stands for the whole layer, whose
+        output is kept once per input bytes and shared by every task of the layer."""
         mem = self.memory
         layer = self.network.layers[task.layer]
         in_names = [self.tensor_buf(name) for name in task.inputs]
         inputs = [mem.view(name) for name in in_names]
         reads = [mem.raw(name) for name in in_names]
+        sliced = False
         if task.kind == "accumulate":
             if task.psum_src is not None:
                 reads.append(mem.raw(task.psum_src))
@@ -108,22 +114,35 @@ class TaskMemory:
             if task.kind in ("finalize", "final") and task.psum_src is not None:
                 reads.append(mem.raw(task.psum_src))
             dst, a, b = self.tensor_buf(task.output), task.out_byte_start, task.out_byte_stop
-        key = self.memo.task_id((task.layer, task.kind, task.c_start, task.c_stop, task.ic_start, task.ic_stop,
-                                 a, b, mem.buffers[dst].shape, task.region, task.in_region))
+            sliced = task.kind == "compute" and task.region is None
+        if sliced:
+            key = self.memo.task_id(("layer output", task.layer, mem.buffers[dst].shape))
+        else:
+            key = self.memo.task_id((task.layer, task.kind, task.c_start, task.c_stop, task.ic_start, task.ic_stop,
+                                     a, b, mem.buffers[dst].shape, task.region, task.in_region))
         if task.region is not None:  # an execution design's tile: its bytes, ascending
             a = tile_byte_index(task, mem.buffers[dst].shape, 4 if task.kind == "accumulate" else 1)
-        return task, layer, inputs, reads, dst, a, b, key, mem.buffers[dst].memory == SRAM
+        return task, layer, inputs, reads, dst, a, b, key, mem.buffers[dst].memory == SRAM, sliced
 
-    def compute_task(self, index, fraction=1.0, words=None):
-        """Run task ``index``'s int8 kernel on memory. Its output lands whole, or, cut by a
-        failure (``words`` given), exactly its first ``words`` NVM words persist (or, given only
-        ``fraction`` < 1 of its duration, ``floor(fraction * words)``)."""
-        task, layer, inputs, reads, dst, a, b, key, in_sram = self.plans[index]
-        if words is not None:
-            fraction = 0.0
-        if in_sram and fraction < 1.0:
-            return  # a cut write to SRAM does not matter: it is poisoned at the brown-out
-        seen = (key, reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads]))
+    def tile(self, index):
+        """The bytes task ``index`` writes, computed on the memory's current contents through the
+        memo [read-only uint8 array]. A sliced task's bytes come from its layer's whole output for
+        the same input bytes; the last one per layer is checked first (consecutive tasks of a layer
+        read the same bytes), so such a task costs one comparison of its input bytes and a slice."""
+        task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
+        data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
+        if sliced:
+            last = self._last.get(key)
+            if last is not None and last[0] == data:
+                self.memo.hits += 1
+                return last[1][a:b]
+            whole = self.memo.get((key, data))
+            if whole is None:
+                whole = self._layer_arithmetic(layer, inputs, dst)
+                self.memo.put((key, data), whole)
+            self._last[key] = (data, whole)
+            return whole[a:b]
+        seen = (key, data)
         tile = self.memo.get(seen)
         if tile is None:
             if task.region is not None:
@@ -131,6 +150,19 @@ class TaskMemory:
             else:
                 tile = self._task_arithmetic(task, layer, inputs, dst, a, b)
             self.memo.put(seen, tile)
+        return tile
+
+    def compute_task(self, index, fraction=1.0, words=None):
+        """Run task ``index``'s int8 kernel on memory. Its output lands whole, or, cut by a
+        failure (``words`` given), exactly its first ``words`` NVM words persist (or, given only
+        ``fraction`` < 1 of its duration, ``floor(fraction * words)``)."""
+        plan = self.plans[index]
+        task, dst, a, b, in_sram = plan[0], plan[4], plan[5], plan[6], plan[8]
+        if words is not None:
+            fraction = 0.0
+        if in_sram and fraction < 1.0:
+            return  # a cut write to SRAM does not matter: it is poisoned at the brown-out
+        tile = self.tile(index)
         if task.region is not None:
             self._write_tile(dst, a, tile, 1.0 if in_sram else fraction)
             return
@@ -138,6 +170,13 @@ class TaskMemory:
             self.memory.raw(dst)[a:b] = tile  # a complete write: every byte lands
         else:
             self.memory.write_buffer(dst, tile, fraction, byte_start=a, words=words)
+
+    def _layer_arithmetic(self, layer, inputs, dst):
+        """The whole output of ``layer`` (every output channel) from ``inputs``, as the bytes of
+        buffer ``dst`` [uint8 array]."""
+        out = self.memory.view(dst).copy()
+        layer.compute(inputs, out, 0, layer.out_channels)
+        return out.reshape(-1).view(np.uint8)
 
     def _task_arithmetic(self, task, layer, inputs, dst, a, b):
         """The bytes ``[a, b)`` of ``dst`` that the task computes (kernels evaluate whole output

@@ -23,9 +23,10 @@ from .run import run_sweep
 from .spec import (FRACTION_COLUMNS, INT_COLUMNS, PARTS_DIR, STRING_COLUMNS, WALL_COLUMNS, Axis, Point, Sweep,
                    SweepAborted, load_sweep)
 from .store import _lock, _unlock, diff_definitions, load_results  # noqa: F401  (_lock/_unlock: tests)
-from .workers import run_unit, run_units
+from .workers import live_workers, run_unit, run_units, shutdown_workers
 
 __all__ = ["Axis", "Point", "Sweep", "SweepAborted", "load_sweep", "run_sweep", "load_results",
            "diff_definitions", "best_per_scheduler", "run_unit", "run_units", "add_sweep_arguments",
            "run_sweep_command", "add_plot_arguments", "run_plot_command", "main", "PARTS_DIR",
-           "STRING_COLUMNS", "INT_COLUMNS", "FRACTION_COLUMNS", "WALL_COLUMNS"]
+           "STRING_COLUMNS", "INT_COLUMNS", "FRACTION_COLUMNS", "WALL_COLUMNS", "shutdown_workers",
+           "live_workers"]

@@ -17,7 +17,7 @@ from .store import _row, _table, _frame, _Sink, _unlock, _prepare_dir, load_resu
 # running
 
 def run_sweep(sweep, out=None, workers: int = 1, dask_address: str | None = None, *,
-              progress: bool = False, base_dir=None):
+              progress: bool = False, base_dir=None, keep_workers: bool = True):
     """Run a sweep and return its table (pandas DataFrame, one row per (point, scheduler)).
 
     Parameters
@@ -34,9 +34,14 @@ def run_sweep(sweep, out=None, workers: int = 1, dask_address: str | None = None
         Address of a dask.distributed scheduler to run on instead.
     progress : bool
         Show a tqdm progress bar on stderr.
+    keep_workers : bool
+        Keep the local worker processes running after the sweep (default): the next sweep of
+        this process with as many workers reuses them warm (kernels loaded, traces and task memos
+        kept); :func:`intersim.study.sweep.shutdown_workers` ends them (else they end with this
+        process). False: end them with this sweep. A dask cluster's workers live on regardless.
 
-    ``df.attrs["sweep"]`` holds ``run_s`` [s] (engine start to the last row on disk), ``units_run``
-    and ``parts_written``.
+    ``df.attrs["sweep"]`` holds ``run_s`` [s] (engine start to the last row on disk), ``units_run``,
+    ``parts_written`` and ``workers_reused`` (the local workers were kept from an earlier sweep).
     """
     sw = load_sweep(sweep, base_dir)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
@@ -44,7 +49,7 @@ def run_sweep(sweep, out=None, workers: int = 1, dask_address: str | None = None
     out_path = Path(out) if out is not None else None
     fd, done = _prepare_dir(sw, out_path) if out_path is not None else (None, set())
     try:
-        stats = _execute(sw, out_path, done, workers, dask_address, progress)
+        stats = _execute(sw, out_path, done, workers, dask_address, progress, keep_workers)
         if out_path is not None:
             df = load_results(out_path)
         else:
@@ -82,7 +87,8 @@ def _units(sw: Sweep, done: set):
                   "source": f"{sw.source} point {p.index}"}
 
 
-def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address, progress) -> dict:
+def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address, progress,
+             keep_workers: bool = True) -> dict:
     sink = _Sink(sw, out)
     columns = sink.columns
     left = {p.id: sum((p.id, n) not in done for n in p.schedulers) for p in sw.points}
@@ -97,7 +103,7 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
     try:
         if any(left.values()):
             engine = (_DaskEngine(dask_address) if dask_address else
-                      _PoolEngine(workers, sorted({n for p in sw.points for n in p.schedulers}))
+                      _PoolEngine(workers, sorted({n for p in sw.points for n in p.schedulers}), keep_workers)
                       if workers > 0 else _InlineEngine())
         if progress and engine is not None:
             from tqdm import tqdm
@@ -152,4 +158,5 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
                 bar.close()
     return {"run_s": time.perf_counter() - t0, "units_run": n_run, "errors": errors,
             "parts_written": sink.parts, "engine": engine.label if engine else "none",
+            "workers_reused": bool(getattr(engine, "reused", False)),
             "rows": sink.rows}

@@ -1,6 +1,7 @@
 """Where the work runs: one (point, scheduler) unit in a worker (warm kernels, cached traces),
 batches of units, and the executors (inline, local processes, dask.distributed)."""
 from __future__ import annotations
+import atexit
 import concurrent.futures as cf
 import json
 import os
@@ -153,25 +154,80 @@ class _InlineEngine:
         pass
 
 
+#: live local pools, kept between sweeps of this process: (workers, NUMBA_CACHE_DIR) -> executor
+_POOLS: dict = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int, schedulers=None):
+    """The pool of ``workers`` local processes: the one a previous sweep of this process left
+    running (its workers warm: kernels loaded, traces and task memos kept), else a new one.
+    A pool whose worker died (broken) is replaced. Pools are keyed by the worker count and
+    NUMBA_CACHE_DIR (read by a worker when it starts: a different cache needs new workers).
+    Returns (executor, reused)."""
+    import multiprocessing
+    key = (workers, os.environ.get("NUMBA_CACHE_DIR"))
+    with _pools_lock:
+        ex = _POOLS.get(key)
+        if ex is not None and not (getattr(ex, "_broken", False) or getattr(ex, "_shutdown_thread", False)):
+            return ex, True
+        ex = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_init_worker, initargs=(os.getpid(), schedulers))
+        _POOLS[key] = ex
+        return ex, False
+
+
+def _drop_pool(ex, cancel: bool) -> None:
+    """Shut ``ex`` down and forget it (``cancel``: terminate its workers now)."""
+    with _pools_lock:
+        for key in [k for k, v in _POOLS.items() if v is ex]:
+            del _POOLS[key]
+    if cancel:
+        for p in list((getattr(ex, "_processes", None) or {}).values()):
+            p.terminate()
+    ex.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def shutdown_workers() -> int:
+    """End the local worker pools kept between sweeps (they otherwise end with this process).
+    Returns the number of pools shut down."""
+    with _pools_lock:
+        pools = list(_POOLS.values())
+    for ex in pools:
+        _drop_pool(ex, cancel=False)
+    return len(pools)
+
+
+# end the kept pools while the interpreter is whole (an executor collected during its teardown
+# warns from its weakref callback)
+atexit.register(shutdown_workers)
+
+
+def live_workers() -> dict:
+    """``{(workers, NUMBA_CACHE_DIR): [pid, ...]}`` of the pools kept between sweeps (their
+    processes started so far)."""
+    with _pools_lock:
+        return {k: sorted((getattr(ex, "_processes", None) or {}).keys()) for k, ex in _POOLS.items()}
+
+
 class _PoolEngine:
     """Local worker processes (spawned: same behaviour on every OS, and a cold numba cache can
-    be measured by setting NUMBA_CACHE_DIR before the pool starts)."""
+    be measured by setting NUMBA_CACHE_DIR before the pool starts). The pool outlives the sweep
+    (``keep``): the next sweep of this process with as many workers reuses its warm workers."""
 
-    def __init__(self, workers: int, schedulers=None):
-        import multiprocessing
-        self.ex = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker, initargs=(os.getpid(), schedulers))
+    def __init__(self, workers: int, schedulers=None, keep: bool = True):
+        self.ex, self.reused = _pool(workers, schedulers)
+        self.keep = keep
         self.window = 2 * workers + 2
-        self.label = f"{workers} local worker process{'es' if workers > 1 else ''}"
+        self.label = (f"{workers} local worker process{'es' if workers > 1 else ''}"
+                      + (" (warm, kept from an earlier sweep)" if self.reused else ""))
 
     def submit(self, units):
         return self.ex.submit(run_units, units)
 
     def close(self, cancel=False):
-        if cancel:
-            for p in list((getattr(self.ex, "_processes", None) or {}).values()):
-                p.terminate()
-        self.ex.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel or not self.keep:
+            _drop_pool(self.ex, cancel)
 
 
 class _DaskEngine:

@@ -128,7 +128,7 @@ def _execute(sw: Sweep, out: Path | None, done: set, workers: int, dask_address,
                 try:
                     results = f.result()
                 except Exception as exc:  # noqa: BLE001 -- outside any point: stop, keep what is done
-                    where = ", ".join(str(p.index) for p in dict.fromkeys(points))
+                    where = ", ".join(str(i) for i in dict.fromkeys(p.index for p in points))
                     raise SweepAborted(f"point {where} could not run ({type(exc).__name__}: {exc}); "
                                        "finished points are saved, run the same command again to resume") from exc
                 for point, result in zip(points, results):

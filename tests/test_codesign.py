@@ -249,3 +249,25 @@ def test_early_exit_candidate_accuracy_is_the_exit_networks_int8_accuracy(tiny):
         rows = df[df["variant"] == meta["variant"]]
         assert len(rows) and set(rows["accuracy"]) == {correct / len(y)}
         assert set(rows["macs"]) == {net.total_macs()} and net.total_macs() < meta["backbone_final_macs"]
+
+
+def test_equivalent_thevenin_refills_the_window_at_the_mean_power():
+    from intersim.design.supply import equivalent_thevenin
+    from intersim.errors import ScenarioError
+    from intersim.scenario import load_scenario
+    c, p = 100e-6, 1.3e-4
+    s = equivalent_thevenin(p, c, 3.0, 2.2, 3.6)
+    window_j = 0.5 * c * (3.0 ** 2 - 2.2 ** 2)
+    t_rc = -s.r_ehm_ohm * c * math.log((3.0 - 3.6) / (2.2 - 3.6))
+    assert t_rc == pytest.approx(window_j / p, rel=1e-12) and s.v_sup_v == 3.6 and s.margin == 0.55
+    with pytest.raises(ScenarioError, match="mean power = 0.0 W"):
+        equivalent_thevenin(0.0, c, 3.0, 2.2, 3.6)
+    # the scenario's: its trace's mean power after the converter's input efficiency
+    sc = load_scenario(REPO / "scenarios" / "default.toml")
+    with pytest.raises(ScenarioError, match="design_supply"):
+        sc.design_model()
+    sc = sc.with_value("model", "design_supply", "mean-harvest")
+    _, supply = sc.design_model()
+    tr = sc.trace()
+    want = equivalent_thevenin(tr.mean_power_w() * 0.80, 100e-6, 3.0, 2.2, 3.6)
+    assert supply.r_ehm_ohm == pytest.approx(want.r_ehm_ohm, rel=1e-9) and supply.v_sup_v == 3.6

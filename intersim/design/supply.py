@@ -88,7 +88,8 @@ def equivalent_thevenin(mean_power_w: float, capacitance_f: float, v_on_v: float
 
     i.e. the equivalent source refills the capacitor at the harvest's long-run rate (its mean, not
     its peak: an on/off harvest such as an RFID reader's would make recharges look faster by the
-    duty cycle's inverse). Its maximum power ``V_sup^2 / (4 R)`` is then a little above the mean.
+    duty cycle's inverse). Its maximum power ``V_sup^2 / (4 R)`` is then above the mean (by 32 % for
+    V_off, V_on, V_sup = 2.2, 3.0, 3.6 V).
 
     Parameters
     ----------

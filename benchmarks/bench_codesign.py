@@ -4,8 +4,8 @@ simulated scenario, in <= 600 s on 2 workers.
     python benchmarks/bench_codesign.py [--workers 2] [--out DIR] [--budget 700]
 
 The spec is ``scenarios/codesign_digits.toml`` with a larger space (lightweighting none /
-prune 0.5 / prune 0.75, four granularities, 36 variants x 4 designs x 4 schedulers = 576
-candidates) and a budget that makes the halving simulate every candidate at 20 % of the workload
+prune 0.5 / prune 0.75 / exit 0, four granularities under 4 schedulers and the explored design
+under ``inas`` and ``inas-continue``: 48 variants x 18 = 864 candidates) and a budget that makes the halving simulate every candidate at 20 % of the workload
 and most again on the whole of it. Models are trained first into ``OUT/models`` (reused by later
 runs; ``train_s``), then the search runs in a fresh directory so every evaluation is simulated
 now. ``wall_s`` is the time spent in the sweeps (worker start-up and warm-up included); the last
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def spec(out: Path, budget: int) -> dict:
     raw = tomllib.loads((ROOT / "scenarios" / "codesign_digits.toml").read_text())
     raw["name"] = "bench_codesign"
-    raw["space"]["lightweighting"] = ["none", "prune:0.5", "prune:0.75"]
-    raw["space"]["designs"] = ["layer", "channel", "rows:2", "rows:4"]
+    raw["space"]["lightweighting"] = ["none", "prune:0.5", "prune:0.75", "exit:0"]
+    raw["space"]["designs"] = ["layer", "channel", "rows:2", "rows:4", "explored"]
     raw["search"]["budget"] = budget
     raw["train"]["model_cache"] = str((out / "models").resolve())
     return raw

@@ -182,6 +182,8 @@ def _run_schema():
             "design": (_str(), False, None, "execution design: 'explored' or a design file (JSON)"),
             "design_price": (_str(("intersim", "inas-compat")), False, "intersim",
                              "price list of the explored design and of iNAS-PMod's prediction"),
+            "design_supply": (_str(("source", "mean-harvest")), False, "source",
+                              "iNAS-PMod's supply: the Thevenin [source], or one equivalent to the mean harvest"),
             "task_prices": ((_task_prices_ok, "'cost-model', 'stateful-cnn' or 'stateful-cnn-hawaii:B' "
                              "(B >= 1 jobs per footprint)"), False, "cost-model",
                             "how tasks are priced: the cost model, or as their share of the Stateful-CNN "
@@ -544,18 +546,36 @@ class Scenario:
     def design_model(self, price: str | None = None):
         """``(PriceList, Supply)`` iNAS-PMod prices and explores with for this scenario: the price
         list ``price`` (default ``model.design_price``; ``intersim``: the scenario's platform
-        preset) and the supply iNAS's recharge model needs, the scenario's Thevenin source
-        (``[source] kind = "thevenin"``) with its storage thresholds (iNAS's margin 0.55)."""
+        preset) and the supply iNAS's recharge model needs (iNAS's margin 0.55):
+
+        * ``model.design_supply = "source"``: the scenario's Thevenin source (``[source] kind =
+          "thevenin"``) with its storage thresholds;
+        * ``"mean-harvest"``: a Thevenin source equivalent to the scenario's harvest
+          (:func:`intersim.design.supply.equivalent_thevenin`): ``V_sup = storage.v_max_v`` and the
+          resistance that refills ``V_off -> V_on`` at the trace's mean power after the converter's
+          input efficiency (a Thevenin ``[source]``'s own power is added at its ``V_on`` draw)."""
         from .design import Supply, get_prices
+        from .design.supply import equivalent_thevenin
         md = self.data["model"]
         st = self.storage()
-        if not math.isfinite(st.source_resistance_ohm):
+        if md.get("design_supply", "source") == "mean-harvest":
+            import numpy as np
+            tr = self.trace()
+            p = float(np.sum(tr.power_w * st.efficiency_per_sample(tr.power_w) * tr.durations_s) / tr.duration_s)
+            if math.isfinite(st.source_resistance_ohm):
+                p += max(0.0, (st.source_voltage_v - st.v_on_v) * st.v_on_v / st.source_resistance_ohm)
+            p += st.source_current_a * st.v_on_v
+            supply = equivalent_thevenin(p, st.capacitance_f, st.v_on_v, st.v_off_v, st.v_max_v,
+                                         f"{self.source}: model.design_supply = 'mean-harvest'")
+        elif not math.isfinite(st.source_resistance_ohm):
             what = f"model.design = {md['design']!r}" if md["design"] else "iNAS's explorer"
             raise ScenarioError(f"{self.source}: {what} needs iNAS's supply model: [source] kind = "
                                 f"\"{self.data['source']['kind']}\" is not allowed; allowed: \"thevenin\" with voltage_v and "
-                                f"resistance_ohm (iNAS's bench supply, docs/design.md)")
-        supply = Supply(st.capacitance_f, st.source_resistance_ohm, v_sup_v=st.source_voltage_v,
-                        v_on_v=st.v_on_v, v_off_v=st.v_off_v)
+                                f"resistance_ohm (iNAS's bench supply, docs/design.md), or model.design_supply = "
+                                f"\"mean-harvest\" (a Thevenin source equivalent to the harvest)")
+        else:
+            supply = Supply(st.capacitance_f, st.source_resistance_ohm, v_sup_v=st.source_voltage_v,
+                            v_on_v=st.v_on_v, v_off_v=st.v_off_v)
         price = price or md["design_price"]
         prices = get_prices("inas-compat" if price == "inas-compat" else f"intersim:{self.data['platform']['preset']}")
         return prices, supply

@@ -83,7 +83,17 @@ BAD = [({"dataset": "cifar"}, "dataset = 'cifar' is invalid; allowed: one of 'di
        ({"search": {"budgett": 3}}, "unknown key search.budgett"),
        ({"set": {"model.granularity": "layer"}}, "set.model.granularity = 'layer' is invalid"),
        ({"set": {"storage.v_off_v": 3.5}}, "storage.v_off_v"),
-       ({"scenario": "nope.toml"}, "scenario = 'nope.toml': no such file")]
+       ({"scenario": "nope.toml"}, "scenario = 'nope.toml': no such file"),
+       ({"space": {"n_layers": 2, "lightweighting": ["none", "exit:1"]}},
+        "space.lightweighting = ['none', 'exit:1'] is invalid; allowed: 'exit:E' with a conv block E in 0..0"),
+       ({"space": {"designs": ["layer", "explord"]}}, "space.designs = ['layer', 'explord'] is invalid"),
+       ({"space": {"explored_schedulers": ["continuous"]}}, "space.explored_schedulers = ['continuous'] is invalid"),
+       ({"baselines": {"inas_designs": "tiles"}},
+        "baselines.inas_designs = 'tiles' is invalid; allowed: one of 'explored', 'granularities'"),
+       ({"baselines": {"hwnas_designs": ["explored"]}}, "baselines.hwnas_designs = ['explored'] is invalid"),
+       ({"set": {"model.design": "explored"}}, "set.model.design = 'explored' is invalid"),
+       ({"set": {"storage.v_max_v": 3.0}},
+        "model.design_supply = 'mean-harvest': an equivalent Thevenin supply needs v_off_v < v_on_v < its source")]
 
 
 def _toml(d: dict) -> str:
@@ -113,8 +123,8 @@ def test_bad_spec_is_one_line_exit_2_nothing_written(tmp_path, capsys, change, m
 
 TINY = {"name": "tiny", "dataset": "digits", "seed": 1, "scenario": str(REPO / "scenarios" / "default.toml"),
         "set": {"workload.duration_s": 40.0},
-        "space": {"n_layers": 1, "kernels": [3], "widths": [2, 8], "lightweighting": ["none", "prune:0.5"],
-                  "designs": ["layer", "channel"], "schedulers": ["static", "jit"]},
+        "space": {"n_layers": 2, "kernels": [3, 5], "widths": [4], "lightweighting": ["none", "prune:0.5", "exit:0"],
+                  "designs": ["layer", "channel", "explored"], "schedulers": ["static", "jit"]},
         "train": {"epochs": 2, "finetune_epochs": 1},
         "requirements": {"n_random": 6},
         "search": {"fidelities": [0.5, 1.0], "keep": 0.5, "budget": 6}}
@@ -178,3 +188,86 @@ def test_tiny_search_resumes_without_running_anything(tiny):
     changed = {**TINY, "seed": 2}
     with pytest.raises(ValueError, match="holds a different co-design search"):
         run_codesign(changed, out=out, workers=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# explored designs, the iNAS baseline as iNAS does it, early exit searched (issue 14, codesign2)
+
+def test_explorer_source_designs_run_under_inas(tiny):
+    out, df = tiny
+    ex = df[df["design"] == "explored"]
+    assert len(ex) and set(ex["scheduler"]) == {"inas"}
+    assert (ex["verdict"] == "ok").all() and (ex["completed"] > 0).all(), ex[["verdict", "error"]]
+    assert not ex["error"].notna().any() and np.isfinite(ex["latency_p95_s"]).any()
+    assert (out / "evals" / "rung0-explored").is_dir()  # their own resumable sweep
+
+
+def test_explorer_source_returns_explored_designs_for_a_variant(tiny):
+    from intersim.study.codesign.explored import EXPLORED_KEYS, ExplorerDesigns
+    from intersim.study.codesign.models import ModelCache
+    from intersim.study.codesign.space import Design, variants
+    from intersim.study.codesign.spec import load_spec
+    out, _ = tiny
+    spec = load_spec(TINY)
+    cache = ModelCache(spec, out / "models")  # the tiny search's models: nothing is trained here
+    v = variants(spec, ["none"])[0]
+    src = ExplorerDesigns(spec, cache)
+    assert src.designs(v) == [Design("explored", EXPLORED_KEYS, ("inas",))]
+    found = src.explore(v)
+    assert found["feasible"] and 0 < found["predicted_latency_s"] < math.inf
+    assert all(d is not None for _, d in found["layers"]) and cache.trained == 0
+    # a capacitor too small for any tile of some layer (constraint C1): no explored design
+    small = load_spec({**TINY, "set": {**TINY["set"], "storage.capacitance_f": 1e-9}})
+    none = ExplorerDesigns(small, ModelCache(small, out / "models"))
+    assert none.designs(v) == [] and not none.explore(v)["feasible"]
+
+
+def test_inas_baseline_is_explored_designs_under_inas(tiny):
+    out, df = tiny
+    inas = df[df["in_inas"]]
+    assert len(inas) and set(inas["design"]) == {"explored"} and set(inas["scheduler"]) == {"inas"}
+    assert set(inas["lightweighting"]) == {"none"}
+    for r in df.attrs["codesign"]["chosen"]:
+        if r["method"] == "inas" and isinstance(r["candidate"], str):
+            assert r["candidate"].endswith("| explored | inas")
+
+
+def test_early_exit_candidate_accuracy_is_the_exit_networks_int8_accuracy(tiny):
+    from intersim.nn.onnx_import import load_onnx
+    out, df = tiny
+    exits = [d for d in (out / "models").iterdir() if json.loads((d / "meta.json").read_text())["lightweighting"]
+             == "exit:0"]
+    assert len(exits) == 2
+    for d in exits:
+        meta = json.loads((d / "meta.json").read_text())
+        net = load_onnx(d / "model.onnx")
+        assert [layer.name for layer in net.layers][-3:] == ["exit_gap", "exit_flatten", "exit_fc"]
+        assert sum(1 for layer in net.layers if layer.op == "conv2d") == 1  # backbone prefix: block 0 only
+        with np.load(d / "samples.npz") as z:
+            x, y = z["x"], z["y"]
+        correct = sum(int(net.run(xi).argmax() == yi) for xi, yi in zip(x, y))
+        rows = df[df["variant"] == meta["variant"]]
+        assert len(rows) and set(rows["accuracy"]) == {correct / len(y)}
+        assert set(rows["macs"]) == {net.total_macs()} and net.total_macs() < meta["backbone_final_macs"]
+
+
+def test_equivalent_thevenin_refills_the_window_at_the_mean_power():
+    from intersim.design.supply import equivalent_thevenin
+    from intersim.errors import ScenarioError
+    from intersim.scenario import load_scenario
+    c, p = 100e-6, 1.3e-4
+    s = equivalent_thevenin(p, c, 3.0, 2.2, 3.6)
+    window_j = 0.5 * c * (3.0 ** 2 - 2.2 ** 2)
+    t_rc = -s.r_ehm_ohm * c * math.log((3.0 - 3.6) / (2.2 - 3.6))
+    assert t_rc == pytest.approx(window_j / p, rel=1e-12) and s.v_sup_v == 3.6 and s.margin == 0.55
+    with pytest.raises(ScenarioError, match="mean power = 0.0 W"):
+        equivalent_thevenin(0.0, c, 3.0, 2.2, 3.6)
+    # the scenario's: its trace's mean power after the converter's input efficiency
+    sc = load_scenario(REPO / "scenarios" / "default.toml")
+    with pytest.raises(ScenarioError, match="design_supply"):
+        sc.design_model()
+    sc = sc.with_value("model", "design_supply", "mean-harvest")
+    _, supply = sc.design_model()
+    tr = sc.trace()
+    want = equivalent_thevenin(tr.mean_power_w() * 0.80, 100e-6, 3.0, 2.2, 3.6)
+    assert supply.r_ehm_ohm == pytest.approx(want.r_ehm_ohm, rel=1e-9) and supply.v_sup_v == 3.6

@@ -72,3 +72,43 @@ class Supply:
         tau = self.r_ehm_ohm * self.capacitance_f
         with np.errstate(invalid="ignore", divide="ignore"):
             return -tau * np.log((self.v_on_v - self.v_sup_v) / (v_end - self.v_sup_v))
+
+
+def equivalent_thevenin(mean_power_w: float, capacitance_f: float, v_on_v: float, v_off_v: float,
+                        v_sup_v: float, source: str = "supply") -> Supply:
+    """An equivalent Thevenin supply for a harvest that is not one (e.g. an RF or solar trace
+    through an MPPT converter), so iNAS-PMod's recharge model can be used on it.
+
+    ``v_sup_v`` is the highest voltage the harvest charges the capacitor to (the storage clamp
+    ``v_max_v`` in a scenario); the resistance is chosen so that the RC recharge over the whole
+    window, ``V_off -> V_on``, takes as long as ``mean_power_w`` needs to deliver the window's
+    energy ``C (V_on^2 - V_off^2) / 2``:
+
+        R C ln((V_sup - V_off) / (V_sup - V_on)) = C (V_on^2 - V_off^2) / (2 P_mean)
+
+    i.e. the equivalent source refills the capacitor at the harvest's long-run rate (its mean, not
+    its peak: an on/off harvest such as an RFID reader's would make recharges look faster by the
+    duty cycle's inverse). Its maximum power ``V_sup^2 / (4 R)`` is then above the mean (by 32 % for
+    V_off, V_on, V_sup = 2.2, 3.0, 3.6 V).
+
+    Parameters
+    ----------
+    mean_power_w : float [W] mean power into the capacitor (after the converter's input efficiency)
+    capacitance_f : float [F]
+    v_on_v, v_off_v, v_sup_v : float [V] turn-on, turn-off and source voltages (v_off < v_on < v_sup)
+    source : str  what to name in errors
+
+    Returns
+    -------
+    Supply with iNAS's margin (``MARGIN``).
+    """
+    import math
+    if not (isinstance(mean_power_w, (int, float)) and math.isfinite(mean_power_w) and mean_power_w > 0):
+        raise ScenarioError(f"{source}: the harvest's mean power = {mean_power_w!r} W; an equivalent Thevenin "
+                            "supply needs a positive finite mean power")
+    if not v_off_v < v_on_v < v_sup_v:
+        raise ScenarioError(f"{source}: an equivalent Thevenin supply needs v_off_v < v_on_v < its source voltage "
+                            f"(storage.v_max_v); got v_off_v = {v_off_v!r}, v_on_v = {v_on_v!r}, "
+                            f"v_max_v = {v_sup_v!r}")
+    r_ohm = (v_on_v ** 2 - v_off_v ** 2) / (2.0 * mean_power_w * math.log((v_sup_v - v_off_v) / (v_sup_v - v_on_v)))
+    return Supply(capacitance_f, r_ohm, v_sup_v=v_sup_v, v_on_v=v_on_v, v_off_v=v_off_v)

@@ -129,7 +129,9 @@ def run_codesign_command(args) -> int:
           + ", ".join(f"{m} {v:g}" for m, v in info["spent"].items()))
     for r in info["chosen"]:
         acc = "-" if r["accuracy"] != r["accuracy"] else f"{r['accuracy']:.4f}"
+        lat = "-" if r["latency_p95_s"] != r["latency_p95_s"] else f"{r['latency_p95_s']:.4g} s"
+        cand = r["candidate"] if isinstance(r["candidate"], str) else "-"
         print(f"p95 <= {r['requirement_p95_s']:.4g} s  {r['method']:<8} {r['verdict']:<13} accuracy {acc:<7} "
-              f"p95 {r['latency_p95_s']:.4g} s  {r['candidate']}")
+              f"p95 {lat}  {cand}")
     print("wrote " + ", ".join(str(out / f) for f in OUTPUTS))
     return 0

@@ -18,7 +18,8 @@ from pathlib import Path
 from ...errors import ScenarioError
 
 #: scenario keys the search sets on every candidate (not allowed in the spec's [set])
-OWNED_KEYS = ("model.name", "model.file", "model.inputs", "model.granularity", "schedulers.names")
+OWNED_KEYS = ("model.name", "model.file", "model.inputs", "model.granularity", "model.design",
+              "model.design_supply", "schedulers.names")
 #: summary columns kept per evaluation
 KEPT = ("verdict", "verdict_detail", "requests", "completed", "accuracy", "latency_p95_s", "latency_done_p95_s",
         "latency_p50_s", "power_failures", "error")
@@ -79,14 +80,17 @@ def sweep_dict(spec, items, name: str) -> dict:
 
 
 def probe_sweep(spec) -> dict:
-    """A one-point sweep (a shipped zoo model in place of a trained one) that checks the base
-    scenario with ``[set]``, every design and scheduler axis value, before anything is trained."""
+    """A sweep (a shipped zoo model in place of a trained one) that checks the base scenario with
+    ``[set]``, every granularity and scheduler axis value, before anything is trained."""
     from ...nn import zoo
+    from .spec import EXPLORED
     d = sweep_dict(spec, [], f"{spec.name}-check")
-    n = max(len(spec.designs), len(spec.schedulers))
+    grans = list(dict.fromkeys(g for g in (*spec.designs, *spec.hwnas_designs) if g != EXPLORED)) or ["layer"]
+    scheds = list(dict.fromkeys((*spec.schedulers, *spec.explored_schedulers, *spec.inas_schedulers)))
+    n = max(len(grans), len(scheds))
     model = "mnist1d_cnn" if spec.dataset == "mnist1d" else "digits_cnn_jax"
-    d["vary"] = {"schedulers.names": [[spec.schedulers[i % len(spec.schedulers)]] for i in range(n)],
-                 "model.granularity": [spec.designs[i % len(spec.designs)] for i in range(n)]}
+    d["vary"] = {"schedulers.names": [[scheds[i % len(scheds)]] for i in range(n)],
+                 "model.granularity": [grans[i % len(grans)] for i in range(n)]}
     d["set"] = {**d["set"], "model.name": model}
     assert model in zoo.names()
     return d
@@ -117,22 +121,30 @@ class Evaluator:
         self.run_s = 0.0
 
     def run(self, stage: str, pairs) -> None:
-        """Evaluate ``[(candidate, fidelity), ...]`` (those not already known) as sweep ``stage``."""
-        from ..sweep import run_sweep
+        """Evaluate ``[(candidate, fidelity), ...]`` (those not already known) as sweep ``stage``
+        (designs selected by other keys than ``model.granularity``, e.g. explored designs, as
+        sweep ``stage-<design label>``: a zip sweep's points share their axes)."""
         todo, seen = [], set()
         for c, f in pairs:
             if (c.key, f) not in self.results and (c.key, f) not in seen:
                 seen.add((c.key, f))
                 todo.append((c, f))
-        if not todo:
-            return
+        groups: dict = {}  # one sweep per set of design keys (a zip sweep's axes are shared by its points)
+        for c, f in todo:
+            groups.setdefault(tuple(sorted(k for k, _ in c.design.scenario_keys)), []).append((c, f))
+        for keys, group in groups.items():
+            labels = "-".join(sorted({c.design.label for c, _ in group}))
+            self._run(stage if keys == ("model.granularity",) else f"{stage}-{labels}", stage, group)
+
+    def _run(self, name: str, stage: str, todo) -> None:
+        from ..sweep import run_sweep
         items = []
         for c, f in todo:
             meta = self.cache.get(c.variant)
             items.append((c, f, meta["model_file"], meta["samples_file"]))
-        d = sweep_dict(self.spec, items, f"{self.spec.name}-{stage}")
-        where = None if self.out is None else self.out / "evals" / stage
-        self.log(f"{stage}: {len(items)} candidate evaluations on "
+        d = sweep_dict(self.spec, items, f"{self.spec.name}-{name}")
+        where = None if self.out is None else self.out / "evals" / name
+        self.log(f"{name}: {len(items)} candidate evaluations on "
                  + (f"dask {self.dask}" if self.dask else f"{self.workers} worker(s)"))
         df = run_sweep(d, out=where, workers=self.workers, dask_address=self.dask, progress=self.progress,
                        base_dir=self.spec.scenario_path.parent)

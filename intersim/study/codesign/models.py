@@ -119,18 +119,23 @@ class ModelCache:
         elif kind == "prune":
             cnn, base = self._base_params(v)
             cnn, params = prune_and_finetune(base, cnn, ds.x_train, ds.y_train, float(arg), finetune)
-        else:  # share
+        elif kind == "share":
             cnn, base = self._base_params(v)
             params, per_tensor = share_weights(base, cnn, int(arg), ds.x_train, ds.y_train,
                                                replace(finetune, learning_rate=config.learning_rate / 3))
         name = self.key(v)
-        net = to_network(params, cnn, ds.x_train, ds.input_scale, ds.input_zero_point, name, per_tensor=per_tensor)
         x_test = ds.quantize_input(ds.x_test)
+        extra = {}
+        if kind == "exit":  # FreeML's shared branch, trained with the backbone; the exit network deployed
+            cnn = CNNSpec.from_dict(json.loads(v.arch_dict))
+            net, extra = _exit_network(cnn, int(arg), ds, config, name, x_test)
+        else:
+            net = to_network(params, cnn, ds.x_train, ds.input_scale, ds.input_zero_point, name, per_tensor=per_tensor)
         acc = measure_accuracy(net, x_test, ds.y_test)
         stats = model_stats(net)
         meta = {"variant": v.label, "arch": v.arch, "lightweighting": v.lightweighting, "dataset": ds.name,
                 "architecture": cnn.to_dict(), "train": config.__dict__.copy(),
-                "finetune_epochs": self.spec.finetune_epochs if kind != "none" else None,
+                "finetune_epochs": self.spec.finetune_epochs if kind in ("prune", "share") else None, **extra,
                 "accuracy": acc, "int8_correct": int(round(acc * len(ds.y_test))), "n_test": len(ds.y_test),
                 "accuracy_measured": "int8, intersim's kernels (Network.run), held-out test split",
                 **{k: stats[k] for k in ("macs", "weight_bytes", "indexed_weight_bytes", "activation_peak_bytes")},
@@ -147,3 +152,26 @@ class ModelCache:
         self.train_s += meta["train_s"]
         self.log(f"trained {v.label}: int8 held-out accuracy {acc:.4f}, {stats['macs']:,} MACs "
                  f"({meta['train_s']:.1f} s)")
+
+
+def exit_points(cnn, exit_point: int) -> tuple:
+    """The exit points FreeML's single shared branch is trained at for a deployed ``exit_point``:
+    every conv block before the last with ``exit_point``'s channel count (one branch serves them
+    all, so they must share it; :func:`intersim.train.early_exit.check_exit_points`)."""
+    c = cnn.convs[exit_point].out_channels
+    return tuple(i for i in range(len(cnn.convs) - 1) if cnn.convs[i].out_channels == c)
+
+
+def _exit_network(cnn, exit_point: int, ds, config, name: str, x_test):
+    """The deployed exit network of an ``exit:E`` variant (backbone prefix up to block ``E``, then
+    the shared branch) and its metadata: the exit points trained, and the full backbone's int8
+    held-out accuracy for comparison (measured the same way)."""
+    from ...train.early_exit import to_early_exit_networks, train_early_exit
+    from ...train.evaluate import measure_accuracy
+    exits = exit_points(cnn, exit_point)
+    params = train_early_exit(cnn, exits, ds.x_train, ds.y_train, config)
+    nets = to_early_exit_networks(params, cnn, exits, ds.x_train, ds.input_scale, ds.input_zero_point, name)
+    return nets[f"exit{exit_point}"], {
+        "exit_point": exit_point, "exit_points_trained": list(exits),
+        "backbone_final_accuracy": measure_accuracy(nets["final"], x_test, ds.y_test),
+        "backbone_final_macs": int(nets["final"].total_macs())}

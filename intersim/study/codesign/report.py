@@ -83,7 +83,8 @@ def chosen_table(res: dict, ev, cache) -> pd.DataFrame:
 
 def plot(res: dict, ev, cache, path: Path, title: str) -> Path:
     """``pareto.png``: every candidate simulated on the full scenario (accuracy vs p95 latency,
-    log axis), the co-design's Pareto front, each method's choice per requirement, the requirements."""
+    log axis), the co-design's Pareto front, iNAS's final candidates, each method's choice per
+    requirement, the requirements."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -102,6 +103,12 @@ def plot(res: dict, ev, cache, path: Path, title: str) -> Path:
         if cont.any():
             ax.scatter(lat[cont], a[cont], s=14, marker="s", facecolors="none", edgecolors="tab:green",
                        label="HW-NAS: architectures on continuous power")
+    inas_final = [(ev.p95(c, 1.0), cache.get(c.variant)["accuracy"]) for c in res["methods"]["inas"].final
+                  if math.isfinite(ev.p95(c, 1.0))]
+    if inas_final:
+        x, y = zip(*inas_final)
+        ax.scatter(x, y, s=30, marker="D", facecolors="none", edgecolors="tab:orange",
+                   label=f"iNAS: final candidates ({len(inas_final)} finished)")
     front = pareto_front(res["methods"]["codesign"].final, ev, cache)
     if front:
         fl = [ev.p95(c, 1.0) for c in front]

@@ -1,10 +1,12 @@
 """The candidate space: architecture x lightweighting (a *variant*, trained once) x execution
 design x scheduler, and the sub-spaces of the baselines.
 
-An execution design comes from an :class:`ExecutionDesignSource`: today
-:class:`GranularityDesigns` (task granularity strings, ``model.granularity``); an explorer of iNAS
-designs plugs in by returning :class:`Design` objects whose ``scenario_keys`` set ``model.design``
-(and its scheduler) instead — the search, the evaluation and the report never look inside.
+An execution design comes from an :class:`ExecutionDesignSource`: :class:`GranularityDesigns`
+(task granularity strings, ``model.granularity``) or
+:class:`~intersim.study.codesign.explored.ExplorerDesigns` (iNAS's explorer per variant:
+``model.design = "explored"`` under the ``inas`` scheduler); :class:`CombinedDesigns` joins
+sources. A :class:`Design` is the scenario keys that select it and, optionally, the schedulers it
+runs under — the search, the evaluation and the report never look inside.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class Design:
 
     label: str
     scenario_keys: tuple  # ((dotted key, value), ...)
+    schedulers: tuple = ()  # the schedulers this design runs under; () = the space's schedulers
 
 
 class ExecutionDesignSource(Protocol):
@@ -59,6 +62,16 @@ class GranularityDesigns:
 
     def designs(self, variant: Variant) -> list[Design]:
         return [Design(g, (("model.granularity", g),)) for g in self.granularities]
+
+
+class CombinedDesigns:
+    """The designs of several sources, in order."""
+
+    def __init__(self, *sources):
+        self.sources = tuple(sources)
+
+    def designs(self, variant: Variant) -> list[Design]:
+        return [d for src in self.sources for d in src.designs(variant)]
 
 
 @dataclass(frozen=True)
@@ -106,8 +119,9 @@ def variants(spec, lightweighting=None) -> list[Variant]:
 
 
 def candidates(variant_list, source: ExecutionDesignSource, schedulers) -> list[Candidate]:
-    """The product of variants, their designs and ``schedulers``, in a fixed order."""
-    return [Candidate(v, d, s) for v in variant_list for d in source.designs(v) for s in schedulers]
+    """The product of variants, their designs and ``schedulers`` (a design's own
+    ``Design.schedulers`` when it names them), in a fixed order."""
+    return [Candidate(v, d, s) for v in variant_list for d in source.designs(v) for s in (d.schedulers or schedulers)]
 
 
 def sample(items: list, n: int, seed: int, salt: str) -> list:

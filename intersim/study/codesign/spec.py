@@ -14,18 +14,22 @@ from ...errors import ScenarioError
 from ...nn.tasks import GRANULARITY_HELP
 
 DATASETS = ("digits", "mnist1d")
-LIGHTWEIGHTING_FORMS = "'none', 'prune:F' (keep fraction 0 < F < 1) or 'share:K' (K-means codebook, 2 <= K <= 64)"
+LIGHTWEIGHTING_FORMS = ("'none', 'prune:F' (keep fraction 0 < F < 1), 'share:K' (K-means codebook, 2 <= K <= 64) "
+                        "or 'exit:E' (FreeML's shared early-exit branch, deployed at conv block E < space.n_layers - 1)")
+#: the execution design that the iNAS explorer chooses per variant (``space.designs``, ``baselines.inas_designs``)
+EXPLORED = "explored"
+INAS_DESIGNS = ("explored", "granularities")
 TOP_KEYS = ("name", "description", "dataset", "seed", "scenario", "set", "space", "train", "requirements",
             "search", "baselines")
 SECTION_KEYS = {
     "space": ("n_layers", "kernels", "widths", "nondecreasing", "pool", "dense", "lightweighting", "designs",
-              "schedulers"),
+              "schedulers", "explored_schedulers"),
     "train": ("epochs", "batch_size", "learning_rate", "weight_decay", "finetune_epochs", "model_cache"),
     "requirements": ("latency_p95_s", "quantiles", "n_random"),
     "search": ("fidelities", "keep", "budget"),
-    "baselines": ("inas_schedulers", "hwnas_designs"),
+    "baselines": ("inas_designs", "inas_schedulers", "hwnas_designs"),
 }
-HARVESTING_SCHEDULERS = ("restart", "static", "jit", "jit-task", "optimal", "optimal-online")
+HARVESTING_SCHEDULERS = ("restart", "static", "jit", "jit-task", "optimal", "optimal-online", "inas", "inas-continue")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class CodesignSpec:
     lightweighting: tuple
     designs: tuple
     schedulers: tuple
+    explored_schedulers: tuple
     epochs: int
     batch_size: int
     learning_rate: float
@@ -61,6 +66,7 @@ class CodesignSpec:
     fidelities: tuple
     keep: float
     budget: int
+    inas_designs: str
     inas_schedulers: tuple
     hwnas_designs: tuple
     raw: dict = field(repr=False, default_factory=dict)
@@ -91,6 +97,12 @@ def _num(source, key, v, lo, hi=None, lo_open=True):
     return float(v)
 
 
+def _choice(source, key, v, allowed):
+    if not isinstance(v, str) or v not in allowed:
+        raise _bad(source, key, v, "one of " + ", ".join(map(repr, allowed)))
+    return v
+
+
 def _list(source, key, v, check, allowed, min_len=1):
     if not isinstance(v, list) or len(v) < min_len or not all(check(x) for x in v):
         raise _bad(source, key, v, allowed)
@@ -107,6 +119,8 @@ def check_lightweighting(x) -> bool:
         return True
     kind, _, arg = x.partition(":")
     try:
+        if kind == "exit":
+            return arg.isdigit() and int(arg) >= 0
         if kind == "prune":
             return 0.0 < float(arg) < 1.0
         if kind == "share":
@@ -116,10 +130,12 @@ def check_lightweighting(x) -> bool:
     return False
 
 
-def _check_design(x) -> bool:
+def _check_design(x, explored_ok=False) -> bool:
     from ...nn.tasks import parse_granularity
     if not isinstance(x, str):
         return False
+    if x == EXPLORED:
+        return explored_ok
     try:
         parse_granularity(x)
     except (ValueError, TypeError):
@@ -211,10 +227,13 @@ def _build(raw: dict, source: str, spec_dir: Path) -> CodesignSpec:
                     lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= 1,
                     "a list of hidden dense widths >= 1", min_len=0) if sp.get("dense") else (),
         lightweighting=lw,
-        designs=_list(source, "space.designs", sp.get("designs", ["layer", "channel"]), _check_design,
-                      "a list of granularities (" + GRANULARITY_HELP + ")"),
+        designs=_list(source, "space.designs", sp.get("designs", ["layer", "channel"]),
+                      lambda x: _check_design(x, explored_ok=True),
+                      f"a list of {EXPLORED!r} (iNAS's explorer per variant) and granularities (" + GRANULARITY_HELP + ")"),
         schedulers=_list(source, "space.schedulers", sp.get("schedulers", ["restart", "static", "jit", "jit-task"]),
                          sched_ok, sched_allowed),
+        explored_schedulers=_list(source, "space.explored_schedulers", sp.get("explored_schedulers", ["inas"]),
+                                  sched_ok, sched_allowed),
         epochs=_int(source, "train.epochs", tr.get("epochs", 30), 1),
         batch_size=_int(source, "train.batch_size", tr.get("batch_size", 32), 1),
         learning_rate=_num(source, "train.learning_rate", tr.get("learning_rate", 3e-3), 0.0),
@@ -226,12 +245,19 @@ def _build(raw: dict, source: str, spec_dir: Path) -> CodesignSpec:
         fidelities=tuple(float(f) for f in fids),
         keep=_num(source, "search.keep", se.get("keep", 0.25), 0.0, 1.0),
         budget=_int(source, "search.budget", se.get("budget", 200), 1),
-        inas_schedulers=_list(source, "baselines.inas_schedulers", bl.get("inas_schedulers", ["static"]),
+        inas_designs=_choice(source, "baselines.inas_designs", bl.get("inas_designs", "explored"), INAS_DESIGNS),
+        inas_schedulers=_list(source, "baselines.inas_schedulers", bl.get("inas_schedulers", ["inas"]),
                               sched_ok, sched_allowed),
         hwnas_designs=_list(source, "baselines.hwnas_designs", bl.get("hwnas_designs", ["layer"]), _check_design,
                             "a list of granularities (" + GRANULARITY_HELP + ")"),
         raw=raw,
     )
+    for lw in spec.lightweighting:
+        if lw.startswith("exit:") and int(lw[5:]) > spec.n_layers - 2:
+            raise _bad(source, "space.lightweighting", list(spec.lightweighting),
+                       f"'exit:E' with a conv block E in 0..{spec.n_layers - 2} (space.n_layers = {spec.n_layers}: "
+                       "an exit point comes before the last conv block)" if spec.n_layers > 1 else
+                       "no 'exit:E' with space.n_layers = 1 (an exit point comes before the last conv block)")
     _check_scenario(spec)
     return spec
 
@@ -242,8 +268,14 @@ def _check_scenario(spec: CodesignSpec) -> None:
 
     from .evaluate import probe_sweep
     from ...study.sweep import load_sweep
+    from ...scenario import Scenario
     try:
-        load_sweep(probe_sweep(spec), base_dir=spec.scenario_path.parent)
+        sw = load_sweep(probe_sweep(spec), base_dir=spec.scenario_path.parent)
+        if EXPLORED in spec.designs or spec.inas_designs == EXPLORED:  # the explorer's equivalent supply
+            from .explored import EXPLORED_KEYS
+            data = sw.points[0].scenario
+            data["model"].update({k.split(".")[1]: v for k, v in EXPLORED_KEYS})
+            Scenario(data, "<sweep>", sw.scenario_dir).design_model()
     except ScenarioError as exc:  # name the spec and its scenario, not the internal sweep
         msg = re.sub(r"^<sweep>( \(scenario <sweep> \[scenario\], point \d+(: .*?)?\))?: ", "", str(exc))
         raise ScenarioError(f"{spec.source} (scenario {spec.raw.get('scenario')} with [set]): {msg}") from None

@@ -13,11 +13,13 @@ engine runs (a run at fidelity ``f`` costs ``f``) and is the same for the co-des
 
 Methods (same run, same budget, same engine, same cached models):
 
-* ``codesign``: architecture x lightweighting x execution design x scheduler.
-* ``inas``: intermittent-aware NAS without lightweighting — architectures x execution designs
-  under ``baselines.inas_schedulers`` (default ``static``: iNAS's task-based progress preservation
-  with its energy budget); when the engine gains iNAS's explored designs they come in through the
-  :class:`~intersim.study.codesign.space.ExecutionDesignSource`.
+* ``codesign``: architecture x lightweighting x execution design x scheduler (granularities under
+  ``space.schedulers``; ``"explored"`` under ``space.explored_schedulers``).
+* ``inas``: iNAS as iNAS does it — its architectures without lightweighting, each with the design
+  iNAS's explorer chooses for it (:class:`~intersim.study.codesign.explored.ExplorerDesigns`),
+  under ``baselines.inas_schedulers`` (default ``inas``: iNAS's runtime). With
+  ``baselines.inas_designs = "granularities"`` the older static-granularity baseline instead:
+  the space's granularities under ``baselines.inas_schedulers``.
 * ``hwnas``: hardware-aware NAS for continuous power — each architecture's latency under the
   ``continuous`` scheduler (an ideal supply) decides: the most accurate architecture meeting the
   requirement there is then deployed on the harvesting node with its best execution design (every
@@ -29,7 +31,8 @@ import math
 
 import numpy as np
 
-from .space import GranularityDesigns, candidates, sample, variants
+from .explored import EXPLORED, ExplorerDesigns
+from .space import CombinedDesigns, GranularityDesigns, candidates, sample, variants
 
 
 def rung_sizes(n_space: int, budget: float, keep: float, fidelities) -> list[int]:
@@ -119,7 +122,16 @@ def requirements(spec, ev, space) -> tuple[list[float], list]:
     return [float(np.quantile(finite, q)) for q in spec.quantiles], rand
 
 
-def hwnas(spec, ev, cache, reqs, arch_variants) -> dict:
+def design_sources(spec, cache) -> dict:
+    """The execution-design sources of the co-design and of the iNAS baseline."""
+    grans, found = GranularityDesigns([d for d in spec.designs if d != EXPLORED]), {}
+    codesign = CombinedDesigns(grans, ExplorerDesigns(spec, cache, spec.explored_schedulers, found)) \
+        if EXPLORED in spec.designs else grans
+    inas = ExplorerDesigns(spec, cache, spec.inas_schedulers, found) if spec.inas_designs == EXPLORED else grans
+    return {"codesign": codesign, "inas": inas}
+
+
+def hwnas(spec, ev, cache, reqs, arch_variants, deploy_source) -> dict:
     """The HW-NAS baseline: returns ``{"continuous": [...], "deployed": {req: [...]}, "chosen": {req: cand},
     "spent": runs}``."""
     cont = candidates(arch_variants, GranularityDesigns(spec.hwnas_designs), ["continuous"])
@@ -135,7 +147,7 @@ def hwnas(spec, ev, cache, reqs, arch_variants) -> dict:
         ok = [v for v, lat in by_arch.items() if lat <= req]
         pool = ok or [min(by_arch, key=lambda v: (by_arch[v], v.label))]
         picks[req] = max(pool, key=lambda v: (cache.get(v)["accuracy"], -by_arch[v], v.label))
-    deployed = {req: candidates([v], GranularityDesigns(spec.designs), spec.schedulers) for req, v in picks.items()}
+    deployed = {req: candidates([v], deploy_source, spec.schedulers) for req, v in picks.items()}
     todo = {c.key: c for cs in deployed.values() for c in cs}
     ev.run("hwnas-deploy", [(c, 1.0) for c in todo.values()])
     spent += len(todo)
@@ -147,14 +159,14 @@ def search(spec, ev, cache, log=None) -> dict:
     """Run the whole search; returns what the report needs (spaces, requirements, per-method
     finals and choices)."""
     log = log or (lambda msg: None)
-    source = GranularityDesigns(spec.designs)
+    sources = design_sources(spec, cache)
     cd_variants = variants(spec)
     arch_variants = variants(spec, ["none"])
     for v in cd_variants:  # train every variant once (cached on disk)
         cache.get(v)
     accuracy = lambda c: cache.get(c.variant)["accuracy"]  # noqa: E731
-    spaces = {"codesign": candidates(cd_variants, source, spec.schedulers),
-              "inas": candidates(arch_variants, source, spec.inas_schedulers)}
+    spaces = {"codesign": candidates(cd_variants, sources["codesign"], spec.schedulers),
+              "inas": candidates(arch_variants, sources["inas"], spec.inas_schedulers)}
     reqs, rand = requirements(spec, ev, spaces["codesign"])
     log("requirements (p95 latency): " + ", ".join(f"{r:.4g} s" for r in reqs))
     methods = {name: Halving(name, space, spec, accuracy) for name, space in spaces.items()}
@@ -162,7 +174,7 @@ def search(spec, ev, cache, log=None) -> dict:
         ev.run(f"rung{r}", [p for m in methods.values() for p in m.pairs(r)])
         for m in methods.values():
             m.advance(r, ev)
-    hw = hwnas(spec, ev, cache, reqs, arch_variants)
+    hw = hwnas(spec, ev, cache, reqs, arch_variants, sources["codesign"])
     chosen = {}
     for name, m in methods.items():
         chosen[name] = {}

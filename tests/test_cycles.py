@@ -65,7 +65,7 @@ def test_compiled_cycles_equal_stepped_cycles(case):
         kw = dict(n_requests=3, period_s=10.0, drain_s=60.0, record_timeline=timeline)
         fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
-        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0}
+        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0, "arrivals": 0}
         assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["taken"] += fast.compiled_cycles[kernel] > 0
@@ -79,6 +79,33 @@ def test_compiled_cycles_equal_stepped_cycles(case):
     assert taken["with timeline"] >= 1, f"the {kernel} kernel never took cycles while recording a timeline"
     for name in names:
         assert taken[name] >= 1, f"the {kernel} kernel never took cycles for {name}"
+
+
+@pytest.mark.parametrize("case", sorted(KERNEL_CASES))
+def test_kernels_run_across_arrivals(case):
+    """Event-dense workloads (an arrival every 0.05-0.5 s, a full queue dropping most): the kernels
+    run across the arrivals, and the run -- the events count included -- is the one stepped in
+    Python, where every arrival is a simpy event."""
+    names, capacitances, means_w = KERNEL_CASES[case]
+    kernel = case.split("-")[0]
+    taken = Counter()
+
+    @settings(max_examples=12)
+    @given(name=st.sampled_from(names), network=NETWORKS, granularity=GRANULARITIES,
+           storage=storages(capacitances), trace=traces(means_w), timeline=st.booleans(),
+           period_s=st.sampled_from([0.05, 0.13, 0.5]), queue=st.integers(1, 4))
+    def prop(name, network, granularity, storage, trace, timeline, period_s, queue):
+        kw = dict(n_requests=int(30.0 / period_s), period_s=period_s, drain_s=10.0, record_timeline=timeline,
+                  queue_capacity=queue)
+        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
+        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
+        assert_same_run(fast, slow)
+        taken["examples"] += 1
+        taken["across"] += fast.compiled_cycles[kernel] > 0 and fast.compiled_cycles["arrivals"] > 0
+
+    prop()
+    n = taken["examples"]
+    assert taken["across"] >= 0.15 * n, f"the {kernel} kernel ran across arrivals in {taken['across']}/{n} examples"
 
 
 def _small_case():

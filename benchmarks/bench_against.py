@@ -8,7 +8,7 @@ package, e.g. a ``git worktree add --detach`` of the starting commit): each roun
 scheduler the median wall of each, their spreads (min-max over the rounds' medians), the ratio
 base / this, and the raw simpy event rate of every call. Ends with one JSON line.
 
-    python benchmarks/bench_against.py --base ../wt-base [--rounds 3] [--repeats 3] -- [bench_engine args]
+    python benchmarks/bench_against.py --base ../wt-base [--this .] [--rounds 3] [--repeats 3] -- [bench_engine args]
 """
 from __future__ import annotations
 
@@ -35,12 +35,13 @@ def _run(tree: Path, repeats: int, extra: list) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True, help="the checkout to compare against")
+    ap.add_argument("--this", default=str(REPO), help="the checkout measured (default: this one)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: arguments of bench_engine.py")
     args = ap.parse_args(argv)
     extra = [a for a in args.bench_args if a != "--"]
-    trees = {"this": REPO, "base": Path(args.base).resolve()}
+    trees = {"this": Path(args.this).resolve(), "base": Path(args.base).resolve()}
     walls = {k: {} for k in trees}
     rates = {k: [] for k in trees}
     for r in range(args.rounds):

@@ -64,6 +64,8 @@ class CompiledCycles:
         self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
         self._cycle_acc = np.zeros((cycles.N_ACC, 2))
+        self._acc_flat = self._cycle_acc.reshape(-1)  # a view
+        self._copy_spec = None
         self._cycle_words = np.zeros(1, np.int64)
         self._cycle_slots = np.zeros((2, 2), np.int64)  # rows: task, cycles of each slot's last checkpoint
         self._cycle_scratch = np.zeros(len(eng.setup.tasks) + 64)
@@ -204,8 +206,9 @@ class CompiledCycles:
         t_event, arr_t = self._arrival_args()
         if t_event <= eng.t:
             return task, resume
-        copy = Copy(SRAM_IMAGE, checkpoint_buffer(0))
-        _, copy_cost, _, copy_words = eng.taskmem.copy_spec(copy)
+        if self._copy_spec is None:  # the checkpoint's image copy (the same cost into either slot)
+            self._copy_spec = eng.taskmem.copy_spec(Copy(SRAM_IMAGE, checkpoint_buffer(0)))
+        _, copy_cost, _, copy_words = self._copy_spec
         base = eng.runner.base(start, stop)
         cycles_, p_pin, words_, loads = base.cycles, base.p_pin, base.words, base.loads
         flag = eng.memory.read_word(CHECKPOINT_FLAG)
@@ -213,10 +216,10 @@ class CompiledCycles:
         req = eng.requests.req
         books = eng.books.load
         acc = self._cycle_acc
-        acc[:cycles.ACC_ACTIVE + 1] = (
-            (eng.books.output_loss.s, eng.books.output_loss.c), (books["compute"].s, books["compute"].c),
-            (books["checkpoint"].s, books["checkpoint"].c), (books["sleep"].s, books["sleep"].c),
-            (req["compute_s"][h], 0.0), (req["preserve_s"][h], 0.0), (req["off_s"][h], 0.0), (eng._active_s, 0.0))
+        self._acc_flat[:2 * (cycles.ACC_ACTIVE + 1)] = (  # (one flat list: cheaper than nested tuples)
+            eng.books.output_loss.s, eng.books.output_loss.c, books["compute"].s, books["compute"].c,
+            books["checkpoint"].s, books["checkpoint"].c, books["sleep"].s, books["sleep"].c,
+            req["compute_s"][h], 0.0, req["preserve_s"][h], 0.0, req["off_s"][h], 0.0, eng._active_s, 0.0)
         words = self._cycle_words
         words[0] = eng._words
         slot_task, slot_cycles = self._cycle_slots

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import gc
 import math
+from collections import deque
 
 import numpy as np
 import simpy
@@ -80,7 +81,7 @@ class Engine:
         self.arrival_k, self.arrival_ts = 0, math.inf
         # an idle sleep's timeout outlives a wake-up by an arrival: (event, its time [s]) of those
         # that may still be pending
-        self._idle_timeouts = []
+        self._idle_timeouts = deque()
         # arrivals while a request is in service only queue or drop; a scheduler that does not
         # listen to them (the contract's on_arrival) lets the cycle kernels run across them
         self.quiet_arrivals = scheduler_cls.on_arrival is Scheduler.on_arrival
@@ -324,8 +325,10 @@ class Engine:
     def other_event_s(self):
         """The time [s] of the next simpy event that is not the pending arrival (inf: none), or
         None when the pending events are not known to be that arrival and the idle timeout."""
-        pending = self._idle_timeouts = [(ev, ts) for ev, ts in self._idle_timeouts if not ev.processed]
-        other = min((ts for _, ts in pending), default=math.inf)
+        pending = self._idle_timeouts
+        while pending and pending[0][0].processed:
+            pending.popleft()
+        other = min((ts for ev, ts in pending if not ev.processed), default=math.inf)
         return other if self.env.peek() == min(other, self.arrival_ts) else None
 
     def _arrivals(self):
@@ -588,7 +591,10 @@ class Engine:
             saved = (self.t, self.e, self.books.cap.copy(), self.timeline.n_seg, len(self.timeline.meta))
             reason, dt = self._advance(p, t_next, self._e_off, math.inf, "idle")
             timeout = self.env.timeout(self.t - self.env.now)
-            self._idle_timeouts.append((timeout, self.env.now + (self.t - self.env.now)))
+            idle = self._idle_timeouts
+            while idle and idle[0][0].processed:  # (kept: only those that may still be pending)
+                idle.popleft()
+            idle.append((timeout, self.env.now + (self.t - self.env.now)))
             self.events += 1
             yield wake | timeout
             if reason == cap.STOP_TIME and self.t < self.horizon and not wake.triggered:

@@ -93,8 +93,8 @@ class CompiledCycles:
             ev[:] = 0
             ev_ts[0] = math.inf
             return eng.env.peek(), self._no_arrivals
-        ev[0], ev[1] = 0, eng.arrival_k
-        ev_ts[0], ev_ts[1] = eng.arrival_ts, eng.env.now
+        ev[0], (ev[1], ev_ts[0]) = 0, eng.pending_arrival()
+        ev_ts[1] = eng.env.now
         return other, eng.arrivals
 
     def _count_arrivals(self, arr_t):
@@ -104,7 +104,8 @@ class CompiledCycles:
         if self.synced:
             self.crossed = bool(self._ev[0])
             eng.events += int(self._ev[0])
-            self.taken["arrivals"] += int(self._ev[1]) - eng.arrival_k
+            n = eng.arrivals.size
+            self.taken["arrivals"] += min(int(self._ev[1]), n) - min(eng.arrival_k, n)
             #: where simpy's clock and the arrivals process are after the syncs the kernel counted
             self.sim_now, self.sim_arrival = float(self._ev_ts[1]), int(self._ev[1])
         eng._stalled = 0
@@ -232,7 +233,8 @@ class CompiledCycles:
             eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap, *eng.timeline.kernel_args(eng.min_sample_s),
             cycles_, p_pin, loads, words_, task - start, int(resume), float(eng.clock_hz),
             eng._eta_out, eng.e_threshold, eng._e_off, e_target,
-            eng.horizon, t_event, arr_t, self._ev, self._ev_ts, eng.suspends_task, copy_cost.time_s, copy_cost.power_w, int(copy_words),
+            eng.horizon, t_event, arr_t, self._ev, self._ev_ts, eng.suspends_task,
+            copy_cost.time_s, copy_cost.power_w, int(copy_words),
             eng._word_t, eng._word_p, eng.setup.platform.sleep_power_w, int(flag), 10_000_000,
             acc, words, slot_task, slot_cycles, self._cycle_scratch))
         if out.n == 0 and not out.completed:

@@ -329,7 +329,7 @@ class Engine:
         while pending and pending[0][0].processed:
             pending.popleft()
         other = min((ts for ev, ts in pending if not ev.processed), default=math.inf)
-        return other if self.env.peek() == min(other, self.arrival_ts) else None
+        return other if self.env.peek() == min(other, self.pending_arrival()[1]) else None
 
     def _arrivals(self):
         cap_q = self.setup.workload.queue_capacity
@@ -349,7 +349,15 @@ class Engine:
                 self.sched.on_arrival(self.dev)
             if self._idle_wake is not None and not self._idle_wake.triggered:
                 self._idle_wake.succeed()
-        self.arrival_k, self.arrival_ts = len(self.arrivals), math.inf
+        # (its own end event is scheduled now: pending until processed, see pending_arrival)
+        self.arrival_k, self.arrival_ts = len(self.arrivals), self.env.now
+
+    def pending_arrival(self):
+        """``(k, ts)``: the arrivals process's pending event -- arrival ``k`` at ``ts`` [s], or
+        with ``k`` = the number of arrivals its own end event -- (``ts`` = inf: none)."""
+        if self.arrival_k >= len(self.arrivals) and self._arrival_proc.processed:
+            return self.arrival_k, math.inf
+        return self.arrival_k, self.arrival_ts
 
     def _device(self):
         st = self.st
@@ -621,7 +629,7 @@ class Engine:
         found = precheck(self.setup, self.memory, self.cls, self.plan, self.boot, self.general)
         if found is None:
             self.env = simpy.Environment(initial_time=self.t)
-            self.env.process(self._arrivals())
+            self._arrival_proc = self.env.process(self._arrivals())
             self.env.process(self._guarded(self._device()))
             # the objects alive before the run (the caller's traces, tables, references) are
             # exempt from the cyclic collector while it runs: the run makes many short-lived

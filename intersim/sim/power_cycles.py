@@ -71,7 +71,9 @@ def _sync_arrivals(t, arr_t, ev, ev_ts):
     then processes, in time order, the pending arrival if due by then and every later one
     scheduled before that time (each scheduled at ``now' + (arr_t[k] - now')`` from the previous
     one's time ``now'``, or in the same step when already due; one that falls exactly on the
-    device's time was scheduled after it and stays pending), and its clock becomes that time.
+    device's time was scheduled after it and stays pending, as does the process's own end event
+    after the last arrival: ``ev[1]`` = number of arrivals, ``ev_ts[0]`` finite), and its clock
+    becomes that time.
     Arrivals only queue or drop while a request is in service; simpy does that when the engine
     catches up after the kernel: only the events, the pending arrival and the clock are kept here.
     """
@@ -84,8 +86,15 @@ def _sync_arrivals(t, arr_t, ev, ev_ts):
     k = ev[1]
     if ts <= t_dev:
         while True:
+            if k >= arr_t.size:  # the process's own end event: nothing follows it
+                ts = math.inf
+                break
             k += 1
             if k >= arr_t.size:
+                # the process ends: its event is scheduled at its last arrival's time, after the
+                # device's timeout (pending if that is the same time)
+                if ts >= t_dev:
+                    break
                 ts = math.inf
                 break
             ta = arr_t[k]

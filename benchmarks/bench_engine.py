@@ -5,9 +5,15 @@ resolution, a request every 10 s, correctness mode) under every scheduler and re
 scheduler, the wall time of the simulation (numba compilation excluded by a warm-up run;
 ``optimal``'s offline planning reported separately as ``plan_s``), the number of simpy events and
 simulated time / wall time; and the raw simpy event rate (a bare timeout loop) measured in the
-same run. Medians over ``--repeats`` runs. Ends with one JSON line.
+same run, and per scheduler ``wall_x_simpy_rate``: the wall time times that rate, i.e. the wall
+time in units of raw simpy events (a figure that moves less from machine to machine than
+seconds). Medians over ``--repeats`` runs. Ends with one JSON line.
 
-    python benchmarks/bench_engine.py [--repeats 5] [--scheduler NAME ...]
+``--dense`` runs the event-dense case of issue 17 instead (``scenarios/dense_hour.toml``: the
+cloudy solar hour, 47 uF, ``jit``, a request every 0.1 s). ``benchmarks/bench_against.py`` runs
+this script against another checkout of intersim, round-robin, and reports the ratios.
+
+    python benchmarks/bench_engine.py [--repeats 5] [--scheduler NAME ...] [--dense]
 """
 from __future__ import annotations
 
@@ -48,7 +54,10 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", default=str(REPO / "scenarios" / "bench_day.toml"))
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scheduler", action="append")
+    ap.add_argument("--dense", action="store_true", help="the event-dense hour (scenarios/dense_hour.toml)")
     args = ap.parse_args(argv)
+    if args.dense:
+        args.scenario = str(REPO / "scenarios" / "dense_hour.toml")
     sc = intersim.load_scenario(args.scenario)
     names = args.scheduler or sc.scheduler_names()
     trace, storage, platform, workload = sc.trace(), sc.storage(), sc.platform(), sc.workload()
@@ -84,11 +93,13 @@ def main(argv=None) -> int:
         run = runs[name]
         wall = statistics.median(walls[name])
         done = int((run.requests["status"] == "done").sum())
-        out[name] = {"wall_s": wall, "events": run.events, "realtime_factor": sim_s / wall}
+        out[name] = {"wall_s": wall, "events": run.events, "realtime_factor": sim_s / wall,
+                     "wall_x_simpy_rate": wall * rate, "walls_s": walls[name],
+                     "compiled_cycles": dict(run.compiled_cycles)}
         print(f"{name:>15}: wall {wall:7.3f} s (median of {args.repeats}, min {min(walls[name]):.3f}), "
-              f"{run.events:>8,d} events, {sim_s / wall:12,.0f} x real time, {done} requests done, "
-              f"verdict {run.verdict}")
-    result = {"schedulers": out, "max_wall_s": max(v["wall_s"] for v in out.values()),
+              f"= {wall * rate:,.0f} raw simpy events, {run.events:>8,d} events, {sim_s / wall:12,.0f} x real "
+              f"time, {done} requests done, verdict {run.verdict}")
+    result = {"scenario": sc.name, "schedulers": out, "max_wall_s": max(v["wall_s"] for v in out.values()),
               "plan_s": plan_s, "simpy_events_per_s": rate}
     print(json.dumps(result))
     return 0

@@ -358,10 +358,11 @@ __all__ = ["simulate", "simulate_summaries", "request_inputs", "trace_conversion
 
 def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=(), platform="msp430fr5994",
              n_requests=2, period_s=5.0, drain_s=120.0, record_timeline=False, fast_cycles=True, tasks=None,
-             deadline_s=None):
+             deadline_s=None, queue_capacity=None):
     """Simulate ``n_requests`` requests of ``network`` under ``scheduler_cls`` (its tasks lowered at
-    ``granularity``, or ``tasks`` when given, e.g. an execution design's; ``deadline_s`` [s]: the
-    requests' relative deadline, as ``[workload] deadline_s``).
+    ``granularity``, or ``tasks`` when given, e.g. an execution design's), arriving every
+    ``period_s`` [s]; ``deadline_s`` [s]: the requests' relative deadline, as ``[workload]
+    deadline_s``; ``queue_capacity`` [requests] (default ``n_requests``: none dropped).
 
     Returns ``(run, requests DataFrame)``; ``run.books`` must balance and every completed
     request's ``correct`` must be True for a correct scheduler.
@@ -371,8 +372,8 @@ def run_case(scheduler_cls, network, granularity, trace, storage, brownout_at=()
     inputs = rng.integers(-128, 128, size=(n_requests,) + tuple(shape), dtype=np.int64).astype(np.int8)
     refs = [network.run(x) for x in inputs]
     tasks = lower(network, granularity) if tasks is None else tasks
-    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s, queue_capacity=n_requests,
-                  deadline_s=deadline_s)
+    wl = Workload(period_s=period_s, duration_s=n_requests * period_s, drain_s=drain_s,
+                  queue_capacity=n_requests if queue_capacity is None else queue_capacity, deadline_s=deadline_s)
     setup = Setup(network=network, tasks=tasks, platform=get_platform(platform), storage=storage,
                   trace=trace, workload=wl, inputs=inputs, labels=None, references=refs,
                   record_timeline=record_timeline, brownout_at=tuple(brownout_at), fast_cycles=fast_cycles)

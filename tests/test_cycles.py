@@ -65,7 +65,7 @@ def test_compiled_cycles_equal_stepped_cycles(case):
         kw = dict(n_requests=3, period_s=10.0, drain_s=60.0, record_timeline=timeline)
         fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
-        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0}
+        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0, "arrivals": 0}
         assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["taken"] += fast.compiled_cycles[kernel] > 0
@@ -79,6 +79,32 @@ def test_compiled_cycles_equal_stepped_cycles(case):
     assert taken["with timeline"] >= 1, f"the {kernel} kernel never took cycles while recording a timeline"
     for name in names:
         assert taken[name] >= 1, f"the {kernel} kernel never took cycles for {name}"
+
+
+@pytest.mark.parametrize("case", sorted(KERNEL_CASES))
+def test_kernels_run_across_arrivals(case):
+    """Event-dense workloads (an arrival every 0.05-0.5 s for 12 s, a full queue dropping most):
+    the kernels run across the arrivals, and the run -- the events count included -- is the one
+    stepped in Python, where every arrival is a simpy event."""
+    names, capacitances, means_w = KERNEL_CASES[case]
+    kernel = case.split("-")[0]
+    taken = Counter()
+
+    @given(name=st.sampled_from(names), network=NETWORKS, granularity=GRANULARITIES,
+           storage=storages(capacitances), trace=traces(means_w), timeline=st.booleans(),
+           period_s=st.sampled_from([0.05, 0.13, 0.5, 1.7, 3.1]), queue=st.integers(1, 4))
+    def prop(name, network, granularity, storage, trace, timeline, period_s, queue):
+        kw = dict(n_requests=int(12.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=timeline,
+                  queue_capacity=queue)
+        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
+        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
+        assert_same_run(fast, slow)
+        taken["examples"] += 1
+        taken["across"] += fast.compiled_cycles[kernel] > 0 and fast.compiled_cycles["arrivals"] > 0
+
+    prop()
+    n = taken["examples"]
+    assert taken["across"] >= 0.15 * n, f"the {kernel} kernel ran across arrivals in {taken['across']}/{n} examples"
 
 
 def _small_case():
@@ -148,3 +174,58 @@ def test_fsum_is_math_fsum(values):
     expected = math.fsum(values)
     assert cycles._fsum(x, x.size, scratch) == expected
     assert cycles._fsum.py_func(x, x.size, scratch) == expected
+
+
+def test_sync_arrivals_is_simpys_arrivals_process():
+    """``_sync_arrivals`` (what the kernels count in place of the engine's syncs) against simpy
+    itself running the engine's arrivals process and a device that syncs at given times as
+    ``Engine._sync`` does: after every sync the same events counted, the same arrival pending and
+    the same simpy clock -- with syncs exactly at arrival times, repeated syncs (actions taking no
+    time), arrivals at the same time and times whose differences round (0.1 s steps)."""
+    import simpy
+
+    rng = np.random.default_rng(17)
+    checked = 0
+    for _ in range(300):
+        t0 = float(rng.choice([0.0, 0.3, 1 / 3, 1234.5]))
+        gaps = rng.choice([0.0, 0.1, 0.2, 0.7, 1 / 3], size=int(rng.integers(1, 30)))
+        arr = t0 + np.cumsum(gaps)
+        if rng.random() < 0.5:
+            arr = np.round(arr, 1)
+        arr = np.maximum.accumulate(arr)
+        picks = np.concatenate([rng.choice(arr, size=10), t0 + rng.uniform(0.0, arr[-1] - t0 + 1.0, 15),
+                                t0 + 0.1 * rng.integers(0, 40, 10)])
+        syncs = np.sort(np.repeat(picks, rng.integers(1, 3, picks.size)))
+        syncs = syncs[syncs >= t0]
+        env = simpy.Environment(initial_time=t0)
+        state = {"k": 0, "ts": math.inf}
+        seen = []
+
+        def arrivals():
+            for k, ta in enumerate(arr):
+                if ta > env.now:
+                    state["k"], state["ts"] = k, env.now + (ta - env.now)
+                    yield env.timeout(ta - env.now)
+            state["k"], state["ts"] = arr.size, env.now  # its end event, as Engine.pending_arrival
+
+        def device():
+            ended = state["k"] >= arr.size and proc.processed
+            start = (state["k"], math.inf if ended else state["ts"], env.now)
+            events = 0
+            for t in syncs:
+                if env.peek() <= t:
+                    events += 1
+                    yield env.timeout(t - env.now if t > env.now else 0)
+                seen.append((events, state["k"], env.now))
+            seen.insert(0, start)
+
+        proc = env.process(arrivals())
+        env.process(device())
+        env.run()
+        (k0, ts0, now0), real = seen[0], seen[1:]
+        ev, ev_ts = np.array([0, k0], np.int64), np.array([ts0, now0])
+        for t, (events, k, now) in zip(syncs, real):
+            cycles._sync_arrivals.py_func(float(t), arr, ev, ev_ts)
+            assert (int(ev[0]), int(ev[1]), float(ev_ts[1])) == (events, k, now)
+            checked += 1
+    assert checked > 5000

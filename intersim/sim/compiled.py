@@ -59,14 +59,56 @@ class CompiledCycles:
         self.eng = eng
         self.replays_boots = replays_boots
         #: power cycles taken by the kernels, by kind -- a diagnostic: the results are the same without
-        self.taken = {"checkpoint": 0, "boot": 0}
+        #: ("arrivals": the arrivals they ran across)
+        self.taken = {"checkpoint": 0, "boot": 0, "arrivals": 0}
         self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
         self._cycle_acc = np.zeros((cycles.N_ACC, 2))
+        self._acc_flat = self._cycle_acc.reshape(-1)  # a view
+        self._copy_spec = None
         self._cycle_words = np.zeros(1, np.int64)
         self._cycle_slots = np.zeros((2, 2), np.int64)  # rows: task, cycles of each slot's last checkpoint
         self._cycle_scratch = np.zeros(len(eng.setup.tasks) + 64)
         self._sleep_targets = {}    # until_v -> its energy [J]
+        #: the last fast_checkpoints call counted the syncs itself (it ran across arrivals) ...
+        self.synced = False
+        #: ... and some of them found an arrival due (simpy has to catch up)
+        self.crossed = False
+        self._ev = np.zeros(2, np.int64)    # (events counted, index of the pending arrival)
+        self._ev_ts = np.zeros(2)           # its event time [s]; simpy's clock [s]
+        self._no_arrivals = np.zeros(0)
+
+    def _arrival_args(self):
+        """``(t_event, arrival times)`` for a cycle kernel: arrivals only queue or drop while a
+        request is in service, so with a scheduler that does not listen to them (the contract's
+        ``on_arrival``) the kernel runs across them up to the next other simpy event ``t_event``
+        [s], counting the events the Python path's syncs would schedule
+        (:func:`~intersim.sim.power_cycles._sync_arrivals`); otherwise it stops before the next
+        event of any kind (no arrival times)."""
+        eng = self.eng
+        self.synced = self.crossed = False
+        other = eng.other_event_s() if eng.quiet_arrivals else None
+        ev, ev_ts = self._ev, self._ev_ts
+        if other is None:
+            ev[:] = 0
+            ev_ts[0] = math.inf
+            return eng.env.peek(), self._no_arrivals
+        ev[0], (ev[1], ev_ts[0]) = 0, eng.pending_arrival()
+        ev_ts[1] = eng.env.now
+        return other, eng.arrivals
+
+    def _count_arrivals(self, arr_t):
+        """After a kernel call that took cycles: the events it counted, the arrivals it ran across."""
+        eng = self.eng
+        self.synced = arr_t is eng.arrivals
+        if self.synced:
+            self.crossed = bool(self._ev[0])
+            eng.events += int(self._ev[0])
+            n = eng.arrivals.size
+            self.taken["arrivals"] += min(int(self._ev[1]), n) - min(eng.arrival_k, n)
+            #: where simpy's clock and the arrivals process are after the syncs the kernel counted
+            self.sim_now, self.sim_arrival = float(self._ev_ts[1]), int(self._ev[1])
+        eng._stalled = 0
 
     def replay_boots(self, actions):
         """After a brown-out inside a run: if the boot that just ended was sleeps then that run,
@@ -76,6 +118,7 @@ class CompiledCycles:
         their effects: books, counts, the request's times, and the memory of the cycle that got
         furthest (its writes contain every other's, with the same values)."""
         eng = self.eng
+        self.synced = self.crossed = False
         run = actions[-1]
         if (eng.general or eng.e_threshold is not None or eng.requests.head is None or eng._state != "compute"
                 or not isinstance(run, (RunTasks, RunTask))
@@ -83,7 +126,7 @@ class CompiledCycles:
             return
         first, stop = (run.index, run.index + 1) if isinstance(run, RunTask) else (run.start, run.stop)
         resume = run.resume_cycles
-        t_event = eng.env.peek()
+        t_event, arr_t = self._arrival_args()
         if t_event <= eng.t or not self.hazard_free(first, stop):
             return
         base = eng.runner.base(first, stop)
@@ -115,10 +158,12 @@ class CompiledCycles:
             eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap, *eng.timeline.kernel_args(eng.min_sample_s),
             eng.st.e_on_j, eng._e_off, eng._eta_out, boot_pin, eng.boot.time_s,
             eng.setup.platform.sleep_power_w, targets, loads, p_pin, dur, words, e_prefix, int(resume),
-            float(eng.clock_hz), eng.horizon, t_event, float(eng.requests.req["service_s"][h]), 10_000_000,
+            float(eng.clock_hz), eng.horizon, t_event, arr_t, self._ev, self._ev_ts,
+            float(eng.requests.req["service_s"][h]), 10_000_000,
             acc, counts, seg_end)
         if n == 0:
             return
+        self._count_arrivals(arr_t)
         self.taken["boot"] += n
         eng.t, eng.e, eng.timeline.n_seg = t, e, n_seg
         if n_meta:
@@ -154,15 +199,17 @@ class CompiledCycles:
         completed, the two slots and the flag). Returns the position ``(task, cycles)`` the next
         cycle starts from."""
         eng = self.eng
+        self.synced = self.crossed = False
         if (eng.ideal or eng.general or eng.books.pending or eng.requests.head is None
                 or eng._inject_s is not None or eng._inject_words is not None
                 or eng.e_threshold <= eng._e_off):
             return task, resume
-        t_event = eng.env.peek()
+        t_event, arr_t = self._arrival_args()
         if t_event <= eng.t:
             return task, resume
-        copy = Copy(SRAM_IMAGE, checkpoint_buffer(0))
-        _, copy_cost, _, copy_words = eng.taskmem.copy_spec(copy)
+        if self._copy_spec is None:  # the checkpoint's image copy (the same cost into either slot)
+            self._copy_spec = eng.taskmem.copy_spec(Copy(SRAM_IMAGE, checkpoint_buffer(0)))
+        _, copy_cost, _, copy_words = self._copy_spec
         base = eng.runner.base(start, stop)
         cycles_, p_pin, words_, loads = base.cycles, base.p_pin, base.words, base.loads
         flag = eng.memory.read_word(CHECKPOINT_FLAG)
@@ -170,10 +217,10 @@ class CompiledCycles:
         req = eng.requests.req
         books = eng.books.load
         acc = self._cycle_acc
-        acc[:cycles.ACC_ACTIVE + 1] = (
-            (eng.books.output_loss.s, eng.books.output_loss.c), (books["compute"].s, books["compute"].c),
-            (books["checkpoint"].s, books["checkpoint"].c), (books["sleep"].s, books["sleep"].c),
-            (req["compute_s"][h], 0.0), (req["preserve_s"][h], 0.0), (req["off_s"][h], 0.0), (eng._active_s, 0.0))
+        self._acc_flat[:2 * (cycles.ACC_ACTIVE + 1)] = (  # (one flat list: cheaper than nested tuples)
+            eng.books.output_loss.s, eng.books.output_loss.c, books["compute"].s, books["compute"].c,
+            books["checkpoint"].s, books["checkpoint"].c, books["sleep"].s, books["sleep"].c,
+            req["compute_s"][h], 0.0, req["preserve_s"][h], 0.0, req["off_s"][h], 0.0, eng._active_s, 0.0)
         words = self._cycle_words
         words[0] = eng._words
         slot_task, slot_cycles = self._cycle_slots
@@ -186,11 +233,13 @@ class CompiledCycles:
             eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap, *eng.timeline.kernel_args(eng.min_sample_s),
             cycles_, p_pin, loads, words_, task - start, int(resume), float(eng.clock_hz),
             eng._eta_out, eng.e_threshold, eng._e_off, e_target,
-            eng.horizon, t_event, eng.suspends_task, copy_cost.time_s, copy_cost.power_w, int(copy_words),
+            eng.horizon, t_event, arr_t, self._ev, self._ev_ts, eng.suspends_task,
+            copy_cost.time_s, copy_cost.power_w, int(copy_words),
             eng._word_t, eng._word_p, eng.setup.platform.sleep_power_w, int(flag), 10_000_000,
             acc, words, slot_task, slot_cycles, self._cycle_scratch))
         if out.n == 0 and not out.completed:
             return task, resume
+        self._count_arrivals(arr_t)
         self.taken["checkpoint"] += out.n
         self._write_back(out, n_seg0, p_pin, copy_cost)
         return self._apply_memory(out, start, stop, task)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import gc
 import math
+from collections import deque
 
 import numpy as np
 import simpy
@@ -21,7 +22,7 @@ from ..hw.cost import transfer_cost
 from ..hw.memory import NVM, Memory, cycles_for_words, words_done
 from ..sched.contract import (
     CHECKPOINT_FLAG, DONE_SEQ_WORD, INPUT_BUFFER, REQUEST_SEQ_WORD, CheckpointedRun, Copy, Done, Idle, ReadVoltage,
-    PowerOff, RunTask, RunTasks, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
+    PowerOff, RunTask, RunTasks, Scheduler, Sleep, WriteWords, boot_cost_for, hibernus_checkpoint, tensor_buffer,
 )
 from ..nn.tasks import price
 from .task_runs import TaskRunner
@@ -77,6 +78,14 @@ class Engine:
         self._trace_arrays()
         self.arrivals = setup.workload.arrival_times()
         self._arrival_list = self.arrivals.tolist()
+        # the arrivals process: the index of its pending arrival and that event's time [s] (inf: none)
+        self.arrival_k, self.arrival_ts = 0, math.inf
+        # an idle sleep's timeout outlives a wake-up by an arrival: (event, its time [s]) of those
+        # that may still be pending
+        self._idle_timeouts = deque()
+        # arrivals while a request is in service only queue or drop; a scheduler that does not
+        # listen to them (the contract's on_arrival) lets the cycle kernels run across them
+        self.quiet_arrivals = scheduler_cls.on_arrival is Scheduler.on_arrival
         self.horizon = setup.workload.horizon_s()
         self.requests = RequestLog(self.arrivals, setup.inputs, setup.references, self.memory,
                                    answer_heads(setup.network, setup.inputs, setup.references),
@@ -299,10 +308,37 @@ class Engine:
         self.events += 1
         yield self.env.timeout(0)
 
+    def _catch_up(self):
+        """After a kernel that ran across arrivals: bring simpy where the Python path's syncs
+        would have left it -- its clock at the last of them (``compiled.sim_now``, exactly), the
+        arrivals up to ``compiled.sim_arrival`` queued or dropped. The kernel counted those syncs'
+        events; these are not counted."""
+        env, target = self.env, self.compiled.sim_now
+        delay = target - env.now
+        while env.now + delay < target:  # the delay that lands exactly on the target
+            delay = math.nextafter(delay, math.inf)
+        while delay > 0 and env.now + delay > target:
+            delay = math.nextafter(delay, -math.inf)
+        yield env.timeout(delay)
+        # an arrival due exactly then that the syncs processed but simpy scheduled after this
+        # timeout: one more step at the same time
+        while self.arrival_k < self.compiled.sim_arrival and env.peek() <= env.now:
+            yield env.timeout(0)
+
+    def other_event_s(self):
+        """The time [s] of the next simpy event that is not the pending arrival (inf: none), or
+        None when the pending events are not known to be that arrival and the idle timeout."""
+        pending = self._idle_timeouts
+        while pending and pending[0][0].processed:
+            pending.popleft()
+        other = min((ts for ev, ts in pending if not ev.processed), default=math.inf)
+        return other if self.env.peek() == min(other, self.pending_arrival()[1]) else None
+
     def _arrivals(self):
         cap_q = self.setup.workload.queue_capacity
         for k, ta in enumerate(self.arrivals):
             if ta > self.env.now:
+                self.arrival_k, self.arrival_ts = k, self.env.now + (ta - self.env.now)
                 yield self.env.timeout(ta - self.env.now)
             in_system = len(self.requests.queue) + (self.requests.head is not None)
             if in_system >= cap_q:
@@ -316,6 +352,15 @@ class Engine:
                 self.sched.on_arrival(self.dev)
             if self._idle_wake is not None and not self._idle_wake.triggered:
                 self._idle_wake.succeed()
+        # (its own end event is scheduled now: pending until processed, see pending_arrival)
+        self.arrival_k, self.arrival_ts = len(self.arrivals), self.env.now
+
+    def pending_arrival(self):
+        """``(k, ts)``: the arrivals process's pending event -- arrival ``k`` at ``ts`` [s], or
+        with ``k`` = the number of arrivals its own end event -- (``ts`` = inf: none)."""
+        if self.arrival_k >= len(self.arrivals) and self._arrival_proc.processed:
+            return self.arrival_k, math.inf
+        return self.arrival_k, self.arrival_ts
 
     def _device(self):
         st = self.st
@@ -363,6 +408,8 @@ class Engine:
                     self._brownout()
                     if self.compiled.replays_boots:
                         self.compiled.replay_boots(boot_actions)
+                        if self.compiled.crossed:  # it ran across arrivals: simpy queues them now
+                            yield from self._catch_up()
                     break
 
     def _arm_injection(self, k):
@@ -500,8 +547,11 @@ class Engine:
             if (armed and self.fast_cycles
                     and self.e - self.runner.base(first, stop).e_pin_run / self._eta_out <= self.e_threshold):
                 first, resume = self.compiled.fast_checkpoints(action.start, stop, first, resume, action.until_v)
+                if self.compiled.crossed:  # it ran across arrivals: simpy queues them now
+                    yield from self._catch_up()
                 if first == stop:  # the kernel completed the run
-                    yield from self._sync()
+                    if not self.compiled.synced:  # (else the kernel counted the run's sync)
+                        yield from self._sync()
                     return True, armed
             ok, armed, fired = yield from self.runner.run(first, stop, resume, armed)
             if not ok or fired is None:
@@ -552,6 +602,10 @@ class Engine:
             saved = (self.t, self.e, self.books.cap.copy(), self.timeline.n_seg, len(self.timeline.meta))
             reason, dt = self._advance(p, t_next, self._e_off, math.inf, "idle")
             timeout = self.env.timeout(self.t - self.env.now)
+            idle = self._idle_timeouts
+            while idle and idle[0][0].processed:  # (kept: only those that may still be pending)
+                idle.popleft()
+            idle.append((timeout, self.env.now + (self.t - self.env.now)))
             self.events += 1
             yield wake | timeout
             if reason == cap.STOP_TIME and self.t < self.horizon and not wake.triggered:
@@ -578,7 +632,7 @@ class Engine:
         found = precheck(self.setup, self.memory, self.cls, self.plan, self.boot, self.general)
         if found is None:
             self.env = simpy.Environment(initial_time=self.t)
-            self.env.process(self._arrivals())
+            self._arrival_proc = self.env.process(self._arrivals())
             self.env.process(self._guarded(self._device()))
             # the objects alive before the run (the caller's traces, tables, references) are
             # exempt from the cyclic collector while it runs: the run makes many short-lived

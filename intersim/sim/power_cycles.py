@@ -61,6 +61,53 @@ def _regulator_loss(acc, x, eta_out):
 
 
 @njit(cache=True)
+def _sync_arrivals(t, arr_t, ev, ev_ts):
+    """The engine's ``_sync`` at the end of an action at ``t`` [s], against the arrivals process
+    alone. State: ``ev`` = (events counted, index into ``arr_t`` [s] of the pending arrival),
+    ``ev_ts`` = (that arrival's event time [s], inf: none; simpy's clock [s]).
+
+    The sync schedules a simpy event (counted) if the pending arrival is due by ``t``: a timeout
+    to ``now + (t - now)`` (simpy's own float arithmetic; ``now`` if ``t`` is not later). simpy
+    then processes, in time order, the pending arrival if due by then and every later one
+    scheduled before that time (each scheduled at ``now' + (arr_t[k] - now')`` from the previous
+    one's time ``now'``, or in the same step when already due; one that falls exactly on the
+    device's time was scheduled after it and stays pending, as does the process's own end event
+    after the last arrival: ``ev[1]`` = number of arrivals, ``ev_ts[0]`` finite), and its clock
+    becomes that time.
+    Arrivals only queue or drop while a request is in service; simpy does that when the engine
+    catches up after the kernel: only the events, the pending arrival and the clock are kept here.
+    """
+    ts = ev_ts[0]
+    if ts > t:
+        return
+    ev[0] += 1
+    now = ev_ts[1]
+    t_dev = now + (t - now) if t > now else now
+    k = ev[1]
+    if ts <= t_dev:
+        while True:
+            if k >= arr_t.size:  # the process's own end event: nothing follows it
+                ts = math.inf
+                break
+            k += 1
+            if k >= arr_t.size:
+                # the process ends: its event is scheduled at its last arrival's time, after the
+                # device's timeout (pending if that is the same time)
+                if ts >= t_dev:
+                    break
+                ts = math.inf
+                break
+            ta = arr_t[k]
+            if ta > ts:
+                ts = ts + (ta - ts)
+                if ts >= t_dev:
+                    break
+    ev[1] = k
+    ev_ts[0] = ts
+    ev_ts[1] = t_dev
+
+
+@njit(cache=True)
 def _note(meta, n_meta, record, n_seg, code):
     """Record that the action ``code`` ended at segment count ``n_seg`` (if ``record``); returns the
     record count."""
@@ -130,7 +177,7 @@ def _fsum(x, n, partials):
 def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                        t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
                        task_cycles, pin_w, loads_w, task_words, i, resume, clock_hz, eta_out,
-                       e_threshold, e_off, e_target, horizon_s, t_event, suspend,
+                       e_threshold, e_off, e_target, horizon_s, t_event, arr_t, ev, ev_ts, suspend,
                        copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
                        flag, max_cycles, acc, words, slot_task, slot_cycles, scratch):
     """Normal ``jit`` cycles of a run of tasks (``task_cycles``, pin powers ``pin_w``, capacitor
@@ -139,8 +186,10 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     fires inside one (``suspend``: the task is suspended there, as ``jit``; else it finishes
     first, as ``jit-task``); the checkpoint (image copy, four header words, the flag word: the commit)
     completes; the sleep reaches ``e_target``; everything ends before ``t_event`` [s] (the next
-    simpy event). A cycle in which the run completes ends the call there (the completed tasks'
-    pin energy ``x_done`` [J] over ``t_done`` [s] is returned: the engine keeps it pending). The
+    simpy event other than an arrival; arrivals ``arr_t`` [s] are crossed, their events counted as
+    the engine's syncs would count them: :func:`_sync_arrivals`, state ``ev``, ``ev_ts``). A cycle
+    in which the run completes ends the call there (the completed tasks' pin energy ``x_done``
+    [J] over ``t_done`` [s] is returned: the engine keeps it pending). The
     first cycle that would go otherwise (a brown-out, the horizon, the event) is rolled back and
     not taken.
 
@@ -154,6 +203,8 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     """
     books_save = books.copy()
     acc_save = acc.copy()
+    ev_save = ev.copy()
+    ev_ts_save = ev_ts.copy()
     n = task_cycles.size
     record = seg_t0.size > 0
     n_meta = 0
@@ -176,6 +227,8 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 return t, e, done, i, r, flag, False, 0.0, 0.0, n_seg, n_meta
         books_save[:] = books
         acc_save[:] = acc
+        ev_save[:] = ev
+        ev_ts_save[:] = ev_ts
         ok = False
         # 1. the run from (i, r), the comparator armed, as RunTasks advances it
         t0 = t
@@ -215,6 +268,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             _regulator_loss(acc, x_done, eta_out)
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
+            _sync_arrivals(t, arr_t, ev, ev_ts)
             return t, e, done, n, 0, flag, True, x_done, t_done, n_seg, n_meta
         if reason == STOP_LOW:
             k = j - i
@@ -261,6 +315,8 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     _regulator_loss(acc, x_rest, eta_out)
                     j += 1
                     c = 0
+            if ok:
+                _sync_arrivals(t, arr_t, ev, ev_ts)  # the run's sync (RunTasks stopped by the comparator)
             # 2.-4. the checkpoint: image, header, flag (each a load that must complete)
             for m in range(3 if ok else 0):
                 if m == 0:
@@ -280,6 +336,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     ok = False
                     break
                 n_meta = _note(meta, n_meta, record, n_seg, CODE_COPY - m)
+                _sync_arrivals(t, arr_t, ev, ev_ts)
                 acc[ACC_ACTIVE, 0] += dt
                 words[0] += _load_words(nw, dt, dur)
                 x = p * dt
@@ -310,6 +367,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                     ok = False
                 else:
                     n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
+                    _sync_arrivals(t, arr_t, ev, ev_ts)
                     x = sleep_pin_w * dt
                     _regulator_loss(acc, x, eta_out)
                     _book(acc, ACC_SLEEP, x)
@@ -318,6 +376,8 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             books[:] = books_save
             acc[:] = acc_save
             words[0] = words_save
+            ev[:] = ev_save
+            ev_ts[:] = ev_ts_save
             return t_save, e_save, done, i, r, flag, False, 0.0, 0.0, n_seg_save, n_meta_save
         s = 1 - (flag & 1) if flag != 0 else 0
         epoch = ((flag >> 1) + 1) & 0x7FFF
@@ -339,13 +399,15 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                  t, e, books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
                  e_on, e_off, eta_out, boot_pin_w, boot_time_s, sleep_pin_w, sleep_targets,
                  loads_w, pin_w, durations_s, task_words, e_prefix, resume, clock_hz,
-                 horizon_s, t_event, service_s, max_cycles, acc, counts, seg_end):
+                 horizon_s, t_event, arr_t, ev, ev_ts, service_s, max_cycles, acc, counts, seg_end):
     """Brown-out cycles that repeat one boot: off until ``e_on``; the boot (``boot_pin_w`` for
     ``boot_time_s``); sleeps to each of ``sleep_targets`` [J]; the run of tasks (pin powers
     ``pin_w``, ``durations_s`` and NVM words ``task_words`` with the first task's ``resume`` [cycles]
     already taken off) cut by
-    a brown-out at ``e_off``; everything before ``t_event`` [s]. The first cycle that would go
-    otherwise (the run completes, a brown-out elsewhere, the horizon, the event) is rolled back.
+    a brown-out at ``e_off``; everything before ``t_event`` [s] (the next simpy event other than an
+    arrival; arrivals ``arr_t`` are crossed and their events counted, ``ev`` and ``ev_ts`` as in
+    :func:`_checkpoint_cycles`). The first cycle that would go otherwise (the run completes, a
+    brown-out elsewhere, the horizon, the event) is rolled back.
 
     ``e_prefix[k]`` is the pin energy of the first ``k`` tasks as the engine sums it
     (``math.fsum``). Updates ``books``, ``acc`` and ``counts`` in place (the furthest cut is
@@ -355,6 +417,8 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     books_save = books.copy()
     acc_save = acc.copy()
     counts_save = counts.copy()
+    ev_save = ev.copy()
+    ev_ts_save = ev_ts.copy()
     n = loads_w.size
     record = seg_t0.size > 0
     n_meta = 0
@@ -366,6 +430,8 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         books_save[:] = books
         acc_save[:] = acc
         counts_save[:] = counts
+        ev_save[:] = ev
+        ev_ts_save[:] = ev_ts
         ok = False
         # off until V_on
         t_start = t
@@ -373,6 +439,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                        t, e, horizon_s, 0.0, -1.0, e_on, books,
                                        seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
         n_meta = _note(meta, n_meta, record, n_seg, CODE_OFF)
+        _sync_arrivals(t, arr_t, ev, ev_ts)
         if reason == STOP_HIGH:
             acc[ACC_REQ_OFF, 0] += t - (t_start if t_start > service_s else service_s)
             # the boot: a load that must complete
@@ -384,6 +451,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                            seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
             dt = t - t_start
             n_meta = _note(meta, n_meta, record, n_seg, CODE_BOOT)
+            _sync_arrivals(t, arr_t, ev, ev_ts)
             if reason == STOP_TIME and t_target <= horizon_s:
                 ok = True
                 acc[ACC_ACTIVE, 0] = 0.0
@@ -401,6 +469,7 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                                                books, seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
                 dt = t - t_start
                 n_meta = _note(meta, n_meta, record, n_seg, CODE_SLEEP)
+                _sync_arrivals(t, arr_t, ev, ev_ts)
                 x = sleep_pin_w * dt
                 _regulator_loss(acc, x, eta_out)
                 _book(acc, ACC_SLEEP, x)
@@ -461,12 +530,15 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 if dt_cut > 0:
                     _book(acc, ACC_REEXECUTION, x_cut)
                     acc[ACC_REQ_REEXEC, 0] += dt_cut
+                _sync_arrivals(t, arr_t, ev, ev_ts)  # the run's sync at the brown-out
                 if t >= t_event:
                     ok = False
         if not ok:
             books[:] = books_save
             acc[:] = acc_save
             counts[:] = counts_save
+            ev[:] = ev_save
+            ev_ts[:] = ev_ts_save
             return t_save, e_save, done, n_seg_save, n_meta_save
         done += 1
     return t, e, done, n_seg, n_meta
@@ -483,11 +555,13 @@ def warm():
     _checkpoint_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
                        0.0, 5e-5, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
                        np.full(1, 1000, np.int64), one, one, one, 0, 0, 1e6, 0.9, 4e-5, 2e-5, 6e-5, 1.0, 1.0,
+                       np.zeros(0), np.zeros(2, np.int64), np.array([np.inf, 0.0]),
                        True, 1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
                        np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64),
                        np.zeros(65))
     _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
                  0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
                  4.5e-4, 2.4e-4, 0.9, 1e-3, 1e-3, 1e-6, z, one, one, one,
-                 np.ones(1), np.zeros(2), 0, 1e6, 1.0, 1.0, 0.0, 2,
+                 np.ones(1), np.zeros(2), 0, 1e6, 1.0, 1.0, np.zeros(0), np.zeros(2, np.int64), np.array([np.inf, 0.0]),
+                 0.0, 2,
                  np.zeros((N_ACC, 2)), np.full(N_CNT, -1, np.int64), np.zeros(1, np.int64))

@@ -24,7 +24,7 @@ reports whether each case's summary row is bit-identical under both. Ends with o
 ``{"cases": {NAME: {"optimal_s", "jit_s", "ratio"}}, "max_ratio"}`` (this code's figures).
 
     python benchmarks/bench_optimal.py [--repeats 3] [--case NAME ...] [--baseline DIR]
-                                       [--timeout S] [--list]
+                                       [--code DIR] [--timeout S] [--list]
 
 Targets (issue 17): ``ratio <= 3`` on ``default``, ``<= 10`` on every case.
 """
@@ -144,6 +144,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", help="a case name (repeatable); default: every case")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--code", default=str(REPO), help="the code to time (default: this repository)")
     ap.add_argument("--baseline", help="also time the code of this directory (alternating)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="per run [s]; beyond it the run "
                     "counts as this long (a lower bound, marked '>')")
@@ -163,7 +164,9 @@ def main(argv=None) -> int:
         print(f"skipped {file}: {why}")
     if args.list:
         return 0
-    versions = {"new": REPO} if not args.baseline else {"new": REPO, "base": Path(args.baseline).resolve()}
+    versions = {"new": Path(args.code).resolve()}
+    if args.baseline:
+        versions["base"] = Path(args.baseline).resolve()
     rates = [simpy_event_rate()]
     runs = {(v, c, s): [] for v in versions for c in names for s in SCHEDULERS}
     rows, inapplicable = {}, {}

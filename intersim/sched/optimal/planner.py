@@ -41,7 +41,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     Returns a dict: ``t_done_s`` [s] (inf: nothing completes before the horizon), ``path`` (list
     of ``(op, c, failures, boots)``), ``exact`` (True: proven the minimum over the class),
     ``expanded`` (nodes), ``lower_bound_s`` [s], ``members`` (name -> t_done_s [s] of each member
-    policy from the same state), ``steps`` (kernel calls of each stage), ``origin``
+    policy from the same state; ``restart``'s only where it is no later than the other members'
+    best or none of them completes: it is cut there), ``steps`` (kernel calls of each stage), ``origin``
     ``(t, e, i, c, restore)``, ``start`` (the decision state after the restore) and
     ``prefix_boots`` (boots after a brown-out in that restore).
     """
@@ -67,19 +68,31 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     left = max_failures - failures0
     steps = out["steps"] = {}
     s0 = model.steps
-    # 1. the members, followed in the model: the incumbent
+    # 1. the members, followed in the model: the incumbent. restart first, up to its first
+    # brown-out: if it completes there, every policy runs each remaining task and the finish at
+    # least once, so running them straight through is the minimum; nothing to search
+    rules = member_policies(model)
+    start = (t, e, i, c, False)
+    t_m, path = follow(model, start, rules.pop("restart"), 0)
+    if t_m < math.inf:
+        steps["members"] = model.steps - s0
+        out["members"]["restart"] = t_m
+        out.update(t_done_s=t_m, path=path, lower_bound_s=t_m)
+        return out
     best_t, best_path = math.inf, []
-    for name, rule in member_policies(model).items():
-        t_m, path = follow(model, (t, e, i, c, False), rule, left)
+    for name, rule in rules.items():
+        t_m, path = follow(model, start, rule, left)
         out["members"][name] = t_m
         if t_m < best_t:
             best_t, best_path = t_m, path
-        if name == "restart" and t_m < math.inf and all(op == CONT and f == 0 for op, _, f, _ in path):
-            # every policy runs each remaining task and the finish at least once: running them
-            # straight through with no brown-out is the minimum; nothing to search
-            steps["members"] = model.steps - s0
-            out.update(t_done_s=t_m, path=path, lower_bound_s=t_m)
-            return out
+    # then restart in full, cut at the others' best: it is the incumbent only if it completes
+    # no later (as the first member, it wins a tie); its time is recorded only then
+    t_m, path = follow(model, start, restart_policy(model), left, best_t)
+    if t_m <= best_t and t_m < math.inf:
+        out["members"]["restart"] = t_m
+        best_t, best_path = t_m, path
+    elif best_t == math.inf:
+        out["members"]["restart"] = math.inf
     steps["members"], s0 = model.steps - s0, model.steps
     # 2. fortified rollout of the members: never worse than the incumbent, usually much better
     best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget)

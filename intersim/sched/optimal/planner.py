@@ -3,7 +3,7 @@ the fortified rollout beyond it; exhaustive enumeration for small instances (tes
 from __future__ import annotations
 import heapq
 import math
-from .bounds import OK, BROWN, DEAD, CONT
+from .bounds import OK, BROWN, DEAD
 from .model import _apply, _successors
 from .policies import follow, restart_policy, online_policy, static_sram_policy, JitTaskRule
 

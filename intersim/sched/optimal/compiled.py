@@ -126,22 +126,30 @@ def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_b
         return math.inf, best_path, True, 0, math.inf, members, steps, (t, e, i, c), (pb0, pnb), boots
     left = max_failures - failures0
     s0 = cnt[0]
+    # restart (kinds[0]) first, up to its first brown-out; then the others, each cut at the best
+    # so far; then restart in full, cut at their best (planner.plan_request)
+    path = new_path()
+    t_m = k_follow(F, I, tt, tp, cnt, boots, RESTART, t, e, i, c, False, 0.0, math.inf, math.inf, path)
+    if t_m < math.inf:
+        members[0] = t_m
+        steps[0] = cnt[0] - s0
+        return t_m, path, True, 0, t_m, members, steps, (t, e, i, c), (pb0, pnb), boots
     best_t = math.inf
-    for m in range(kinds.size):
+    for m in range(1, kinds.size):
         path = new_path()
-        t_m = k_follow(F, I, tt, tp, cnt, boots, kinds[m], t, e, i, c, False, left, math.inf, math.inf, path)
+        t_m = k_follow(F, I, tt, tp, cnt, boots, kinds[m], t, e, i, c, False, left, best_t, math.inf, path)
         if cnt[1]:
             return math.nan, best_path, False, 0, lb, members, steps, (t, e, i, c), (pb0, pnb), boots
-        members[m] = t_m
+        if t_m < best_t or best_t == math.inf:
+            members[m] = t_m
         if t_m < best_t:
             best_t, best_path = t_m, path
-        if kinds[m] == RESTART and t_m < math.inf:
-            straight = True
-            for step in path:
-                straight = straight and step[0] == K_CONT and step[2] == 0
-            if straight:
-                steps[0] = cnt[0] - s0
-                return t_m, path, True, 0, t_m, members, steps, (t, e, i, c), (pb0, pnb), boots
+    path = new_path()
+    t_m = k_follow(F, I, tt, tp, cnt, boots, RESTART, t, e, i, c, False, left, best_t, math.inf, path)
+    if t_m <= best_t:
+        members[0] = t_m
+        if t_m < math.inf:
+            best_t, best_path = t_m, path
     steps[0], s0 = cnt[0] - s0, cnt[0]
     best_t, best_path = _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, left, rollout_budget)
     if cnt[1]:

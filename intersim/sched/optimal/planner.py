@@ -3,7 +3,7 @@ the fortified rollout beyond it; exhaustive enumeration for small instances (tes
 from __future__ import annotations
 import heapq
 import math
-from .bounds import OK, BROWN, DEAD, CONT
+from .bounds import OK, BROWN, DEAD
 from .model import _apply, _successors
 from .policies import follow, restart_policy, online_policy, static_sram_policy, JitTaskRule
 
@@ -41,7 +41,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     Returns a dict: ``t_done_s`` [s] (inf: nothing completes before the horizon), ``path`` (list
     of ``(op, c, failures, boots)``), ``exact`` (True: proven the minimum over the class),
     ``expanded`` (nodes), ``lower_bound_s`` [s], ``members`` (name -> t_done_s [s] of each member
-    policy from the same state), ``steps`` (kernel calls of each stage), ``origin``
+    policy from the same state, where it is not cut: a member is cut at the best of those before
+    it -- restart counts as the last, winning ties), ``steps`` (kernel calls of each stage), ``origin``
     ``(t, e, i, c, restore)``, ``start`` (the decision state after the restore) and
     ``prefix_boots`` (boots after a brown-out in that restore).
     """
@@ -67,19 +68,34 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     left = max_failures - failures0
     steps = out["steps"] = {}
     s0 = model.steps
-    # 1. the members, followed in the model: the incumbent
+    # 1. the members, followed in the model: the incumbent. restart first, up to its first
+    # brown-out: if it completes there, every policy runs each remaining task and the finish at
+    # least once, so running them straight through is the minimum; nothing to search. Then the
+    # others in their order, each cut at the best so far (a later member is the incumbent only
+    # if it completes strictly earlier), and restart last, cut at their best (as the first
+    # member it wins a tie). A member's time is recorded where it is not cut (docs/optimal.md)
+    rules = member_policies(model)
+    start = (t, e, i, c, False)
+    t_m, path = follow(model, start, rules["restart"], 0)
+    if t_m < math.inf:
+        steps["members"] = model.steps - s0
+        out["members"]["restart"] = t_m
+        out.update(t_done_s=t_m, path=path, lower_bound_s=t_m)
+        return out
     best_t, best_path = math.inf, []
-    for name, rule in member_policies(model).items():
-        t_m, path = follow(model, (t, e, i, c, False), rule, left)
-        out["members"][name] = t_m
+    for name, rule in rules.items():
+        if name == "restart":
+            continue
+        t_m, path = follow(model, start, rule, left, best_t)
+        if t_m < best_t or best_t == math.inf:
+            out["members"][name] = t_m
         if t_m < best_t:
             best_t, best_path = t_m, path
-        if name == "restart" and t_m < math.inf and all(op == CONT and f == 0 for op, _, f, _ in path):
-            # every policy runs each remaining task and the finish at least once: running them
-            # straight through with no brown-out is the minimum; nothing to search
-            steps["members"] = model.steps - s0
-            out.update(t_done_s=t_m, path=path, lower_bound_s=t_m)
-            return out
+    t_m, path = follow(model, start, restart_policy(model), left, best_t)
+    if t_m <= best_t:
+        out["members"]["restart"] = t_m
+        if t_m < math.inf:
+            best_t, best_path = t_m, path
     steps["members"], s0 = model.steps - s0, model.steps
     # 2. fortified rollout of the members: never worse than the incumbent, usually much better
     best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget)

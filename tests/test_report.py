@@ -123,3 +123,22 @@ def test_bad_planning_budget_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "schedulers.optimal_budget_calls = -5" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_throughput_of_a_run_of_zero_length_is_nan_not_an_error():
+    """One arrival and no drain: the run has no length, so completed-per-hour is undefined (NaN),
+    where it used to divide by zero."""
+    import math
+
+    from intersim.energy.capacitor import Storage
+    from intersim.energy.trace import Trace
+    from intersim.nn.random_network import random_network
+    from intersim.report.results import summary_row
+    from intersim.sched.registry import get_scheduler
+    from intersim.simulate import run_case
+    import numpy as np
+    trace = Trace(np.array([0.0]), np.array([5e-3]), 1.0)
+    run, req = run_case(get_scheduler("jit"), random_network(np.random.default_rng(3)), "layer", trace, Storage(capacitance_f=1e-3, v_on_v=3.0, v_off_v=1.8, v_max_v=3.6),
+                        n_requests=1, period_s=1.0, drain_s=0.0)
+    assert run.horizon_s == 0.0
+    assert math.isnan(summary_row(run, req, 0.0)["throughput_per_h"])

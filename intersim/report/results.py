@@ -135,7 +135,9 @@ def summary_row(run, req, t0_s: float) -> dict:
         # completed requests only: finite whenever something completed (NaN otherwise)
         "latency_done_p50_s": quantile_with_inf(lat[done], 0.50),
         "latency_done_p95_s": quantile_with_inf(lat[done], 0.95),
-        "throughput_per_h": float(n_done) / (run.horizon_s - t0_s) * 3600.0,
+        # completed requests per hour of the run; undefined for a run of zero length (one arrival, no drain)
+        "throughput_per_h": (float(n_done) / (run.horizon_s - t0_s) * 3600.0 if run.horizon_s > t0_s
+                             else math.nan),
         "power_failures": run.counts["power_failures"], "verdict": run.verdict,
     }
     row.update(run.books)

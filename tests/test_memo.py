@@ -91,3 +91,35 @@ def test_fine_tasks_are_served_from_one_entry_per_layer_and_input():
     assert memo.misses - misses == n_layers * n_distinct
     assert len(memo.table) == n_layers * n_distinct
     assert memo.hits - hits == len(setup.tasks) * n_requests - n_layers * n_distinct
+
+
+def test_runs_of_tasks_applied_at_once_equal_one_by_one(monkeypatch):
+    """``TaskMemory.compute_tasks`` writes a run of sliced tasks of one layer as one slice; the
+    run it gives equals the run that applies each task in turn (``compute_task``), in every
+    request column, book and count, and in the memory the device ends with."""
+    from intersim.sim.memops import TaskMemory
+
+    def one_by_one(self, start, stop):
+        for i in range(start, stop):
+            self.compute_task(i, 1.0)
+
+    rng = np.random.default_rng(5)
+    for seed in range(3):
+        net = random_network(np.random.default_rng(seed), size=6, channels=3, classes=4)
+        inputs = rng.integers(-128, 128, size=(3,) + tuple(net.tensors[net.input_name]), dtype=np.int8)
+        for granularity in ("channel", "rows:1", "element"):
+            for name in ("jit", "static", "hawaii"):
+                runs = []
+                for patch in (False, True):
+                    with monkeypatch.context() as m:
+                        if patch:
+                            m.setattr(TaskMemory, "compute_tasks", one_by_one)
+                        engine = Engine(_setup(net, granularity, inputs, seed=seed), SCHEDULERS[name])
+                        runs.append((engine.run(), engine.memory.arena))
+                (a, mem_a), (b, mem_b) = runs
+                assert a.books == b.books and a.counts == b.counts, (seed, granularity, name)
+                for col, values in a.requests.items():
+                    np.testing.assert_array_equal(values, b.requests[col], err_msg=f"{name} {granularity}: {col}")
+                for kind in mem_a:
+                    np.testing.assert_array_equal(mem_a[kind], mem_b[kind])
+                assert (a.requests["status"] == "done").any() and a.requests["correct"][a.requests["status"] == "done"].all()

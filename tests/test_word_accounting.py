@@ -92,6 +92,9 @@ def persisted_words_of_first_boot(brownout_at, start_s):
         return compute(index, fraction, words)
 
     eng.taskmem.compute_task = counted_task
+    # runs of whole tasks go one by one through the counter (that batching a run writes the
+    # same memory is tests/test_memo.py::test_runs_of_tasks_applied_at_once_equal_one_by_one)
+    eng.taskmem.compute_tasks = lambda start, stop: [counted_task(i) for i in range(start, stop)]
     copy = eng.taskmem.write_raw
 
     def counted_copy(name, data, fraction=1.0, words=None):

@@ -186,8 +186,7 @@ class CompiledCycles:
         eng.requests.req["power_failures"][h] += n
         # memory: the furthest cycle's writes, then the brown-out that ended it
         k_max, done_max = int(counts[cycles.CNT_MAX_TASK]), int(counts[cycles.CNT_MAX_CYCLES])
-        for j in range(k_max):
-            eng.taskmem.compute_task(first + j, 1.0)
+        eng.taskmem.compute_tasks(first, first + k_max)
         eng.taskmem.compute_task(first + k_max, words=words_done(int(eng.task_words[first + k_max]),
                                                                  int(cycles_[k_max]), done_max))
         eng.memory.poison_volatile()
@@ -284,8 +283,7 @@ class CompiledCycles:
             image = mem.arena[SRAM]
             for s in ((last,) if out.n == 1 else (1 - last, last)):
                 upto = start + int(slot_task[s])
-                for j in range(done, upto):
-                    eng.taskmem.compute_task(j, 1.0)
+                eng.taskmem.compute_tasks(done, upto)
                 done = upto
                 mem.raw(checkpoint_buffer(s))[:] = image
                 c = int(slot_cycles[s])
@@ -294,8 +292,7 @@ class CompiledCycles:
             mem.write_word(CHECKPOINT_FLAG, out.flag_next)
         if out.completed:  # the last cycle ran the rest of the run: its work is pending
             eng.books.pending.append(("compute", out.x_done, out.t_done, eng.requests.head))
-            for j in range(done, stop):
-                eng.taskmem.compute_task(j, 1.0)
+            eng.taskmem.compute_tasks(done, stop)
             return stop, 0
         return start + int(out.i_next), int(out.resume_next)
 

@@ -91,6 +91,20 @@ class TaskMemory:
         """Per-task constants of :meth:`compute_task`, once per run."""
         self.plans = [self._task_plan(t) for t in tasks]
         self._last = {}
+        self._run_end = self._sliced_runs(tasks)
+
+    def _sliced_runs(self, tasks):
+        """Per task ``i``: the end of the run of tasks from ``i`` that :meth:`compute_tasks` may
+        write as one slice -- consecutive sliced tasks of one layer into one buffer that none of
+        them reads, their bytes contiguous and ascending (so each reads what the first read)."""
+        plans = self.plans
+        end = list(range(1, len(plans) + 1))
+        for i in range(len(plans) - 2, -1, -1):
+            p, q = plans[i], plans[i + 1]
+            if (p[9] and q[9] and p[7] == q[7] and p[4] == q[4] and p[6] == q[5]
+                    and all(self.tensor_buf(name) != p[4] for name in tasks[i].inputs)):
+                end[i] = end[i + 1]
+        return end
 
     # ------------------------------------------------------------------ tasks
     def _task_plan(self, task):
@@ -130,18 +144,9 @@ class TaskMemory:
         the same input bytes; the last one per layer is checked first (consecutive tasks of a layer
         read the same bytes), so such a task costs one comparison of its input bytes and a slice."""
         task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
-        data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
         if sliced:
-            last = self._last.get(key)
-            if last is not None and last[0] == data:
-                self.memo.hits += 1
-                return last[1][a:b]
-            whole = self.memo.get((key, data))
-            if whole is None:
-                whole = self._layer_arithmetic(layer, inputs, dst)
-                self.memo.put((key, data), whole)
-            self._last[key] = (data, whole)
-            return whole[a:b]
+            return self._layer_output(index)[a:b]
+        data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
         seen = (key, data)
         tile = self.memo.get(seen)
         if tile is None:
@@ -151,6 +156,38 @@ class TaskMemory:
                 tile = self._task_arithmetic(task, layer, inputs, dst, a, b)
             self.memo.put(seen, tile)
         return tile
+
+    def _layer_output(self, index):
+        """The whole output of sliced task ``index``'s layer for the memory's current input bytes
+        [read-only uint8 array], through the memo; the last one per layer is checked first."""
+        task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
+        data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
+        last = self._last.get(key)
+        if last is not None and last[0] == data:
+            self.memo.hits += 1
+            return last[1]
+        whole = self.memo.get((key, data))
+        if whole is None:
+            whole = self._layer_arithmetic(layer, inputs, dst)
+            self.memo.put((key, data), whole)
+        self._last[key] = (data, whole)
+        return whole
+
+    def compute_tasks(self, start, stop):
+        """Run tasks ``[start, stop)`` whole, in order: the same memory as ``compute_task(i)`` for
+        each, but a run of sliced tasks of one layer (:meth:`_sliced_runs`) is one write of its
+        bytes from the layer's output (the memo counts a hit per further task, as one by one)."""
+        i = start
+        while i < stop:
+            k = min(self._run_end[i], stop)
+            if k - i == 1:
+                self.compute_task(i, 1.0)
+                i += 1
+                continue
+            dst, a, b = self.plans[i][4], self.plans[i][5], self.plans[k - 1][6]
+            self.memory.raw(dst)[a:b] = self._layer_output(i)[a:b]
+            self.memo.hits += k - i - 1
+            i = k
 
     def compute_task(self, index, fraction=1.0, words=None):
         """Run task ``index``'s int8 kernel on memory. Its output lands whole, or, cut by a

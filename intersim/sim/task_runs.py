@@ -143,8 +143,7 @@ class TaskRunner:
         if k < n and dt_cut > 0:
             eng.books.book_load("compute", p_pin[k], dt_cut, eng.requests.head, True)
         eng._active_s += eng.t - t0
-        for j in range(k):
-            eng.taskmem.compute_task(first + j, 1.0)
+        eng.taskmem.compute_tasks(first, first + k)
         if k == n:
             yield from eng._sync()
             return True, armed, None

@@ -4,7 +4,7 @@ import sys
 import types
 from pathlib import Path
 
-from intersim.testing import check_scheduler
+from intersim.testing import budget, check_scheduler
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,4 +20,4 @@ def _example_module():
 def test_docs_example_scheduler_is_correct(monkeypatch):
     module = _example_module()
     monkeypatch.setitem(sys.modules, "mysched", module)
-    check_scheduler(module.EveryK, max_examples=15)
+    check_scheduler(module.EveryK, max_examples=budget(0.375))

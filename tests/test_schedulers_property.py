@@ -93,7 +93,6 @@ def test_inas_schedulers_match_continuous_under_failures():
     prices, clock = get_prices("intersim:msp430fr5994"), get_platform("msp430fr5994").clock_hz
     tally = Counter()
 
-    @settings(max_examples=40)
     @given(name=st.sampled_from(["inas", "inas-continue"]), design_seed=st.none() | st.integers(0, 2**31 - 1),
            **CASE)
     def prop(name, design_seed, network, granularity, storage, trace, brownout_at):

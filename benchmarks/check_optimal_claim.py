@@ -31,12 +31,12 @@ def draw_instances(n, seed):
     from hypothesis import seed as hseed
     from intersim.testing.optimal_claim import single_request_instances
 
-    found, keys, s = [], set(), seed
-    while len(found) < n:
-        batch = []
+    draws = n + n // 5 + 20  # hypothesis repeats a few (its simplest examples come first in every run)
+    while True:
+        batch, found, keys = [], [], set()
 
-        @hseed(s)
-        @settings(max_examples=n - len(found), phases=[Phase.generate], deadline=None, database=None,
+        @hseed(seed)
+        @settings(max_examples=draws, phases=[Phase.generate], deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(single_request_instances())
         def collect(instance):
@@ -48,8 +48,9 @@ def draw_instances(n, seed):
             if key not in keys and len(found) < n:
                 keys.add(key)
                 found.append(inst)
-        s += 1_000_003  # another hypothesis seed for the duplicates' replacements
-    return found
+        if len(found) == n:
+            return found
+        draws *= 2
 
 
 def _check(args):

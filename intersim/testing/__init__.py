@@ -19,8 +19,8 @@ from .check import (  # noqa: F401
 )
 from .placement import Case, placement_cases, scan  # noqa: F401
 from .strategies import (  # noqa: F401
-    failure_schedules, granularities, network_names, networks, scenario_cases, storage_params, storages,
-    strategies, trace_params, traces,
+    failure_schedules, granularities, log_uniform, long_trace, long_trace_params, long_traces, network_names, networks,
+    scenario_cases, storage_of, storage_params, storages, strategies, trace_params, traces,
 )
 from .zoo import (  # noqa: F401
     WRONG_SCHEDULERS, FlagFirstJIT, InPlaceStatic, MarkerFirstStatic, NoRestoreJIT, OneSlotJIT, StaleSeqStatic,

@@ -88,8 +88,8 @@ def check_instance(instance, budget_calls=None):
     ``model_off`` (name -> (predicted, engine) where the model of a member is off by more than
     ``RTOL``); ``horizon_s`` [s] (the horizon the outcome is at: ``FIRST_HORIZON_S`` x 4^k, at
     most the trace's duration); ``refused`` (name -> the engine's precheck verdict for a member it did not
-    simulate, ``PRECHECK_VERDICTS``); ``verdict`` (``optimal``'s run); ``problems`` (correctness violations of any run); ``plan_s`` [s] (planning wall
-    time).
+    simulate, ``PRECHECK_VERDICTS``); ``verdict`` (``optimal``'s run); ``problems``
+    (correctness violations of any run); ``plan_s`` [s] (planning wall time).
     """
     net = zoo.load(instance["model"])
     trace = long_trace(instance["trace"])

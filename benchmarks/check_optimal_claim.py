@@ -13,6 +13,7 @@ where the planner's model of a member missed the member's engine completion, whe
 precheck refused a member, and any correctness violation. Ends with one JSON line.
 
     python benchmarks/check_optimal_claim.py --instances 1000 --seed 0 [--budget-calls 20000] [--jobs 1]
+        [--out FILE.jsonl [--resume]]
 """
 from __future__ import annotations
 
@@ -75,14 +76,27 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--show", type=int, default=10, help="list at most this many instances of each miss")
     ap.add_argument("--out", help="also write one JSON line per instance (instance and outcome) to this file")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the outcomes already in --out for the same instances and run only the rest")
     args = ap.parse_args(argv)
     from intersim.testing.optimal_claim import MEMBERS
 
     wall = time.perf_counter()
     instances = draw_instances(args.instances, args.seed)
     work = [(k, inst, args.budget_calls) for k, inst in enumerate(instances)]
-    sink = open(args.out, "w") if args.out else None
     results = []
+    if args.resume and args.out:
+        import os
+        if os.path.exists(args.out):
+            with open(args.out) as f:
+                done = [json.loads(line) for line in f if line.strip()]
+            by_k = {d["k"]: d for d in done if d["k"] < len(instances)
+                    and json.dumps(d["instance"], sort_keys=True) == json.dumps(instances[d["k"]], sort_keys=True)}
+            for k, d in sorted(by_k.items()):
+                results.append((k, instances[k], d["outcome"]))
+            work = [w for w in work if w[0] not in by_k]
+            print(f"  resumed {len(by_k)} outcomes from {args.out}", flush=True)
+    sink = open(args.out, "a" if args.resume else "w") if args.out else None
     pool = None
     if args.jobs > 1:
         import multiprocessing as mp

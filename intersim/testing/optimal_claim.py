@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..nn import zoo
-from ..sched.optimal import Optimal, StaticSram
+from ..sched.optimal import Optimal, StaticSram, follow, member_policies
 from ..sched.registry import SCHEDULERS
 from ..simulate import run_case
 from .check import violations
@@ -53,7 +53,7 @@ def single_request_instances(capacitance_range_f=CAPACITANCE_RANGE_F, granularit
 def _recording(budget_calls):
     """``optimal`` with a planning budget of ``budget_calls`` kernel calls (None: its default)
     that keeps its firmware plan for the report."""
-    attrs = {"plans": []}
+    attrs = {"plans": [], "origins": []}
     if budget_calls is not None:
         attrs["budget_calls"] = int(budget_calls)
 
@@ -62,8 +62,27 @@ def _recording(budget_calls):
         cls.plans.append(plan)
         return plan
 
+    def _plan(self, dev, i, c, restore, why):
+        type(self).origins.append((*dev.oracle_state(), i, c, restore))  # where each planning starts
+        Optimal._plan(self, dev, i, c, restore, why)
+
     attrs["prepare"] = classmethod(prepare)
+    attrs["_plan"] = _plan
     return type("RecordingOptimal", (Optimal,), attrs)
+
+
+def _members_in_model(model, origin):
+    """Each member rule followed in full in the planner's model from the first planning's
+    state (the planner itself cuts a member that cannot beat the ones before it): name ->
+    completion [s] or inf."""
+    t, e, i, c, restore = origin
+    if restore or i or c:
+        return {}
+    out = {}
+    for name, rule in member_policies(model).items():
+        if name in MEMBERS:
+            out[name] = follow(model, (t, e, 0, 0, False), rule)[0]
+    return out
 
 
 def _done_s(req):
@@ -80,8 +99,9 @@ def check_instance(instance, budget_calls=None):
         a smaller one only makes the plan less often proven minimal, never later than a member)
 
     Returns a dict: ``tasks``; ``optimal_s`` [s] (inf: not completed before the horizon);
-    ``members_s`` (name -> engine completion [s] or inf); ``predicted_s`` (name -> the planner's
-    model of that member from the same state [s], or None when ``optimal`` never planned);
+    ``members_s`` (name -> engine completion [s] or inf); ``predicted_s`` (name -> that member's rule
+    followed in full in the planner's model from the first planning's state [s]; absent when
+    ``optimal`` never planned);
     ``exact`` (the first planning proven minimal over the class); ``planned_s`` [s] (its
     predicted completion); ``slower`` (name -> seconds ``optimal`` finished after that member,
     beyond ``RTOL``); ``not_completed`` (members that completed where ``optimal`` did not);
@@ -116,6 +136,7 @@ def _check_at(net, granularity, trace, storage, horizon, budget_calls):
     run_o, req_o = run(rec)
     plan = rec.plans[0]
     first = plan["requests"][0] if plan["requests"] else None
+    in_model = _members_in_model(plan["model"], rec.origins[0]) if rec.origins else {}
     out = {"tasks": len(plan["model"].dur), "optimal_s": _done_s(req_o), "members_s": {}, "predicted_s": {},
            "exact": None if first is None else bool(first["exact"]),
            "planned_s": None if first is None else float(first["t_done_s"]),
@@ -127,8 +148,7 @@ def _check_at(net, granularity, trace, storage, horizon, budget_calls):
         t_m = _done_s(req_m)
         out["members_s"][name] = t_m
         out["problems"] += [f"{name}: {p}" for p in violations(run_m, req_m)]
-        # (a planning that ends at the restart proof follows no other member)
-        predicted = first["members"].get(name) if first is not None else None
+        predicted = in_model.get(name)
         out["predicted_s"][name] = predicted
         if run_m.verdict in PRECHECK_VERDICTS:
             out["refused"][name] = run_m.verdict  # not simulated: nothing to compare the model with

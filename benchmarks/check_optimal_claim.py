@@ -76,12 +76,17 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--show", type=int, default=10, help="list at most this many instances of each miss")
     ap.add_argument("--out", help="also write one JSON line per instance (instance and outcome) to this file")
+    ap.add_argument("--summarize", metavar="FILE.jsonl",
+                    help="only print the counts of the outcomes in this file (an --out of an earlier run)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the outcomes already in --out for the same instances and run only the rest")
     args = ap.parse_args(argv)
-    from intersim.testing.optimal_claim import MEMBERS
-
     wall = time.perf_counter()
+    if args.summarize:
+        with open(args.summarize) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        results = sorted(((d["k"], d["instance"], d["outcome"]) for d in rows), key=lambda r: r[0])
+        return report(results, args, wall)
     instances = draw_instances(args.instances, args.seed)
     work = [(k, inst, args.budget_calls) for k, inst in enumerate(instances)]
     results = []
@@ -116,7 +121,12 @@ def main(argv=None) -> int:
     if sink:
         sink.close()
     results.sort(key=lambda r: r[0])
+    return report(results, args, wall)
 
+
+def report(results, args, wall):
+    """Print the counts of ``results`` (``(k, instance, outcome)``) and the JSON line; the exit status."""
+    from intersim.testing.optimal_claim import MEMBERS
     c = Counter()
     slower = {name: [] for name in MEMBERS}
     shown = Counter()
@@ -178,7 +188,7 @@ def main(argv=None) -> int:
             print(f"  optimal slower than {name}: 0")
     print(f"  wall per instance: median {statistics.median(walls):.3f} s, max {max(walls):.2f} s; "
           f"total {time.perf_counter() - wall:.1f} s with {args.jobs} job(s)")
-    summary = {"instances": c["instances"], "seed": args.seed, "budget_calls": args.budget_calls,
+    summary = {"instances": c["instances"], "seed": args.seed, "from": args.summarize, "budget_calls": args.budget_calls,
                "slower": {n: len(xs) for n, xs in slower.items()},
                "slower_max_s": {n: max((x[0] for x in xs), default=0.0) for n, xs in slower.items()},
                "not_completed_where_member_did": sum(c[f"not completed where {n} did"] for n in MEMBERS),

@@ -8,6 +8,7 @@ from intersim.hw.cost import (Cost, erase_pages_for, task_cost, task_costs, tran
                            weight_reload_cost)
 from intersim.errors import PlatformError
 from intersim.hw.platform import PRESETS, get_platform
+from intersim.testing import budget
 
 NAMES = sorted(PRESETS)
 
@@ -109,7 +110,7 @@ ARGS = ("macs", "n_outputs", "sram_rd", "sram_wr", "nvm_rd", "nvm_wr", "nvm_rd_n
         "w_rd", "w_rd_n", "calls", "loops")
 
 
-@settings(deadline=None, max_examples=60)
+@settings(max_examples=budget(1.5))
 @given(st.sampled_from(NAMES), st.integers(0, 2),
        st.lists(st.floats(0, 1e6, allow_nan=False), min_size=len(ARGS), max_size=len(ARGS)),
        st.integers(0, 2), st.integers(0, 3))

@@ -13,7 +13,7 @@ from intersim.energy.capacitor import Storage
 from intersim.errors import SchedulerError
 from intersim.sched.contract import CheckpointedRun, Idle
 from intersim.sched.registry import SCHEDULERS, Restart
-from intersim.testing import random_network, random_trace, run_case
+from intersim.testing import budget, random_network, random_trace, run_case
 
 
 
@@ -58,7 +58,7 @@ def test_compiled_cycles_equal_stepped_cycles(case):
     kernel = case.split("-")[0]
     taken = Counter()
 
-    @settings(max_examples=30)
+    @settings(max_examples=budget(0.75))
     @given(name=st.sampled_from(names), network=NETWORKS, granularity=GRANULARITIES,
            storage=storages(capacitances), trace=traces(means_w), timeline=st.booleans())
     def prop(name, network, granularity, storage, trace, timeline):
@@ -165,7 +165,7 @@ def test_checkpointed_run_needs_a_comparator():
         run_case(NoComparator, network, "layer", trace, storage, n_requests=1, period_s=10.0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=budget(5))
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
                 | st.floats(min_value=-1e-3, max_value=1e-3), max_size=40))
 def test_fsum_is_math_fsum(values):

@@ -18,7 +18,7 @@ from intersim.sched.optimal import (
 from intersim.hw.platform import PRESETS, get_platform
 from intersim.sched.registry import SCHEDULERS
 from intersim.nn.tasks import lower
-from intersim.testing import random_network, random_trace, run_case, strategies, violations
+from intersim.testing import budget, random_network, random_trace, run_case, strategies, violations
 from intersim.sim.workload import Workload
 
 S = strategies()
@@ -60,7 +60,6 @@ def test_plan_equals_exhaustive_enumeration():
     enumeration of every policy with at most ``max_cycles`` (1..6) power cycles."""
     tally = Counter()
 
-    @settings(max_examples=40)
     @given(seed=st.integers(0, 2**32 - 1), granularity=st.sampled_from(["layer", "channels:2"]),
            capacitance_f=st.sampled_from([4.7e-6, 10e-6]), v_off_v=st.sampled_from([1.8, 2.2, 2.5]),
            leakage_ohm=st.sampled_from([math.inf, 2e6]), mean_power_w=st.sampled_from([0.3e-3, 1e-3]),
@@ -103,7 +102,6 @@ def test_optimal_no_slower_than_members_and_correct():
     output and balanced books."""
     tally = Counter()
 
-    @settings(max_examples=40)
     @given(**CASE)
     def prop(network, granularity, storage, trace):
         Spy.plans.clear()
@@ -135,7 +133,6 @@ def test_optimal_and_online_correct_under_injected_failures():
     ``optimal-online``. Two requests each (FIFO, one plan per request)."""
     tally = Counter()
 
-    @settings(max_examples=40)
     @given(name=st.sampled_from(["optimal", "optimal-online"]), brownout_at=S["failure_schedules"], **CASE)
     def prop(name, network, granularity, storage, trace, brownout_at):
         cls = Spy if name == "optimal" else OptimalOnline
@@ -169,7 +166,7 @@ def test_never_reaches_only_where_the_kernel_never_reaches():
     from intersim.sched.optimal import _step
     tally = Counter()
 
-    @settings(max_examples=150)
+    @settings(max_examples=budget(3.75))
     @given(seed=st.integers(0, 2**32 - 1), leakage_ohm=st.sampled_from([math.inf, 2e5, 2e6]),
            mean_power_w=st.sampled_from([1e-6, 2e-5, 3e-4]), t_frac=st.floats(0.0, 1.0),
            v_start=st.floats(0.0, 1.2), v_target=st.floats(2.2, 3.6), horizon_frac=st.floats(0.2, 1.5))
@@ -260,15 +257,15 @@ def test_planning_budget_falls_back_to_the_flagged_rollout_plan():
             return plan
 
     outcome = {}
-    for budget in (None, 100):
+    for calls in (None, 100):
         setup = small_setup(4, "layer", 10e-6, 2.2, 2e6, 2e-3, 0.5)
-        setup.optimal_budget_calls = budget
+        setup.optimal_budget_calls = calls
         Keep.plans.clear()
         run = Engine(setup, Keep).run()
         record = Keep.plans[0]["requests"][0]
         assert run.requests["status"][0] == "done" and run.requests["correct"][0]
         assert run.requests["done_s"][0] == record["t_done_s"]  # executed exactly as planned
-        outcome[budget] = record
+        outcome[calls] = record
     exact, capped = outcome[None], outcome[100]
     assert exact["exact"] and exact["steps"]["exact"] > 100  # the search needs more than the cap
     assert not capped["exact"]

@@ -12,11 +12,11 @@ from intersim.sched.optimal import Optimal, plan_request
 from intersim.sched.optimal.advance import advance
 from intersim.sched.optimal.compiled import plan_request_compiled
 from intersim.sim.engine import Engine
+from intersim.testing import budget
 
 from test_optimal import small_setup
 
 
-@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), granularity=st.sampled_from(["layer", "channels:2"]),
        capacitance_f=st.sampled_from([4.7e-6, 10e-6]), v_off_v=st.sampled_from([1.8, 2.2, 2.5]),
        leakage_ohm=st.sampled_from([math.inf, 2e6]), mean_power_w=st.sampled_from([0.3e-3, 1e-3]),
@@ -41,7 +41,7 @@ def test_compiled_planner_equals_python_planner(seed, granularity, capacitance_f
     assert model.steps - s1 == s1 - s0  # the same kernel calls
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(5))
 @given(seed=st.integers(0, 2**32 - 1), loop=st.booleans(), t0=st.floats(-1.0, 25.0), v0=st.floats(0.0, 3.7),
        dur=st.floats(0.0, 30.0), load=st.sampled_from([0.0, 1e-5, 1e-3, 1e-2]), leak=st.sampled_from([0.0, 0.3]),
        lo=st.sampled_from([-1.0, 0.0, 1.8, 2.2]), hi=st.sampled_from([math.inf, 3.0, 3.6, 4.0]),

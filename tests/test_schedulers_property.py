@@ -93,9 +93,10 @@ def test_inas_schedulers_match_continuous_under_failures():
     prices, clock = get_prices("intersim:msp430fr5994"), get_platform("msp430fr5994").clock_hz
     tally = Counter()
 
-    @settings(max_examples=40)
-    @given(name=st.sampled_from(["inas", "inas-continue"]), design_seed=st.none() | st.integers(0, 2**31 - 1),
-           **CASE)
+    # a derived design in about half the examples (``none() | integers()`` gave as few as 7 of 40)
+    designs = st.tuples(st.booleans(), st.integers(0, 2**31 - 1)).map(lambda d: d[1] if d[0] else None)
+
+    @given(name=st.sampled_from(["inas", "inas-continue"]), design_seed=designs, **CASE)
     def prop(name, design_seed, network, granularity, storage, trace, brownout_at):
         tasks = None
         if design_seed is not None:

@@ -13,7 +13,7 @@ from intersim.energy.trace import Trace
 from intersim.errors import SchedulerError
 from intersim.sched.registry import SCHEDULERS
 from intersim.sched.sonic import Sonic
-from intersim.testing import failure_places, random_network, run_case, strategies, violations
+from intersim.testing import budget, failure_places, random_network, run_case, strategies, violations
 
 S = strategies()
 SEED = ("hawaii", "sonic", "accel-oneshot", "accel-layer", "accel-urgent")
@@ -25,10 +25,10 @@ BIG = Storage(capacitance_f=1e-3, v_on_v=3.0, v_off_v=1.8, v_max_v=3.6, v_initia
               leakage_ohm=math.inf, input_efficiency=0.8, output_efficiency=0.9)
 
 
-def _tally_property(names, platform, max_examples, case=CASE, min_task=0.30, min_preservation=0.10):
+def _tally_property(names, platform, fraction, case=CASE, min_task=0.30, min_preservation=0.10):
     tally = Counter()
 
-    @settings(max_examples=max_examples)
+    @settings(max_examples=budget(fraction))
     @given(name=st.sampled_from(names), **case)
     def prop(name, network, granularity, storage, trace, brownout_at):
         run, req = run_case(SCHEDULERS[name], network, granularity, trace, storage, brownout_at, platform=platform)
@@ -48,7 +48,7 @@ def _tally_property(names, platform, max_examples, case=CASE, min_task=0.30, min
 
 
 def test_seed_schedulers_match_continuous_under_failures():
-    _tally_property(list(SEED), "msp430fr5994", 100)
+    _tally_property(list(SEED), "msp430fr5994", 2.5)
 
 
 def test_accel_schedulers_on_the_max78000_match_continuous():
@@ -65,7 +65,7 @@ def test_accel_schedulers_on_the_max78000_match_continuous():
                                   st.tuples(st.just("cycles"), st.integers(220_000, 236_000)),
                                   st.tuples(st.just("cycles"), st.integers(236_000, 3_300_000)),  # page erases
                                   st.tuples(st.just("words"), st.integers(0, 40))), min_size=2, max_size=12)
-    _tally_property(["accel-layer", "accel-urgent", "hawaii"], "max78000", 40,
+    _tally_property(["accel-layer", "accel-urgent", "hawaii"], "max78000", 1.0,
                     dict(CASE, storage=storages, brownout_at=failures), min_task=0.15)
 
 

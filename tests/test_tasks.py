@@ -11,12 +11,12 @@ from intersim.energy.capacitor import Storage
 from intersim.errors import ScenarioError
 from intersim.sched.registry import SCHEDULERS
 from intersim.nn.tasks import lower, parse_granularity
-from intersim.testing import random_network, random_trace, run_case
+from intersim.testing import budget, random_network, random_trace, run_case
 
 GRANULARITIES = ["layer", "channel", "channels:3", "layer,ic:1", "channels:2,ic:2", "rows:1", "rows:3", "element"]
 
 
-@settings(max_examples=30)
+@settings(max_examples=budget(0.75))
 @given(seed=st.integers(0, 2**31 - 1), granularity=st.sampled_from(GRANULARITIES),
        name=st.sampled_from(["continuous", "static"]))
 def test_tasks_in_order_give_the_network_output(seed, granularity, name):

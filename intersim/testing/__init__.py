@@ -15,12 +15,12 @@ from ..energy.generators import random_trace  # noqa: F401  (public here)
 from ..nn.random_network import random_network, structured_network  # noqa: F401  (public here)
 from ..simulate import run_case  # noqa: F401  (public here)
 from .check import (  # noqa: F401
-    PLACEMENTS_PER_EXAMPLE, SchedulerCheckFailed, active_examples, check_scheduler, failure_places, violations,
+    PLACEMENTS_PER_EXAMPLE, SchedulerCheckFailed, active_examples, budget, check_scheduler, failure_places, violations,
 )
 from .placement import Case, placement_cases, scan  # noqa: F401
 from .strategies import (  # noqa: F401
-    failure_schedules, granularities, network_names, networks, scenario_cases, storage_params, storages,
-    strategies, trace_params, traces,
+    failure_schedules, granularities, log_uniform, long_trace, long_trace_params, long_traces, network_names, networks,
+    scenario_cases, storage_of, storage_params, storages, strategies, trace_params, traces,
 )
 from .zoo import (  # noqa: F401
     WRONG_SCHEDULERS, FlagFirstJIT, InPlaceStatic, MarkerFirstStatic, NoRestoreJIT, OneSlotJIT, StaleSeqStatic,

@@ -51,6 +51,16 @@ def active_examples() -> int:
     return int(settings().max_examples)
 
 
+def budget(fraction: float, at_least: int = 1) -> int:
+    """An example budget scaled from the active hypothesis profile: ``fraction`` [1] of its
+    ``max_examples``, rounded, at least ``at_least``. For a property whose examples cost more
+    (or less) than a typical one; it keeps the profiles' ratio (``thorough`` / ``ci`` = 25 in
+    ``tests/conftest.py``), so no test pins a count."""
+    if not fraction > 0:
+        raise ValueError(f"budget: fraction {fraction!r} is not allowed; it must be > 0")
+    return max(int(at_least), round(fraction * active_examples()))
+
+
 def check_scheduler(scheduler_cls, max_examples: int | None = None, name: str | None = None,
                     placements: int | None = None):
     """Property: every completed request's output is bit-equal to continuous execution and the

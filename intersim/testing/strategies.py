@@ -21,6 +21,16 @@ from ..nn.zoo import RANDOM_PREFIX
 GRANULARITIES = ("layer", "channel", "channels:2", "layer,ic:1", "channels:2,ic:2", "rows:2", "element")
 CAPACITANCES_F = (4.7e-6, 10e-6, 22e-6, 47e-6)
 MEAN_POWERS_W = (1e-3, 3e-3, 10e-3)
+#: the capacitors of ``optimal``'s claim (issue 16 item 7): 1 uF to 10 mF [F]
+CAPACITANCE_RANGE_F = (1e-6, 10e-3)
+#: long traces: mean harvested power range [W] (a 10 uW indoor cell to a 30 mW outdoor one, [EST]
+#: spanning the shipped generators' indoor and solar presets), duration range [s] (1 h to 6 h),
+#: sample periods [s], zero-harvest gap lengths [s] (1 min to 2 h) and at most this many gaps
+LONG_MEAN_POWER_RANGE_W = (10e-6, 30e-3)
+LONG_DURATION_RANGE_S = (3600.0, 6 * 3600.0)
+LONG_PERIODS_S = (0.5, 1.0, 10.0, 60.0)
+GAP_RANGE_S = (60.0, 2 * 3600.0)
+MAX_GAPS = 3
 
 
 def network_names(max_layers: int = 2, max_channels: int = 4, sizes=(6, 4, 3), max_classes: int = 5):
@@ -49,9 +59,27 @@ def granularities(values=GRANULARITIES):
     return st.sampled_from(list(values))
 
 
-def storage_params(capacitances_f=CAPACITANCES_F):
-    """Strategy of ``[storage]`` tables (scenario schema), shrinking to the smallest capacitor."""
+def log_uniform(lo: float, hi: float):
+    """Strategy of floats log-uniform on ``[lo, hi]`` (both > 0), shrinking towards ``lo``.
+    Hypothesis favours small and boundary values of what it draws (over half of a plain
+    ``floats(0, 1)`` map lands in the lowest decade of 1 uF-10 mF); an integer scrambled by a
+    multiplicative hash spreads them evenly, and 0 still maps to ``lo``."""
     from hypothesis import strategies as st
+    if not 0 < lo <= hi:
+        raise ValueError(f"log_uniform: range [{lo!r}, {hi!r}] is not allowed; it needs 0 < lo <= hi")
+    a, b = math.log(lo), math.log(hi)
+    m = 2**24
+    return st.integers(0, m - 1).map(
+        lambda k: min(hi, max(lo, math.exp(a + ((k * 0x9E3779B1) % m) / (m - 1) * (b - a)))))
+
+
+def storage_params(capacitances_f=CAPACITANCES_F):
+    """Strategy of ``[storage]`` tables (scenario schema), shrinking to the smallest capacitor.
+    ``capacitances_f`` [F]: values to sample from, or a strategy of them (e.g.
+    ``log_uniform(*CAPACITANCE_RANGE_F)``)."""
+    from hypothesis import strategies as st
+    if not isinstance(capacitances_f, st.SearchStrategy):
+        capacitances_f = st.sampled_from(list(capacitances_f))
 
     def table(c, von, voff, leak):
         t = {"capacitance_f": c, "v_on_v": von, "v_off_v": voff, "v_max_v": 3.6, "v_initial_v": 0.0}
@@ -59,17 +87,21 @@ def storage_params(capacitances_f=CAPACITANCES_F):
             t["leakage_ohm"] = leak
         return t
 
-    return st.builds(table, st.sampled_from(list(capacitances_f)), st.sampled_from([3.0, 3.3]),
+    return st.builds(table, capacitances_f, st.sampled_from([3.0, 3.3]),
                      st.sampled_from([1.8, 2.2, 2.5]), st.sampled_from([math.inf, 2e6]))
+
+
+def storage_of(t):
+    """The :class:`~intersim.energy.capacitor.Storage` of a :func:`storage_params` table (input
+    and output efficiencies 0.8 and 0.9, as in :func:`scenario_cases`)."""
+    return Storage(capacitance_f=t["capacitance_f"], v_on_v=t["v_on_v"], v_off_v=t["v_off_v"], v_max_v=3.6,
+                   v_initial_v=0.0, leakage_ohm=t.get("leakage_ohm", math.inf), input_efficiency=0.8,
+                   output_efficiency=0.9)
 
 
 def storages(capacitances_f=CAPACITANCES_F):
     """Strategy of :class:`~intersim.energy.capacitor.Storage` objects (see :func:`storage_params`)."""
-    def storage(t):
-        return Storage(capacitance_f=t["capacitance_f"], v_on_v=t["v_on_v"], v_off_v=t["v_off_v"], v_max_v=3.6,
-                       v_initial_v=0.0, leakage_ohm=t.get("leakage_ohm", math.inf), input_efficiency=0.8,
-                       output_efficiency=0.9)
-    return storage_params(capacitances_f).map(storage)
+    return storage_params(capacitances_f).map(storage_of)
 
 
 def trace_params(mean_powers_w=MEAN_POWERS_W):
@@ -83,6 +115,43 @@ def traces(mean_powers_w=MEAN_POWERS_W):
     """Strategy of bursty looping harvest traces (:func:`intersim.energy.generators.random_trace`)."""
     return trace_params(mean_powers_w).map(
         lambda p: random_trace(np.random.default_rng(p["seed"]), mean_power_w=p["mean_power_w"]))
+
+
+def long_trace_params(mean_power_range_w=LONG_MEAN_POWER_RANGE_W, duration_range_s=LONG_DURATION_RANGE_S,
+                      periods_s=LONG_PERIODS_S, gap_range_s=GAP_RANGE_S, max_gaps=MAX_GAPS):
+    """Strategy of multi-hour trace parameters: a bursty ``random`` harvest (``seed``,
+    ``mean_power_w`` log-uniform, ``duration_s`` [s], ``period_s`` [s]) with ``gaps``, a list of
+    ``(start [s], length [s])`` zero-harvest intervals (lengths log-uniform). Shrinks towards one
+    hour, the lowest power, the shortest period and no gaps."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw(draw_):
+        duration = draw_(st.floats(*duration_range_s).map(lambda d: float(round(d))))
+        gap = st.tuples(st.floats(0.0, 1.0).map(lambda u: float(round(u * duration))), log_uniform(*gap_range_s))
+        return {"seed": draw_(st.integers(0, 2**16)),
+                "mean_power_w": draw_(log_uniform(*mean_power_range_w)),
+                "duration_s": duration, "period_s": draw_(st.sampled_from(list(periods_s))),
+                "gaps": draw_(st.lists(gap, max_size=max_gaps))}
+
+    return draw()
+
+
+def long_trace(params):
+    """The trace of :func:`long_trace_params`' ``params``: ``random_trace`` (exponential samples,
+    30 % of them zero) over ``duration_s``, not looping, zero inside every gap."""
+    from ..energy.trace import Trace
+    base = random_trace(np.random.default_rng(params["seed"]), duration_s=params["duration_s"],
+                        mean_power_w=params["mean_power_w"], period_s=params["period_s"])
+    p = base.power_w.copy()
+    for start, length in params.get("gaps", ()):
+        p[(base.time_s + params["period_s"] > start) & (base.time_s < start + length)] = 0.0
+    return Trace(base.time_s, p, base.end_s, loop=False, name="random with gaps")
+
+
+def long_traces(**kwargs):
+    """Strategy of multi-hour traces with zero-harvest gaps (:func:`long_trace_params`' keywords)."""
+    return long_trace_params(**kwargs).map(long_trace)
 
 
 def failure_schedules(max_failures: int = 12, max_cycles: int = 300_000, max_words: int = 400):

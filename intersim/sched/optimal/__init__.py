@@ -35,3 +35,4 @@ from .planner import (  # noqa: F401
 from .schedulers import (  # noqa: F401
     compile_plan, _checkpoint_actions, _prepare_ops, _unit_energy_j, _Planned, Optimal, OptimalOnline,
 )
+from .static_sram import StaticSram  # noqa: F401

@@ -13,7 +13,7 @@ where the planner's model of a member missed the member's engine completion, whe
 precheck refused a member, and any correctness violation. Ends with one JSON line.
 
     python benchmarks/check_optimal_claim.py --instances 1000 --seed 0 [--budget-calls 20000] [--jobs 1]
-        [--out FILE.jsonl [--resume]]
+        [--timeout S] [--out FILE.jsonl [--resume]]
 """
 from __future__ import annotations
 
@@ -54,11 +54,33 @@ def draw_instances(n, seed):
         draws *= 2
 
 
+class _InstanceTimeout(Exception):  # noqa: N818 -- raised by the alarm only
+    pass
+
+
+def _alarm(signum, frame):
+    raise _InstanceTimeout
+
+
 def _check(args):
-    k, inst, budget_calls = args
+    """One instance's outcome; ``{"timed_out": True, ...}`` when it runs past ``timeout_s`` wall
+    seconds (a SIGALRM in the worker: tiny capacitors can boot-loop millions of times)."""
+    k, inst, budget_calls, timeout_s = args
+    import signal
     from intersim.testing.optimal_claim import check_instance
     t = time.perf_counter()
-    out = check_instance(inst, budget_calls)
+    if timeout_s:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        out = check_instance(inst, budget_calls)
+    except Exception as exc:  # noqa: BLE001 -- the alarm may surface wrapped (simpy, a numba dispatcher)
+        if not (timeout_s and (isinstance(exc, _InstanceTimeout) or time.perf_counter() - t >= timeout_s)):
+            raise
+        out = {"timed_out": True}
+    finally:
+        if timeout_s:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     out["wall_s"] = time.perf_counter() - t
     return k, inst, out
 
@@ -74,6 +96,9 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-calls", type=int, default=20_000,
                     help="optimal's planning budget [kernel calls] (default 20000; the scheduler's is 200000)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--timeout", type=float, default=0.0,
+                    help="wall seconds per instance before it is recorded as timed out (default 0: none); "
+                         "timed-out instances are counted and listed, never taken as support for the claim")
     ap.add_argument("--show", type=int, default=10, help="list at most this many instances of each miss")
     ap.add_argument("--out", help="also write one JSON line per instance (instance and outcome) to this file")
     ap.add_argument("--summarize", metavar="FILE.jsonl",
@@ -88,7 +113,7 @@ def main(argv=None) -> int:
         results = sorted(((d["k"], d["instance"], d["outcome"]) for d in rows), key=lambda r: r[0])
         return report(results, args, wall)
     instances = draw_instances(args.instances, args.seed)
-    work = [(k, inst, args.budget_calls) for k, inst in enumerate(instances)]
+    work = [(k, inst, args.budget_calls, args.timeout) for k, inst in enumerate(instances)]
     results = []
     if args.resume and args.out:
         import os
@@ -133,9 +158,13 @@ def report(results, args, wall):
 
     def show(kind, k, inst, detail):
         if shown[kind] < args.show:
-            print(f"  {kind} #{k}: {detail}; instance {json.dumps(inst, sort_keys=True)}")
+            print(f"  {kind} #{k}: {detail}" + (f"; instance {json.dumps(inst, sort_keys=True)}" if inst else ""))
         shown[kind] += 1
 
+    timed_out = [(k, r) for k, _, r in results if r.get("timed_out")]
+    for k, r in timed_out:
+        show("timed out", k, None, f"after {r['wall_s']:.0f} s")
+    results = [x for x in results if not x[2].get("timed_out")]
     for k, inst, r in results:
         c["instances"] += 1
         c[f"granularity {inst['granularity']}"] += 1
@@ -174,6 +203,7 @@ def report(results, args, wall):
     caps = [inst["storage"]["capacitance_f"] for _, inst, _ in results]
     hours = [inst["trace"]["duration_s"] / 3600 for _, inst, _ in results]
     gaps = [len(inst["trace"]["gaps"]) for _, inst, _ in results]
+    print(f"{len(timed_out)} instance(s) timed out (not counted below)")
     print(f"{c['instances']} instances (seed {args.seed}, budget {args.budget_calls} kernel calls per planning): "
           f"{min(tasks)}-{max(tasks)} tasks (median {statistics.median(tasks):g}), "
           f"C {min(caps):.3g}-{max(caps):.3g} F, traces {min(hours):.2f}-{max(hours):.2f} h, "
@@ -188,7 +218,7 @@ def report(results, args, wall):
             print(f"  optimal slower than {name}: 0")
     print(f"  wall per instance: median {statistics.median(walls):.3f} s, max {max(walls):.2f} s; "
           f"total {time.perf_counter() - wall:.1f} s with {args.jobs} job(s)")
-    summary = {"instances": c["instances"], "seed": args.seed, "from": args.summarize, "budget_calls": args.budget_calls,
+    summary = {"instances": c["instances"], "timed_out": len(timed_out), "seed": args.seed, "from": args.summarize, "budget_calls": args.budget_calls,
                "slower": {n: len(xs) for n, xs in slower.items()},
                "slower_max_s": {n: max((x[0] for x in xs), default=0.0) for n, xs in slower.items()},
                "not_completed_where_member_did": sum(c[f"not completed where {n} did"] for n in MEMBERS),

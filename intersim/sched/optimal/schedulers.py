@@ -83,6 +83,29 @@ class _Planned(JIT):
         return _unit_energy_j(setup, plan)
 
 
+class _ActionSequence(_Planned):
+    """A planned scheduler whose decisions for a request are one generator of actions,
+    ``_actions(dev, c, restore)``: from task ``c``, after restoring the checkpoint if ``restore``
+    (the first request served after a boot that found a valid checkpoint)."""
+
+    def on_boot(self, dev):
+        super().on_boot(dev)  # jit's: the valid checkpoint of this request (slot, task), the flag
+        self.actions = None
+
+    def next_action(self, dev):
+        if not dev.request_active:
+            return Idle()
+        if self.actions is None or self.seq != dev.request_seq:
+            restore = self.restore_slot is not None and self.actions is None
+            c = self.next if restore else 0
+            self.seq = dev.request_seq
+            self.actions = self._actions(dev, c, restore)
+        return next(self.actions)
+
+    def _actions(self, dev, c, restore):
+        raise NotImplementedError("a subclass yields the request's actions")
+
+
 class Optimal(_Planned):
     """Offline, clairvoyant, latency-optimal over task-boundary policies (docs/optimal.md).
 
@@ -220,7 +243,7 @@ class Optimal(_Planned):
                 yield Sleep(until_v=op)
 
 
-class OptimalOnline(_Planned):
+class OptimalOnline(_ActionSequence):
     """The decisions of the class from the measured voltage and the task costs only (no trace):
     continue while the next task and a checkpoint fit the stored energy with zero harvest; else
     checkpoint new progress, then sleep to the least threshold (at least V_on) that holds the next
@@ -241,19 +264,6 @@ class OptimalOnline(_Planned):
         return plan
 
 
-    def on_boot(self, dev):
-        super().on_boot(dev)
-        self.actions = None
-
-    def next_action(self, dev):
-        if not dev.request_active:
-            return Idle()
-        if self.actions is None or self.seq != dev.request_seq:
-            restore = self.restore_slot is not None and self.actions is None
-            c = self.next if restore else 0
-            self.seq = dev.request_seq
-            self.actions = self._actions(dev, c, restore)
-        return next(self.actions)
 
     def _actions(self, dev, c, restore):
         ops = self.plan["ops"]

@@ -13,11 +13,11 @@ run it.
 """
 from __future__ import annotations
 
-from ..contract import SRAM_IMAGE, Copy, Done, Idle, RunTasks, Sleep, checkpoint_buffer, tensor_buffer
-from .schedulers import _Planned, _checkpoint_actions, _prepare_ops
+from ..contract import SRAM_IMAGE, Copy, Done, RunTasks, Sleep, checkpoint_buffer, tensor_buffer
+from .schedulers import _ActionSequence, _checkpoint_actions, _prepare_ops
 
 
-class StaticSram(_Planned):
+class StaticSram(_ActionSequence):
     """Static-style grouping under the SRAM design (the member ``static-sram`` of ``optimal``'s
     class): per group, a sleep to its charge voltage (if any), the group's tasks as one run, a
     checkpoint of the SRAM image at its end; the result copy and done flag after the last one."""
@@ -30,21 +30,7 @@ class StaticSram(_Planned):
         plan["output_name"] = setup.network.output_name
         return plan
 
-    def on_boot(self, dev):
-        super().on_boot(dev)  # jit's: the valid checkpoint of this request (slot, task), the flag
-        self.actions = None
-
-    def next_action(self, dev):
-        if not dev.request_active:
-            return Idle()
-        if self.actions is None or self.seq != dev.request_seq:
-            restore = self.restore_slot is not None and self.actions is None
-            c = self.next if restore else 0
-            self.seq = dev.request_seq
-            self.actions = self._actions(c, restore)
-        return next(self.actions)
-
-    def _actions(self, c, restore):
+    def _actions(self, dev, c, restore):
         if restore:
             yield Copy(checkpoint_buffer(self.restore_slot), SRAM_IMAGE, category="restore")
         for (first, stop), v in zip(self.plan["groups"], self.plan["charge_v"]):

@@ -100,6 +100,44 @@ def _flush(books, hs, hc, ls, lc, cs, cc, ks, kc):
     books[BOOK_LEAKAGE, 1] += kc
 
 
+@njit(cache=True)
+def _piece(e, a, b, dt, e_max, e_high, e_floor, upper, floor_reason):
+    """One trace piece of ``dE/dt = a - b E`` from ``e`` for ``dt`` [s], thresholds crossed exactly:
+    ``(e1, dt, reason, clamped)`` -- the end energy [J], the time actually advanced [s] (cut at a
+    threshold), the stop reason (-1: none) and whether the piece was spent clamped at ``e_max``.
+    Shared by the engine's kernel and the planner's :func:`~intersim.sched.optimal.advance.advance`,
+    which must agree bit for bit (LLVM inlines it into both loops)."""
+    reason = -1
+    if e >= e_max and a - b * e_max >= 0.0:
+        # clamp regime: at V_max with net inflow beyond leakage -> hold there, refuse the excess
+        if e_high <= e_max:  # e_high is reached already; e_low cannot be crossed while clamped
+            dt = 0.0
+            reason = STOP_HIGH
+        return e_max, dt, reason, True
+    drift = a - b * e
+    if e >= e_high:
+        return e, 0.0, STOP_HIGH, False
+    if e <= e_floor and drift < 0.0:
+        return e, 0.0, floor_reason, False
+    # closed form first (cheap); the energy is monotone within a piece, so a threshold is crossed
+    # iff the end energy is past it, and only then is its time solved
+    e1 = e + drift * dt * _phi(b * dt)
+    if drift < 0.0 and e1 <= e_floor:
+        t_x = _time_to(e, e_floor, a, b)
+        if t_x < dt:
+            dt = t_x
+        e1 = e_floor
+        reason = floor_reason
+    elif drift > 0.0 and e1 >= upper:
+        t_x = _time_to(e, upper, a, b)
+        if t_x < dt:
+            dt = t_x
+        e1 = upper
+        if upper == e_high:
+            reason = STOP_HIGH
+    return e1, dt, reason, False
+
+
 # One function on purpose (numba kernel): the per-sample loop of the closed form keeps time,
 # energy, trace position and four local compensated sums in registers; splitting it would pass
 # them through calls once per trace sample, the simulator's hottest path.
@@ -141,48 +179,16 @@ def _advance_linear(time_s, power_w, eta_w, t_first, period, loop,
         dt = t_end - t
         p_in = eta * h
         a = p_in - load_w
-        reason = -1
-        if e >= e_max and a - b * e_max >= 0.0:
-            # clamp regime: at V_max with net inflow beyond leakage -> hold there, refuse the excess
-            e = e_max
-            if e_high <= e_max:  # e_high is reached already; e_low cannot be crossed while clamped
-                dt = 0.0
-                reason = STOP_HIGH
-            e1 = e_max
+        e1, dt, reason, clamped = _piece(e, a, b, dt, e_max, e_high, e_floor, upper, floor_reason)
+        if clamped:
+            e = e_max  # held there (the segment starts at it)
             if b > 0.0:
                 ks, kc = _nadd(ks, kc, b * e_max * dt)
             cs, cc = _nadd(cs, cc, (a - b * e_max) * dt)
-        else:
-            drift = a - b * e
-            if e >= e_high:
-                dt = 0.0
-                reason = STOP_HIGH
-                e1 = e
-            elif e <= e_floor and drift < 0.0:
-                dt = 0.0
-                reason = floor_reason
-                e1 = e
-            else:
-                # closed form first (cheap); the energy is monotone within a piece, so a threshold
-                # is crossed iff the end energy is past it, and only then is its time solved
-                e1 = e + drift * dt * _phi(b * dt)
-                if drift < 0.0 and e1 <= e_floor:
-                    t_x = _time_to(e, e_floor, a, b)
-                    if t_x < dt:
-                        dt = t_x
-                    e1 = e_floor
-                    reason = floor_reason
-                elif drift > 0.0 and e1 >= upper:
-                    t_x = _time_to(e, upper, a, b)
-                    if t_x < dt:
-                        dt = t_x
-                    e1 = upper
-                    if upper == e_high:
-                        reason = STOP_HIGH
+        elif b > 0.0:
             # leakage = integral of b E dt; with the closed form it equals a dt - (e1 - e), which
             # also absorbs the rounding of an endpoint snapped onto a threshold
-            if b > 0.0:
-                ks, kc = _nadd(ks, kc, a * dt - (e1 - e))
+            ks, kc = _nadd(ks, kc, a * dt - (e1 - e))
         harvested = h * dt
         hs, hc = _nadd(hs, hc, harvested)
         if eta != 1.0:

@@ -10,8 +10,8 @@ faster than ``_advance`` called from a kernel.
 """
 from __future__ import annotations
 from numba import njit
-from ...energy.kernel_codes import STOP_COLLAPSE, STOP_HIGH, STOP_LOW, STOP_TIME
-from ...energy.linear_kernel import _locate, _next_piece, _phi, _time_to
+from ...energy.kernel_codes import STOP_COLLAPSE, STOP_LOW, STOP_TIME
+from ...energy.linear_kernel import _locate, _next_piece, _piece
 
 
 @njit(cache=True)
@@ -35,38 +35,7 @@ def advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t0, e0, t_
         t_end = piece_end if piece_end < t_stop else t_stop
         dt = t_end - t
         a = eta_in * h - load_w
-        reason = -1
-        if e >= e_max and a - b * e_max >= 0.0:
-            e = e_max
-            if e_high <= e_max:
-                dt = 0.0
-                reason = STOP_HIGH
-            e1 = e_max
-        else:
-            drift = a - b * e
-            if e >= e_high:
-                dt = 0.0
-                reason = STOP_HIGH
-                e1 = e
-            elif e <= e_floor and drift < 0.0:
-                dt = 0.0
-                reason = floor_reason
-                e1 = e
-            else:
-                e1 = e + drift * dt * _phi(b * dt)
-                if drift < 0.0 and e1 <= e_floor:
-                    t_x = _time_to(e, e_floor, a, b)
-                    if t_x < dt:
-                        dt = t_x
-                    e1 = e_floor
-                    reason = floor_reason
-                elif drift > 0.0 and e1 >= upper:
-                    t_x = _time_to(e, upper, a, b)
-                    if t_x < dt:
-                        dt = t_x
-                    e1 = upper
-                    if upper == e_high:
-                        reason = STOP_HIGH
+        e1, dt, reason, _ = _piece(e, a, b, dt, e_max, e_high, e_floor, upper, floor_reason)
         t = t_end if (reason < 0 and dt == t_end - t) else t + dt
         e = e1
         if reason >= 0:

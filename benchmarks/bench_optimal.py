@@ -106,21 +106,6 @@ def worker(name, sched):
                      default=str))
 
 
-def simpy_event_rate(n=200_000) -> float:
-    """Events per second of a bare simpy process yielding timeouts [1/s]."""
-    import simpy
-    env = simpy.Environment()
-
-    def proc():
-        for _ in range(n):
-            yield env.timeout(1.0)
-
-    env.process(proc())
-    t = time.perf_counter()
-    env.run()
-    return n / (time.perf_counter() - t)
-
-
 def measure(code, name, sched, timeout):
     """One worker run under the code at ``code``: the worker's record, or ``{"wall_s": None,
     "timeout": timeout}`` if it ran out of time."""
@@ -167,6 +152,7 @@ def main(argv=None) -> int:
     versions = {"new": Path(args.code).resolve()}
     if args.baseline:
         versions["base"] = Path(args.baseline).resolve()
+    from bench_engine import simpy_event_rate  # the raw simpy event rate, as every benchmark measures it
     rates = [simpy_event_rate()]
     runs = {(v, c, s): [] for v in versions for c in names for s in SCHEDULERS}
     rows, inapplicable = {}, {}

@@ -92,6 +92,9 @@ class TaskMemory:
         self.plans = [self._task_plan(t) for t in tasks]
         self._last = {}
         self._run_end = self._sliced_runs(tasks)
+        # layer keys that several sliced tasks share (only those gain from the last-output check)
+        keys = [p[7] for p in self.plans if p[9]]
+        self._shared = {k for k in keys if keys.count(k) > 1}
 
     def _sliced_runs(self, tasks):
         """Per task ``i``: the end of the run of tasks from ``i`` that :meth:`compute_tasks` may
@@ -162,15 +165,18 @@ class TaskMemory:
         [read-only uint8 array], through the memo; the last one per layer is checked first."""
         task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
         data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
-        last = self._last.get(key)
-        if last is not None and last[0] == data:
-            self.memo.hits += 1
-            return last[1]
+        shared = key in self._shared
+        if shared:
+            last = self._last.get(key)
+            if last is not None and last[0] == data:
+                self.memo.hits += 1
+                return last[1]
         whole = self.memo.get((key, data))
         if whole is None:
             whole = self._layer_arithmetic(layer, inputs, dst)
             self.memo.put((key, data), whole)
-        self._last[key] = (data, whole)
+        if shared:
+            self._last[key] = (data, whole)
         return whole
 
     def compute_tasks(self, start, stop):
@@ -178,14 +184,18 @@ class TaskMemory:
         each, but a run of sliced tasks of one layer (:meth:`_sliced_runs`) is one write of its
         bytes from the layer's output (the memo counts a hit per further task, as one by one)."""
         i = start
+        plans, run_end = self.plans, self._run_end
         while i < stop:
-            k = min(self._run_end[i], stop)
-            if k - i == 1:
+            plan = plans[i]
+            if not plan[9]:  # not sliced: the task's own tile
                 self.compute_task(i, 1.0)
                 i += 1
                 continue
-            dst, a, b = self.plans[i][4], self.plans[i][5], self.plans[k - 1][6]
-            self.memory.raw(dst)[a:b] = self._layer_output(i)[a:b]
+            k = run_end[i]
+            if k > stop:
+                k = stop
+            a, b = plan[5], plans[k - 1][6]
+            self.memory.raw(plan[4])[a:b] = self._layer_output(i)[a:b]
             self.memo.hits += k - i - 1
             i = k
 

@@ -20,6 +20,7 @@ from numba import njit
 
 from ..compensated import neumaier_add as _book
 from ..energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
+from ..energy.linear_kernel import _advance_inline
 from .task_runs import _advance_tasks
 
 ACC_OUTPUT_LOSS = 0   #: the output converter's loss (Neumaier)
@@ -250,9 +251,9 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 d = task_cycles[j] / clock_hz
             t_end = t + d
             stop = t_end if t_end < horizon_s else horizon_s
-            t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                           t, e, stop, loads_w[j], e_threshold, math.inf, books,
-                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+            t, e, reason, n_seg = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                  t, e, stop, loads_w[j], e_threshold, math.inf, books,
+                                                  seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
             n_meta = _note(meta, n_meta, record, n_seg, j)
             if reason != STOP_TIME or stop < t_end:
                 break

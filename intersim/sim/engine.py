@@ -83,6 +83,10 @@ class Engine:
         # an idle sleep's timeout outlives a wake-up by an arrival: (event, its time [s]) of those
         # that may still be pending
         self._idle_timeouts = deque()
+        # arrivals before this index were queued or dropped by a cycle kernel that handed requests
+        # over (simpy still processes their events, without effect)
+        self.arrivals_settled = 0
+        self.boot_actions = []
         # arrivals while a request is in service only queue or drop; a scheduler that does not
         # listen to them (the contract's on_arrival) lets the cycle kernels run across them
         self.quiet_arrivals = scheduler_cls.on_arrival is Scheduler.on_arrival
@@ -340,6 +344,8 @@ class Engine:
             if ta > self.env.now:
                 self.arrival_k, self.arrival_ts = k, self.env.now + (ta - self.env.now)
                 yield self.env.timeout(ta - self.env.now)
+            if k < self.arrivals_settled:  # a cycle kernel queued or dropped it already
+                continue
             in_system = len(self.requests.queue) + (self.requests.head is not None)
             if in_system >= cap_q:
                 self.requests.req["status"][k] = "dropped"
@@ -391,7 +397,8 @@ class Engine:
             self.sched = sched
             sched.on_boot(self.dev)
             armed = self.e_threshold is not None
-            boot_actions = []
+            # (the boot's actions so far: the boot replay and the kernels' request hand-overs read them)
+            self.boot_actions = boot_actions = []
             while True:
                 action = sched.next_action(self.dev)
                 boot_actions.append(action)

@@ -148,7 +148,7 @@ class TaskMemory:
         read the same bytes), so such a task costs one comparison of its input bytes and a slice."""
         task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
         if sliced:
-            return self._layer_output(index)[a:b]
+            return self._layer_output(self.plans[index])[a:b]
         data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
         seen = (key, data)
         tile = self.memo.get(seen)
@@ -160,10 +160,11 @@ class TaskMemory:
             self.memo.put(seen, tile)
         return tile
 
-    def _layer_output(self, index):
-        """The whole output of sliced task ``index``'s layer for the memory's current input bytes
-        [read-only uint8 array], through the memo; the last one per layer is checked first."""
-        task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
+    def _layer_output(self, plan):
+        """The whole output of the layer of the sliced task planned as ``plan`` for the memory's
+        current input bytes [read-only uint8 array], through the memo; for a layer several tasks
+        share, the last one is checked first."""
+        reads, key = plan[3], plan[7]
         data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
         shared = key in self._shared
         if shared:
@@ -173,7 +174,7 @@ class TaskMemory:
                 return last[1]
         whole = self.memo.get((key, data))
         if whole is None:
-            whole = self._layer_arithmetic(layer, inputs, dst)
+            whole = self._layer_arithmetic(plan[1], plan[2], plan[4])
             self.memo.put((key, data), whole)
         if shared:
             self._last[key] = (data, whole)
@@ -195,7 +196,7 @@ class TaskMemory:
             if k > stop:
                 k = stop
             a, b = plan[5], plans[k - 1][6]
-            self.memory.raw(plan[4])[a:b] = self._layer_output(i)[a:b]
+            self.memory.raw(plan[4])[a:b] = self._layer_output(plan)[a:b]
             self.memo.hits += k - i - 1
             i = k
 

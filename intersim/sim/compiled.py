@@ -381,7 +381,10 @@ class CompiledCycles:
                     mem.write_word(checkpoint_buffer(s, w), v)
             if q == m:
                 break
-            taskmem.compute_tasks(done, stop)
+            if done == 0:  # a whole request's run (stop is the last task): one memo entry per input
+                taskmem.compute_run()
+            else:
+                taskmem.compute_tasks(done, stop)
             for expected in (copy, Done()):
                 answer = sched.next_action(dev)
                 self._check_answer(answer, expected, q)

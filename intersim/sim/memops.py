@@ -95,6 +95,8 @@ class TaskMemory:
         # layer keys that several sliced tasks share (only those gain from the last-output check)
         keys = [p[7] for p in self.plans if p[9]]
         self._shared = {k for k in keys if keys.count(k) > 1}
+        self._tasks = tasks
+        self._whole_outs = None  # see compute_run
 
     def _sliced_runs(self, tasks):
         """Per task ``i``: the end of the run of tasks from ``i`` that :meth:`compute_tasks` may
@@ -199,6 +201,55 @@ class TaskMemory:
             self.memory.raw(plan[4])[a:b] = self._layer_output(plan)[a:b]
             self.memo.hits += k - i - 1
             i = k
+
+    def compute_run(self):
+        """``compute_tasks(0, n)``: every task, in order, on the memory's current contents -- as
+        one memo entry per input when the whole run reads only the input buffer and bytes it wrote
+        before, and writes whole buffers (:meth:`_whole_run_buffers`, checked once): its output is
+        then a function of the input bytes alone, kept as the written buffers' bytes end to end."""
+        outs = self._whole_outs
+        if outs is None:
+            outs = self._whole_outs = self._whole_run_buffers()
+        if not outs:
+            self.compute_tasks(0, len(self.plans))
+            return
+        key = (self._whole_key, self.memory.raw(INPUT_BUFFER).tobytes())
+        whole = self.memo.get(key)
+        if whole is None:
+            self.compute_tasks(0, len(self.plans))
+            self.memo.put(key, np.concatenate(outs))
+            return
+        off = 0
+        for raw in outs:
+            raw[:] = whole[off:off + raw.size]
+            off += raw.size
+
+    def _whole_run_buffers(self):
+        """The buffers the run of every task writes, as byte views, if each task reads only the
+        input buffer and bytes earlier tasks wrote, and every buffer written is written whole;
+        else ``[]``."""
+        mem = self.memory
+        covered = {}
+        for task, plan in zip(self._tasks, self.plans):
+            reads = [self.tensor_buf(name) for name in task.inputs]
+            if task.kind in ("accumulate", "finalize", "final") and task.psum_src is not None:
+                reads.append(task.psum_src)
+            for name in reads:
+                if name != INPUT_BUFFER and not (name in covered and covered[name].all()):
+                    return []
+            dst, a, b = plan[4], plan[5], plan[6]
+            mask = covered.setdefault(dst, np.zeros(mem.raw(dst).size, bool))
+            if isinstance(a, np.ndarray):
+                mask[a] = True
+            else:
+                mask[a:b] = True
+        if not covered or not all(m.all() for m in covered.values()):
+            return []
+        self._whole_key = self.memo.task_id(("whole run", tuple((self._tasks[i].layer, self._tasks[i].kind,
+                                                                  self._tasks[i].out_byte_start)
+                                                                 for i in range(len(self._tasks))),
+                                             tuple(sorted((k, mem.raw(k).size) for k in covered))))
+        return [mem.raw(name) for name in sorted(covered)]
 
     def compute_task(self, index, fraction=1.0, words=None):
         """Run task ``index``'s int8 kernel on memory. Its output lands whole, or, cut by a

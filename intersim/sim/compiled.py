@@ -6,7 +6,9 @@ floating-point book-keeping of the Python path in the same order, and stop *befo
 cycle that would end differently (it is then stepped in Python):
 
 - :meth:`CompiledCycles.fast_checkpoints`: the comparator -> checkpoint -> sleep -> resume cycles
-  of a :class:`~intersim.sched.contract.CheckpointedRun`;
+  of a :class:`~intersim.sched.contract.CheckpointedRun`, and, with a request queued behind the
+  one in service, the request boundaries too (result copy, ``Done``, the next request handed
+  over and its run: :meth:`CompiledCycles._handover_copy`, :meth:`CompiledCycles._handed_over`);
 - :meth:`CompiledCycles.replay_boots`: after a brown-out inside a run, the identical boots that
   follow (off, boot, the sleeps, the run cut by V_off), for NVM-determined schedulers.
 
@@ -64,7 +66,7 @@ class CompiledCycles:
         self.eng = eng
         self.replays_boots = replays_boots
         #: power cycles taken by the kernels, by kind -- a diagnostic: the results are the same without
-        #: ("arrivals": the arrivals they ran across)
+        #: ("arrivals": the arrivals they ran across; "handovers": the request boundaries taken)
         self.taken = {"checkpoint": 0, "boot": 0, "arrivals": 0}
         self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
@@ -255,11 +257,11 @@ class CompiledCycles:
             acc, words, slot_task, slot_cycles, self._cycle_scratch,
             self._handover_args(start, stop, until_v, arr_t, base), self._ho_f, self._queue, self._fate,
             self._ho_out, self._ho_req, self._slot_req))
-        if out.n == 0 and not out.completed:
+        m = int(self._ho[cycles.HO_N])
+        if out.n == 0 and not out.completed and m == 0:
             return task, resume
         self._count_arrivals(arr_t)
         self.taken["checkpoint"] += out.n
-        m = int(self._ho[cycles.HO_N])
         head0 = eng.requests.head
         if m:
             self._settle_arrivals(m)

@@ -6,7 +6,9 @@ of actions stepped in Python. The kernels here carry out such cycles exactly as 
 Python path would (the same :func:`intersim.energy.capacitor._advance` calls in the same order, the same
 floating-point book-keeping, Neumaier sums included) and stop *before* any cycle that would end
 differently: that cycle is rolled back and handed to the Python path, which then takes it
-step by step. The tests check both ways give identical results, bit for bit.
+step by step. The tests check both ways give identical results, bit for bit. With a request
+queued behind the one in service, the checkpoint kernel also takes the request boundary
+(:func:`_handover`): the result copy, ``Done``, the hand-over and the next request's run.
 
 Accumulator layout (``acc``, float64 ``(N_ACC, 2)``, column 0 the sum, 1 the Neumaier
 compensation for the books that have one): see the ``ACC_*`` constants.

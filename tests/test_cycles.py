@@ -172,6 +172,36 @@ def test_handover_kernel_python_version_agrees(monkeypatch):
     assert_same_run(python, compiled)
 
 
+def test_a_scheduler_answering_otherwise_at_a_boundary_the_kernel_took_is_refused():
+    """A class that declares ``nvm_determined`` but answers differently at a later request
+    boundary (here: the result copied twice for even sequence numbers) cannot have had that
+    boundary replayed: the engine refuses it, naming the class, instead of giving another run."""
+    from intersim.sched.jit import JIT
+
+    class TwiceOnEven(JIT):
+        name = "twice-on-even"
+        nvm_determined = True
+
+        def next_action(self, dev):
+            action = super().next_action(dev)
+            if type(action).__name__ == "Done" and dev.request_seq % 2 == 0 and not getattr(self, "again", False):
+                self.again = True
+                return self.last_copy
+            if type(action).__name__ == "Copy":
+                self.last_copy, self.again = action, False
+            return action
+
+    storage = Storage(capacitance_f=1e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                      leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+    network = random_network(np.random.default_rng(0))
+    trace = random_trace(np.random.default_rng(100), duration_s=40.0, mean_power_w=3e-3)
+    kw = dict(n_requests=240, period_s=0.05, drain_s=8.0, queue_capacity=4, record_timeline=False)
+    slow, _ = run_case(TwiceOnEven, network, "layer", trace, storage, fast_cycles=False, **kw)
+    assert (slow.requests["status"] == "done").sum() > 2
+    with pytest.raises(SchedulerError, match="twice-on-even.*declares nvm_determined"):
+        run_case(TwiceOnEven, network, "layer", trace, storage, **kw)
+
+
 def test_boot_replay_is_not_inherited():
     """A subclass may decide differently: it must declare ``nvm_determined`` itself."""
     network, trace, storage = _small_case()

@@ -27,7 +27,7 @@ from ..hw.memory import SRAM, words_done
 from ..errors import SchedulerError
 from ..sched.contract import (
     CHECKPOINT_FLAG, CHECKPOINT_WORDS, DONE_SEQ_WORD, checkpoint_buffer, REQUEST_SEQ_WORD, SRAM_IMAGE, CheckpointedRun,
-    Copy, Done, RunTask, RunTasks, Sleep, task_nvm_regions, writes_into,
+    Copy, Done, Idle, RunTask, RunTasks, Sleep, WriteWords, task_nvm_regions, writes_into,
 )
 from . import power_cycles as cycles
 from . import task_runs as runner
@@ -54,6 +54,11 @@ class CheckpointCycles(NamedTuple):
 #: request's run completed and the engine goes on as after any completed run; the dense hour's
 #: 9,294 requests then take about ten calls, whose fixed cost is negligible beside 1024 requests
 HANDOVERS_PER_CALL = 1024
+#: most request cycles one request-kernel call takes (the size of its per-request records).
+#: [EST] 4096: bounds the records (128 kB), not the results -- a call that reaches it ends after
+#: that request's Done and the next Idle calls the kernel again; bench_day's ~4,900 requests then
+#: take a few calls, whose fixed cost is negligible beside thousands of requests
+REQUESTS_PER_CALL = 4096
 
 
 class CompiledCycles:
@@ -99,6 +104,16 @@ class CompiledCycles:
         self._slot_req = np.zeros(2, np.int64)
         #: request boundaries the checkpoint kernel took (a diagnostic)
         self.taken["handovers"] = 0
+        # whole request cycles of an idle device (idle, wake, the request's actions, Done: see
+        # request_cycles): the class declares nvm_determined, a quiet scheduler, the linear power
+        # path, no failure injection
+        self.requests_ok = (self.handovers_ok and eng.fast_cycles and eng.quiet_arrivals and not eng.ideal
+                            and not eng.general and not eng.setup.brownout_at)
+        self._templates = {}        # shape of a request's actions -> the kernel's step arrays
+        self._rq_out = np.zeros((REQUESTS_PER_CALL, cycles.N_RQ_OUT))
+        self._rq_req = np.zeros(REQUESTS_PER_CALL, np.int64)
+        #: whole request cycles the request kernel took (a diagnostic)
+        self.taken["requests"] = 0
 
     def _arrival_args(self):
         """``(t_event, arrival times)`` for a cycle kernel: arrivals only queue or drop while a
@@ -412,6 +427,191 @@ class CompiledCycles:
             taskmem.compute_tasks(done, stop)
             return stop, 0
         return start + int(out.i_next), int(out.resume_next)
+
+    def _request_template(self, armed):
+        """The actions of the request before this ``Idle`` in this boot, as the request kernel's
+        steps, or None when they are not ones it replays: exactly one whole run of every task
+        (``RunTasks``/``RunTask`` from task 0, or ``CheckpointedRun(0, n, 0, v)``), result copies
+        (``Copy``, not a restore), ``WriteWords`` not naming the checkpoint flag, ending with
+        ``Done``. Returns ``(actions, steps)``."""
+        eng = self.eng
+        acts = eng.boot_actions
+        p = len(acts) - 2
+        while p >= 0 and type(acts[p]) is not Idle:
+            p -= 1
+        if p < 0:
+            return None
+        tmpl = acts[p + 1:-1]
+        n = len(eng.setup.tasks)
+        shape = []
+        for a in tmpl:
+            kind = type(a)
+            if kind is RunTasks or kind is RunTask:
+                first, stop = (a.index, a.index + 1) if kind is RunTask else (a.start, a.stop)
+                if first != 0 or stop != n or a.resume_cycles:
+                    return None
+                shape.append(("run", False))
+            elif kind is CheckpointedRun:
+                if a.start != 0 or a.stop != n or a.resume_cycles:
+                    return None
+                shape.append(("run", True))
+            elif kind is WriteWords:
+                if any(name == CHECKPOINT_FLAG for name, _ in a.words):
+                    return None
+                shape.append(("words", len(a.words), bool(a.commits)))
+            elif kind is Copy:
+                if eng.taskmem.copy_spec(a)[2]:  # (a restore)
+                    return None
+                shape.append(("copy", a.src, a.dst))
+            elif kind is Done:
+                shape.append(("done",))
+            else:
+                return None
+        if not shape or shape[-1] != ("done",) or sum(k[0] == "run" for k in shape) != 1 or \
+                len(shape) > cycles.MAX_STEPS or ("done",) in shape[:-1]:
+            return None
+        key = (tuple(shape), armed)
+        steps = self._templates.get(key)
+        if steps is None:
+            steps = self._templates[key] = self._steps(tmpl, shape, armed)
+        return tmpl, steps
+
+    def _steps(self, tmpl, shape, armed):
+        """The request kernel's step arrays for the actions ``tmpl`` (of ``shape``)."""
+        eng = self.eng
+        ns = len(shape)
+        kind = np.zeros(ns, np.int64)
+        p = np.zeros(ns)
+        dur = np.zeros(ns)
+        words = np.zeros(ns, np.int64)
+        cat = np.full(ns, cycles.ACC_CHECKPOINT, np.int64)
+        commit = np.zeros(ns, np.int64)
+        guard = np.zeros(ns, np.int64)
+        for s, (a, sh) in enumerate(zip(tmpl, shape)):
+            if sh[0] == "run":
+                kind[s] = cycles.STEP_RUN
+                cat[s] = cycles.ACC_COMPUTE
+                # (a CheckpointedRun goes to the checkpoint kernel where the comparator may fire)
+                guard[s] = sh[1] and armed
+            elif sh[0] == "words":
+                kind[s], p[s], dur[s], words[s], commit[s] = (cycles.STEP_LOAD, eng._word_p, sh[1] * eng._word_t,
+                                                              sh[1], sh[2])
+            elif sh[0] == "copy":
+                _, cost, _, nw = eng.taskmem.copy_spec(a)
+                kind[s], p[s], dur[s], words[s] = cycles.STEP_LOAD, cost.power_w, cost.time_s, nw
+            else:
+                kind[s], p[s], dur[s], words[s], commit[s] = cycles.STEP_DONE, eng._word_p, eng._word_t, 1, 1
+        e_low = eng._e_off
+        if armed and eng.e_threshold is not None:
+            e_low = max(e_low, eng.e_threshold)
+        return kind, p, dur, words, cat, commit, guard, e_low
+
+    def request_cycles(self, armed):
+        """At an ``Idle`` with nothing queued: take the whole request cycles that follow -- the idle
+        sleep to the next arrival, its wake-up, the request's actions as the previous request's in
+        this boot (:meth:`_request_template`), ``Done`` -- in one kernel call
+        (:func:`~intersim.sim.power_cycles._request_cycles`), up to the first that would go
+        otherwise, and apply them per request in order: the hand-over, the scheduler asked at every
+        action (it must answer as before: the same action, or ``WriteWords`` of the same names),
+        the memory (the run from one memo entry per input, the answers' words, the result copy,
+        ``done_seq``), the request's columns and its completion. Returns the cycles taken; the
+        caller brings simpy to ``sim_now`` (:meth:`Engine._catch_up`)."""
+        eng = self.eng
+        self.synced = self.crossed = False
+        requests = eng.requests
+        if (requests.head is not None or requests.queue or eng.books.pending or eng.timeline.record
+                or eng._inject_s is not None or eng._inject_words is not None or eng.setup.progress is not None):
+            return 0
+        found = self._request_template(armed)
+        if found is None or eng.other_event_s() != math.inf:
+            return 0
+        tmpl, (kind, p, dur, words_, cat, commit, guard, e_low) = found
+        n = len(eng.setup.tasks)
+        base = eng.runner.base(0, n)
+        ev, ev_ts = self._ev, self._ev_ts
+        ev[0], (ev[1], ev_ts[0]) = 0, eng.pending_arrival()
+        ev_ts[1] = eng.env.now
+        books = eng.books.load
+        acc = self._cycle_acc
+        self._acc_flat[:2 * (cycles.ACC_ACTIVE + 1)] = (
+            eng.books.output_loss.s, eng.books.output_loss.c, books["compute"].s, books["compute"].c,
+            books["checkpoint"].s, books["checkpoint"].c, books["sleep"].s, books["sleep"].c,
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0, eng._active_s, 0.0)
+        words = self._cycle_words
+        words[0] = eng._words
+        e_thr = eng.e_threshold if eng.e_threshold is not None else -math.inf
+        t, e, m = cycles._request_cycles(
+            eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
+            eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap,
+            eng._eta_out, eng._e_off, eng.horizon, eng.arrivals, ev, ev_ts, eng.setup.platform.sleep_power_w,
+            kind, p, dur, words_, cat, commit, guard,
+            base.loads, base.dur, base.e_pin_run, base.words_run, e_low, e_thr,
+            REQUESTS_PER_CALL, acc, words, self._rq_out, self._rq_req)
+        if m == 0:
+            return 0
+        eng.events += int(ev[0])
+        eng._stalled = 0
+        self.taken["requests"] += m
+        eng.t, eng.e = t, e
+        eng._state = "preserve"  # (Done's)
+        (loss, compute, checkpoint, sleep, _, _, _, active) = acc[:cycles.ACC_ACTIVE + 1].tolist()
+        eng.books.output_loss.s, eng.books.output_loss.c = loss
+        books["compute"].s, books["compute"].c = compute
+        books["checkpoint"].s, books["checkpoint"].c = checkpoint
+        books["sleep"].s, books["sleep"].c = sleep
+        eng._active_s = active[0]
+        eng._words = int(words[0])
+        #: where simpy's clock and the arrivals process are after the cycles taken
+        self.sim_now, self.sim_arrival = float(ev_ts[1]), int(ev[1])
+        eng.arrivals_settled = max(eng.arrivals_settled, self.sim_arrival)
+        self._requests_taken(tmpl, m)
+        return m
+
+    def _requests_taken(self, tmpl, m):
+        """The requests of ``m`` request cycles taken by the kernel, in order: hand-over, the
+        scheduler's answers (checked against ``tmpl``), the memory, the columns, completion."""
+        eng = self.eng
+        mem, taskmem, requests = eng.memory, eng.taskmem, eng.requests
+        req = requests.req
+        compute_s, preserve_s = req["compute_s"], req["preserve_s"]
+        sched, dev = eng.sched, eng.dev
+        acts = eng.boot_actions
+        result = mem.view(eng.result_buffer)
+        rows = self._rq_out[:m].tolist()
+        reqs = self._rq_req[:m].tolist()
+        commits = 0
+        for q in range(m):
+            service_t, done_t, c_s, p_s = rows[q]
+            if q:
+                answer = sched.next_action(dev)
+                if type(answer) is not Idle:
+                    self._check_answer(answer, Idle(), q)
+                acts.append(answer)
+            h = reqs[q]
+            requests.hand_over(h, service_t)
+            for expected in tmpl:
+                answer = sched.next_action(dev)
+                kind = type(answer)
+                if kind is not type(expected) or (answer != expected and not (
+                        kind is WriteWords and answer.commits == expected.commits
+                        and [w[0] for w in answer.words] == [w[0] for w in expected.words])):
+                    self._check_answer(answer, expected, q)
+                acts.append(answer)
+                if kind is RunTasks or kind is RunTask or kind is CheckpointedRun:
+                    taskmem.compute_run()
+                elif kind is WriteWords:
+                    for name, value in answer.words:
+                        mem.write_word(name, int(value))
+                    commits += answer.commits
+                elif kind is Copy:
+                    taskmem.write_raw(answer.dst, taskmem.copy_spec(answer)[0].copy())
+                else:  # Done
+                    mem.write_word(DONE_SEQ_WORD, mem.read_word(REQUEST_SEQ_WORD))
+                    commits += 1
+                    compute_s[h] = c_s
+                    preserve_s[h] = p_s
+                    requests.complete(done_t, result)
+        eng.counts["commits"] += commits
 
     def _check_answer(self, answer, expected, q):
         if answer != expected:

@@ -534,6 +534,10 @@ class Engine:
         return self.ideal, armed
 
     def _do_idle(self, sched, action, armed):
+        # whole request cycles (idle, wake, the request's actions, Done) in one kernel call
+        if self.compiled.requests_ok and self.compiled.request_cycles(armed):
+            yield from self._catch_up()  # (simpy processes the arrivals it settled, without effect)
+            return True, armed
         ok = yield from self._idle()
         return ok, armed
 

@@ -683,6 +683,176 @@ def _boot_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     return t, e, done, n_seg, n_meta
 
 
+#: step kinds of :func:`_request_cycles` (``step_kind``)
+STEP_RUN = 0   #: the request's whole run of tasks (``RunTasks`` / ``CheckpointedRun`` the comparator leaves alone)
+STEP_LOAD = 1  #: a load that must complete (``WriteWords``, a result ``Copy``): pending, committed if ``step_commit``
+STEP_DONE = 2  #: ``Done``: one word, the commit, the request completes
+#: per request of :func:`_request_cycles` (``rq_out`` rows, float64): when it entered service
+#: (the arrival that woke the device) [s], its ``Done``'s time [s], its ``compute_s``,
+#: ``preserve_s`` [s]; ``rq_req``: the request (arrival index)
+RQ_SERVICE_T = 0
+RQ_DONE_T = 1
+RQ_COMPUTE = 2
+RQ_PRESERVE = 3
+N_RQ_OUT = 4
+#: the most pending entries one request cycle may hold between commits (its steps)
+MAX_STEPS = 16
+
+
+# One function on purpose (numba kernel), as _checkpoint_cycles: idle -> wake -> the request's
+# actions -> Done, each the Python path's own advance, booking and sync, in its order.
+@njit(cache=True)
+def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
+                    eta_out, e_off, horizon_s, arr_t, ev, ev_ts, sleep_pin_w,
+                    step_kind, step_p, step_dur, step_words, step_cat, step_commit, step_guard,
+                    run_loads, run_dur, run_e_pin, run_words, run_e_low, e_threshold,
+                    max_cycles, acc, words, rq_out, rq_req):
+    """Whole request cycles of a device idle between requests, as the engine steps them: the idle
+    sleep (sleep power ``sleep_pin_w`` [W]) predicted up to the next arrival ``arr_t[j]`` [s]
+    (``ev[1]`` = ``j``, the arrivals process's pending event, at ``ev_ts[0]`` [s]; simpy's
+    clock ``ev_ts[1]`` [s]) and its timeout (one simpy event, counted in ``ev[0]``); the arrival
+    wakes the device at the same instant and enters service; then the steps of the request
+    (``step_kind``: :data:`STEP_RUN` the run of tasks ``run_loads`` [W at the capacitor],
+    ``run_dur`` [s], pin energy ``run_e_pin`` [J] (``math.fsum``), ``run_words`` NVM words, stopped by
+    ``run_e_low`` [J]; :data:`STEP_LOAD` a load of ``step_p`` [W at the pin] for ``step_dur`` [s]
+    writing ``step_words`` words, booked pending in ``step_cat`` (an ``ACC_*`` row) and committed
+    after if ``step_commit``; :data:`STEP_DONE` ``Done``). ``step_guard``: the run is a
+    ``CheckpointedRun`` that the engine gives to the checkpoint kernel when the stored energy
+    minus the run's (at the capacitor) is at most ``e_threshold`` [J]: such a cycle is not taken.
+
+    A cycle is taken only when it goes exactly so: the idle reaches the arrival without a
+    brown-out, the arrival's event, the idle timeout and the device's time are one instant (the
+    arrival, scheduled first, wakes the device; the timeout is processed before the device
+    resumes), no arrival falls inside the request's service (every sync finds no event due: none
+    is scheduled, none counted), every step completes before the horizon, and the next arrival
+    is not the last. The first cycle that would go otherwise is rolled back and not taken.
+
+    Updates ``books``, ``acc`` (rows ``ACC_OUTPUT_LOSS``, ``ACC_COMPUTE``, ``ACC_CHECKPOINT``,
+    ``ACC_SLEEP``, ``ACC_ACTIVE``), ``words[0]``, ``ev``, ``ev_ts`` in place; per request taken a
+    row of ``rq_out`` and ``rq_req``. Returns ``(t, e, cycles_taken)``.
+    """
+    books_save = books.copy()
+    acc_save = acc.copy()
+    pend_x = np.empty(MAX_STEPS)
+    pend_dt = np.empty(MAX_STEPS)
+    pend_cat = np.empty(MAX_STEPS, np.int64)
+    n_arr = arr_t.size
+    n_steps = step_kind.size
+    n_run = run_loads.size
+    seg = np.empty(0)
+    seg_end = np.empty(n_run, np.int64)
+    done = 0
+    while done < max_cycles:
+        t_save, e_save, words_save = t, e, words[0]
+        books_save[:] = books
+        acc_save[:] = acc
+        now = ev_ts[1]
+        j = ev[1]
+        ts = ev_ts[0]
+        ok = j + 1 < n_arr and arr_t[j] > now and (j == 0 or arr_t[j - 1] <= now) and arr_t[j] <= horizon_s
+        if ok:
+            # the idle: the sleep predicted up to the arrival, its timeout at now + (t - now)
+            t_next = arr_t[j]
+            t_start = t
+            t, e, reason, _ = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                              t, e, t_next, sleep_pin_w / eta_out, e_off, math.inf, books,
+                                              seg, seg, seg, seg, seg, 0)
+            dt = t - t_start
+            t_to = now + (t - now)
+            if reason != STOP_TIME or t != t_next or t >= horizon_s or t_to != ts or ts != t:
+                ok = False
+            else:
+                x = sleep_pin_w * dt
+                _regulator_loss(acc, x, eta_out)
+                _book(acc, ACC_SLEEP, x)
+                # the arrival enters service; the arrivals process schedules the next one
+                now = t
+                ta = arr_t[j + 1]
+                if not ta > now:
+                    ok = False
+                ts = now + (ta - now)
+        q = done
+        n_pend = 0
+        rq_compute = 0.0
+        rq_preserve = 0.0
+        for s in range(n_steps if ok else 0):
+            kind = step_kind[s]
+            if kind == STEP_RUN:
+                if step_guard[s] and e - run_e_pin / eta_out <= e_threshold:
+                    ok = False
+                    break
+                t0 = t
+                k, t, e, reason, _ = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                    t0, e, run_loads, run_dur, horizon_s, run_e_low, books,
+                                                    seg, seg, seg, seg, seg, 0, seg_end)
+                if k < n_run or reason != STOP_TIME:
+                    ok = False
+                    break
+                t_k = t0  # the run's end as the engine sums it (its task end times, in order)
+                for m in range(n_run):
+                    t_k = t_k + run_dur[m]
+                t_done = t_k - t0
+                x = (run_e_pin / t_done if t_done > 0 else 0.0) * t_done
+                _regulator_loss(acc, x, eta_out)
+                pend_x[n_pend] = x
+                pend_dt[n_pend] = t_done
+                pend_cat[n_pend] = ACC_COMPUTE
+                n_pend += 1
+                words[0] += run_words
+                acc[ACC_ACTIVE, 0] += t - t0
+            else:
+                p = step_p[s]
+                dur = step_dur[s]
+                t_target = t + dur
+                t_stop = t_target if t_target < horizon_s else horizon_s
+                t_start = t
+                t, e, reason, _ = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                  t, e, t_stop, p / eta_out, e_off, math.inf, books,
+                                                  seg, seg, seg, seg, seg, 0)
+                dt = t - t_start
+                if reason != STOP_TIME or t_target > horizon_s:
+                    ok = False
+                    break
+                acc[ACC_ACTIVE, 0] += dt
+                words[0] += step_words[s]
+                x = p * dt
+                _regulator_loss(acc, x, eta_out)
+                pend_x[n_pend] = x
+                pend_dt[n_pend] = dt
+                pend_cat[n_pend] = step_cat[s]
+                n_pend += 1
+            # the action's sync: simpy's clock is behind and no event is due by the device's time
+            if not (t > now and ts > t):
+                ok = False
+                break
+            if kind == STEP_DONE or step_commit[s]:
+                for m in range(n_pend):
+                    _book(acc, pend_cat[m], pend_x[m])
+                    if pend_cat[m] == ACC_COMPUTE:
+                        rq_compute += pend_dt[m]
+                    else:
+                        rq_preserve += pend_dt[m]
+                n_pend = 0
+        if ok and n_pend:
+            ok = False  # (a template ends with Done: nothing is left pending)
+        if not ok:
+            books[:] = books_save
+            acc[:] = acc_save
+            words[0] = words_save
+            return t_save, e_save, done
+        rq_out[q, RQ_SERVICE_T] = now
+        rq_out[q, RQ_DONE_T] = t
+        rq_out[q, RQ_COMPUTE] = rq_compute
+        rq_out[q, RQ_PRESERVE] = rq_preserve
+        rq_req[q] = j
+        ev[0] += 1
+        ev[1] = j + 1
+        ev_ts[0] = ts
+        ev_ts[1] = now
+        done += 1
+    return t, e, done
+
+
 def warm():
     """Compile the kernels (or load them from numba's cache) with a tiny call."""
     z = np.zeros(0)

@@ -329,6 +329,22 @@ class Engine:
         while self.arrival_k < self.compiled.sim_arrival and env.peek() <= env.now:
             yield env.timeout(0)
 
+    def _catch_up_wakes(self):
+        """After request cycles taken by the kernel: bring simpy to the last wake-up -- the event of
+        arrival ``compiled.sim_arrival - 1``, whose time only the arrivals process's own chain of
+        timeouts reaches exactly -- with every arrival up to it processed (settled: without
+        effect). Uncounted (the kernel counted the idle timeouts): one timeout to the latest time
+        it can reach at or before that event, then the arrivals' own events."""
+        env, target, last = self.env, self.compiled.sim_now, self.compiled.sim_arrival
+        delay = target - env.now
+        while delay > 0 and env.now + delay > target:
+            delay = math.nextafter(delay, -math.inf)
+        if delay > 0:
+            yield env.timeout(delay)
+        while self.arrival_k < last:
+            # (the arrivals process waits on it too, and was first: it runs, then the device)
+            yield self._arrival_proc.target
+
     def other_event_s(self):
         """The time [s] of the next simpy event that is not the pending arrival (inf: none), or
         None when the pending events are not known to be that arrival and the idle timeout."""
@@ -536,7 +552,7 @@ class Engine:
     def _do_idle(self, sched, action, armed):
         # whole request cycles (idle, wake, the request's actions, Done) in one kernel call
         if self.compiled.requests_ok and self.compiled.request_cycles(armed):
-            yield from self._catch_up()  # (simpy processes the arrivals it settled, without effect)
+            yield from self._catch_up_wakes()
             return True, armed
         ok = yield from self._idle()
         return ok, armed

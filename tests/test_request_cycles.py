@@ -1,0 +1,104 @@
+"""Whole request cycles of an idle device in one kernel call (issue 17, target 3): the idle sleep
+to the next arrival, the wake-up, the request's actions and ``Done`` (``power_cycles._request_cycles``,
+``CompiledCycles.request_cycles``) give the run stepped in Python, bit for bit."""
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from intersim.energy.capacitor import Storage
+from intersim.errors import SchedulerError
+from intersim.sched.registry import SCHEDULERS
+from intersim.sim import power_cycles as cycles
+from intersim.testing import random_network, random_trace, run_case
+
+from test_cycles import GRANULARITIES, NETWORKS, assert_same_run, storages, traces
+
+#: schedulers whose classes declare nvm_determined (the kernel replays only those)
+NAMES = ["static", "jit", "jit-task", "restart"]
+
+
+def test_request_kernel_equals_stepped_requests():
+    """Arrivals sparse enough that the device idles between requests, on capacitors that mostly
+    hold a request (brown-outs, checkpoints and queued arrivals in between):
+    the request kernel takes the idle, the wake-up, the request's actions and ``Done``; the run
+    -- books, counts, the events count and every request column -- is the one stepped in Python."""
+    taken = Counter()
+
+    @given(name=st.sampled_from(NAMES), network=NETWORKS, granularity=GRANULARITIES,
+           storage=storages([10e-6, 47e-6, 100e-6, 470e-6]), trace=traces([0.3e-3, 1e-3, 3e-3, 10e-3]),
+           period_s=st.sampled_from([0.1, 0.3, 1.0, 2.5]), queue=st.integers(1, 3))
+    def prop(name, network, granularity, storage, trace, period_s, queue):
+        kw = dict(n_requests=int(30.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=False,
+                  queue_capacity=queue)
+        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
+        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
+        assert slow.compiled_cycles["requests"] == 0
+        assert_same_run(fast, slow)
+        taken["examples"] += 1
+        taken["taken"] += fast.compiled_cycles["requests"] > 0
+        taken[name] += fast.compiled_cycles["requests"] > 0
+
+    prop()
+    n = taken["examples"]
+    # the comparison means something only where the kernel took request cycles
+    assert taken["taken"] >= 0.3 * n, f"the request kernel took cycles in {taken['taken']}/{n} examples"
+    for name in NAMES:
+        assert taken[name] >= 1, f"the request kernel never took cycles for {name}"
+
+
+def _idle_case():
+    storage = Storage(capacitance_f=100e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                      leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+    network = random_network(np.random.default_rng(0))
+    trace = random_trace(np.random.default_rng(100), duration_s=40.0, mean_power_w=3e-3)
+    return network, trace, storage, dict(n_requests=40, period_s=1.0, drain_s=8.0, record_timeline=False)
+
+
+@pytest.mark.parametrize("name", ["static", "jit"])
+def test_request_kernel_python_version_agrees(monkeypatch, name):
+    """The request kernel as plain Python (``.py_func``) gives the compiled kernel's run."""
+    network, trace, storage, kw = _idle_case()
+    compiled, _ = run_case(SCHEDULERS[name], network, "layer", trace, storage, **kw)
+    assert compiled.compiled_cycles["requests"] > 10
+    monkeypatch.setattr(cycles, "_request_cycles", cycles._request_cycles.py_func)
+    python, _ = run_case(SCHEDULERS[name], network, "layer", trace, storage, **kw)
+    assert python.compiled_cycles == compiled.compiled_cycles
+    assert_same_run(python, compiled)
+
+
+def test_request_kernel_is_off_with_a_timeline_and_stepping():
+    """No request cycle is compiled while a timeline is recorded or with ``fast_cycles`` off, and the
+    results are the same either way."""
+    network, trace, storage, kw = _idle_case()
+    fast, _ = run_case(SCHEDULERS["static"], network, "layer", trace, storage, **kw)
+    kw["record_timeline"] = True
+    recorded, _ = run_case(SCHEDULERS["static"], network, "layer", trace, storage, **kw)
+    assert fast.compiled_cycles["requests"] > 0 == recorded.compiled_cycles["requests"]
+    assert (fast.books, fast.counts, fast.events) == (recorded.books, recorded.counts, recorded.events)
+
+
+def test_a_scheduler_answering_otherwise_at_a_request_the_kernel_took_is_refused():
+    """A class that declares ``nvm_determined`` but answers otherwise at a later request (here: an
+    extra commit word on every fifth sequence number) cannot have that request replayed: the
+    engine refuses it, naming the class, instead of giving another run."""
+    from intersim.sched.static import Static
+    from intersim.sched.contract import WriteWords
+
+    class ExtraOnFifth(Static):
+        name = "extra-on-fifth"
+        nvm_determined = True
+
+        def next_action(self, dev):
+            action = super().next_action(dev)
+            if type(action) is WriteWords and dev.request_seq % 5 == 0:
+                return WriteWords(action.words + (("progress", self.group),), commits=True)
+            return action
+
+    network, trace, storage, kw = _idle_case()
+    slow, _ = run_case(ExtraOnFifth, network, "layer", trace, storage, fast_cycles=False, **kw)
+    assert (slow.requests["status"] == "done").sum() > 10
+    with pytest.raises(SchedulerError, match="extra-on-fifth.*declares nvm_determined"):
+        run_case(ExtraOnFifth, network, "layer", trace, storage, **kw)

@@ -20,17 +20,18 @@ from test_cycles import GRANULARITIES, NETWORKS, assert_same_run, storages, trac
 NAMES = ["static", "jit", "jit-task", "restart"]
 
 
-def test_request_kernel_equals_stepped_requests():
+@pytest.mark.parametrize("name", NAMES)
+def test_request_kernel_equals_stepped_requests(name):
     """Arrivals sparse enough that the device idles between requests, on capacitors that mostly
-    hold a request (brown-outs, checkpoints and queued arrivals in between):
-    the request kernel takes the idle, the wake-up, the request's actions and ``Done``; the run
-    -- books, counts, the events count and every request column -- is the one stepped in Python."""
+    hold a request (brown-outs, checkpoints and queued arrivals in between): the request kernel
+    takes the idle, the wake-up, the request's actions and ``Done``; the run -- books, counts,
+    the events count and every request column -- is the one stepped in Python."""
     taken = Counter()
 
-    @given(name=st.sampled_from(NAMES), network=NETWORKS, granularity=GRANULARITIES,
+    @given(network=NETWORKS, granularity=GRANULARITIES,
            storage=storages([10e-6, 47e-6, 100e-6, 470e-6]), trace=traces([0.3e-3, 1e-3, 3e-3, 10e-3]),
            period_s=st.sampled_from([0.1, 0.3, 1.0, 2.5]), queue=st.integers(1, 3))
-    def prop(name, network, granularity, storage, trace, period_s, queue):
+    def prop(network, granularity, storage, trace, period_s, queue):
         kw = dict(n_requests=int(30.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=False,
                   queue_capacity=queue)
         fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
@@ -39,14 +40,11 @@ def test_request_kernel_equals_stepped_requests():
         assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["taken"] += fast.compiled_cycles["requests"] > 0
-        taken[name] += fast.compiled_cycles["requests"] > 0
 
     prop()
     n = taken["examples"]
     # the comparison means something only where the kernel took request cycles
-    assert taken["taken"] >= 0.3 * n, f"the request kernel took cycles in {taken['taken']}/{n} examples"
-    for name in NAMES:
-        assert taken[name] >= 1, f"the request kernel never took cycles for {name}"
+    assert taken["taken"] >= 0.15 * n, f"the request kernel took cycles in {taken['taken']}/{n} examples of {name}"
 
 
 def _idle_case():

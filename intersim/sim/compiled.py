@@ -564,6 +564,7 @@ class CompiledCycles:
         #: where simpy's clock and the arrivals process are after the cycles taken
         self.sim_now, self.sim_arrival = float(ev_ts[1]), int(ev[1])
         eng.arrivals_settled = max(eng.arrivals_settled, self.sim_arrival)
+        eng.wake_jump = (self.sim_arrival - 1, self.sim_now)
         self._requests_taken(tmpl, m)
         return m
 

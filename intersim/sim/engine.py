@@ -86,6 +86,9 @@ class Engine:
         # arrivals before this index were queued or dropped by a cycle kernel that handed requests
         # over (simpy still processes their events, without effect)
         self.arrivals_settled = 0
+        # (index, event time [s]) of the last arrival the request kernel settled: the arrivals
+        # process may time out straight to it (see _arrivals)
+        self.wake_jump = None
         self.boot_actions = []
         # arrivals while a request is in service only queue or drop; a scheduler that does not
         # listen to them (the contract's on_arrival) lets the cycle kernels run across them
@@ -358,9 +361,22 @@ class Engine:
         cap_q = self.setup.workload.queue_capacity
         env, requests = self.env, self.requests
         status, queue = requests.req["status"], requests.queue
-        for k, ta in enumerate(self._arrival_list):
+        arrivals = self._arrival_list
+        k = -1
+        while k + 1 < len(arrivals):
+            k += 1
+            ta = arrivals[k]
             now = env.now
             if ta > now:
+                jump = self.wake_jump
+                if jump is not None and k < jump[0]:
+                    # settled by the request kernel up to arrival jump[0], whose event time jump[1]
+                    # the chain of timeouts below would reach: one timeout there when it lands exactly
+                    delay = jump[1] - now
+                    if delay > 0 and now + delay == jump[1]:
+                        k, self.arrival_k, self.arrival_ts = jump[0], jump[0], jump[1]
+                        yield env.timeout(delay)
+                        continue
                 self.arrival_k, self.arrival_ts = k, now + (ta - now)
                 yield env.timeout(ta - now)
             if k < self.arrivals_settled:  # a cycle kernel queued or dropped it already

@@ -578,6 +578,8 @@ class CompiledCycles:
         sched, dev = eng.sched, eng.dev
         acts = eng.boot_actions
         result = mem.view(eng.result_buffer)
+        seq_word = mem.view(REQUEST_SEQ_WORD)
+        sources = {}  # Copy -> its source bytes
         rows = self._rq_out[:m].tolist()
         reqs = self._rq_req[:m].tolist()
         commits = 0
@@ -605,9 +607,12 @@ class CompiledCycles:
                         mem.write_word(name, int(value))
                     commits += answer.commits
                 elif kind is Copy:
-                    taskmem.write_raw(answer.dst, taskmem.copy_spec(answer)[0].copy())
+                    src = sources.get(answer)
+                    if src is None:
+                        src = sources[answer] = taskmem.copy_spec(answer)[0]
+                    taskmem.write_raw(answer.dst, src.copy())
                 else:  # Done
-                    mem.write_word(DONE_SEQ_WORD, mem.read_word(REQUEST_SEQ_WORD))
+                    mem.write_word(DONE_SEQ_WORD, seq_word.item(0))
                     commits += 1
                     compute_s[h] = c_s
                     preserve_s[h] = p_s

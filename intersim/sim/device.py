@@ -15,6 +15,8 @@ class Device:
         self.network = engine.setup.network
         self.storage = engine.setup.storage
         self.platform = engine.setup.platform
+        # the two sequence words' views (read on every scheduler decision)
+        self._seq_word, self._done_word = self.memory.view(REQUEST_SEQ_WORD), self.memory.view(DONE_SEQ_WORD)
 
     @property
     def now_s(self) -> float:
@@ -33,7 +35,7 @@ class Device:
 
     @property
     def request_seq(self) -> int:
-        return self.memory.read_word(REQUEST_SEQ_WORD)
+        return self._seq_word.item(0)
 
     @property
     def request_deadline_s(self) -> float:
@@ -48,7 +50,7 @@ class Device:
 
     @property
     def request_active(self) -> bool:
-        return self.memory.read_word(REQUEST_SEQ_WORD) != self.memory.read_word(DONE_SEQ_WORD)
+        return self._seq_word.item(0) != self._done_word.item(0)
 
     def oracle_state(self):
         """``(t_s, energy_j)``: the exact capacitor state now. For offline, clairvoyant schedulers

@@ -1,6 +1,6 @@
 """The Python side of the compiled power cycles (:mod:`intersim.sim.power_cycles`).
 
-At a small capacitor a scheduler repeats one short cycle many thousand times an hour. Two kernels
+At a small capacitor a scheduler repeats one short cycle many thousand times an hour. The kernels
 take such cycles many at a time, each carrying out exactly the capacitor advances and the
 floating-point book-keeping of the Python path in the same order, and stop *before* the first
 cycle that would end differently (it is then stepped in Python):
@@ -10,7 +10,10 @@ cycle that would end differently (it is then stepped in Python):
   one in service, the request boundaries too (result copy, ``Done``, the next request handed
   over and its run: :meth:`CompiledCycles._handover_copy`, :meth:`CompiledCycles._handed_over`);
 - :meth:`CompiledCycles.replay_boots`: after a brown-out inside a run, the identical boots that
-  follow (off, boot, the sleeps, the run cut by V_off), for NVM-determined schedulers.
+  follow (off, boot, the sleeps, the run cut by V_off), for NVM-determined schedulers;
+- :meth:`CompiledCycles.request_cycles`: at an ``Idle`` with nothing queued, the whole request
+  cycles that follow (the idle sleep to the next arrival, the wake-up, the request's actions as
+  the previous request's, ``Done``), for NVM-determined schedulers.
 
 This object is the engine's collaborator for them: it hands the kernels the engine's state (the
 capacitor, the books, the request's times, the timeline) and writes back what they advanced.

@@ -8,7 +8,9 @@ floating-point book-keeping, Neumaier sums included) and stop *before* any cycle
 differently: that cycle is rolled back and handed to the Python path, which then takes it
 step by step. The tests check both ways give identical results, bit for bit. With a request
 queued behind the one in service, the checkpoint kernel also takes the request boundary
-(:func:`_handover`): the result copy, ``Done``, the hand-over and the next request's run.
+(:func:`_handover`): the result copy, ``Done``, the hand-over and the next request's run. With
+nothing queued, :func:`_request_cycles` takes whole request cycles of an idle device: the idle
+sleep to the next arrival, the wake-up, the request's actions and ``Done``.
 
 Accumulator layout (``acc``, float64 ``(N_ACC, 2)``, column 0 the sum, 1 the Neumaier
 compensation for the books that have one): see the ``ACC_*`` constants.
@@ -875,3 +877,9 @@ def warm():
                  np.ones(1), np.zeros(2), 0, 1e6, 1.0, 1.0, np.zeros(0), np.zeros(2, np.int64), np.array([np.inf, 0.0]),
                  0.0, 2,
                  np.zeros((N_ACC, 2)), np.full(N_CNT, -1, np.int64), np.zeros(1, np.int64))
+    i1 = np.ones(1, np.int64)
+    _request_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3, 0.0, 5e-5, np.zeros((6, 2)),
+                    0.9, 2e-5, 1.0, np.array([0.5, 0.7]), np.zeros(2, np.int64), np.array([0.5, 0.0]), 1e-6,
+                    np.full(1, STEP_DONE, np.int64), one, one, i1, i1, i1, np.zeros(1, np.int64),
+                    one, one, 1e-3, 1, 2e-5, -math.inf, 2,
+                    np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros((2, N_RQ_OUT)), np.zeros(2, np.int64))

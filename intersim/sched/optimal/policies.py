@@ -14,17 +14,26 @@ from .model import _apply, is_allowed
 # policies of the class as rules, followed in the model
 
 
-def follow(model, start, decide, max_failures=math.inf, t_cap=math.inf, max_steps=math.inf):
+def follow(model, start, decide, max_failures=math.inf, t_cap=math.inf, max_steps=math.inf, states=None,
+           ref=None):
     """Follow the rule ``decide(t, e, i, c, slept) -> op`` from ``start = (t, e, i, c, slept)``
     until the request completes (or the horizon, ``max_failures`` brown-outs, ``t_cap`` [s], or
     ``max_steps`` kernel calls); a stateful rule may have ``after(op, failures)``. Returns
-    ``(t_done [s] or inf, path)``; ``path`` is a list of ``(op, c, failures, boots)``."""
+    ``(t_done [s] or inf, path)``; ``path`` is a list of ``(op, c, failures, boots)``.
+
+    ``states``: a list to which the state ``(t, e, i, c)`` before each step of the path is
+    appended. ``ref``: a :class:`Dominance` (the rollout's heuristic cut): the follow gives up
+    (inf) at a boundary where the reference path is no worse (:meth:`Dominance.beats`)."""
     t, e, i, c, slept = start
     fails, path = 0, []
     after = getattr(decide, "after", None)
     steps_end = model.steps + max_steps
     # ends: every boundary visit takes time and the horizon is DEAD
     while t < t_cap and model.steps <= steps_end:
+        if ref is not None and ref.beats(t, e, i, c):
+            return math.inf, path
+        if states is not None:
+            states.append((t, e, i, c))
         op = decide(t, e, i, c, slept)
         if not is_allowed(model, op, e, i, c, slept):
             raise ValueError(f"policy op {op!r} at task {i} (checkpoint {c}, slept {slept}) "
@@ -39,6 +48,38 @@ def follow(model, start, decide, max_failures=math.inf, t_cap=math.inf, max_step
             after(op, df)
         t, e, i, c, slept, fails = t1, e1, i1, c1, sl1, fails + df
     return math.inf, path
+
+
+class Dominance:
+    """The rollout's heuristic cut (docs/optimal.md, Algorithm, step 2): the reference path's state
+    where it runs task ``i`` (or the finish) for the last time, per boundary ``i``, and the
+    exchange rate ``rate`` [W] of stored energy against time: the most the capacitor can gain
+    per second (``eta_in`` times the trace's largest harvest power). A state ``(t, e, i, c)``
+    is beaten when the reference at ``i`` holds a checkpoint at least as far (``c <= c_ref``)
+    and is ahead by more than the energy difference is worth: ``(t - t_ref) rate >= e - e_ref``
+    (with ``rate = 0``: no later, no less energy). Not safe (see "Why no dominance pruning"):
+    it only decides which deviations the rollout stops following, never the exact search."""
+
+    def __init__(self, n, rate):
+        self.rate = rate
+        self.t = [math.nan] * (n + 1)
+        self.e = [0.0] * (n + 1)
+        self.c = [0] * (n + 1)
+
+    def set_path(self, path, states):
+        """Take the reference from a path and its states (``follow``'s ``states``)."""
+        self.t = [math.nan] * len(self.t)
+        for (op, *_), (t, e, i, c) in zip(path, states):
+            if op == CONT:
+                self.t[i], self.e[i], self.c[i] = t, e, c
+
+    def beats(self, t, e, i, c):
+        t_ref = self.t[i]
+        if t_ref != t_ref or c > self.c[i]:  # nan: no reference at i
+            return False
+        if self.rate > 0.0:
+            return (t - t_ref) * self.rate >= e - self.e[i]
+        return t >= t_ref and e <= self.e[i]
 
 
 def restart_policy(model):

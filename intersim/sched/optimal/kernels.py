@@ -27,6 +27,8 @@ K_CONT, K_CKPT, K_NONE = -1, -2, -3
 #: member rules, in the order of :func:`~intersim.sched.optimal.planner.member_policies`
 RESTART, ONLINE, JIT_TASK, STATIC_SRAM = 0, 1, 2, 3
 MEMBER_NAMES = ("restart", "online", "jit-task", "static-sram")
+#: the rollout's finishing rule (``policies.finish_policy``; not a member)
+FINISH = 4
 
 # indices into the packed scalars par (the head of F); 0-5 are bounds._step's
 P_HORIZON, P_E_OFF, P_E_ON, P_SLEEP, P_BOOT_L, P_BOOT_D, P_REST_L, P_REST_D = 6, 7, 8, 9, 10, 11, 12, 13
@@ -252,6 +254,16 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
     sleep_due); one function for the four rules so that :func:`k_follow` is one loop."""
     par = F
     n = int(par[P_N])
+    if kind == FINISH:
+        need = F[I[M_NEEDF] + i]
+        if need <= par[5]:
+            if e >= need:
+                return K_CONT
+            if not slept:
+                for j in range(I[I[M_TH_OFF] + i], I[I[M_TH_OFF] + i + 1]):
+                    if F[I[M_TH_E] + j] >= need:
+                        return j
+        kind = ONLINE
     if kind == ONLINE:
         if e >= F[I[M_NEEDF] + i] or (i < n and e >= F[I[M_NEED1] + i]):
             return K_CONT

@@ -5,7 +5,7 @@ import heapq
 import math
 from .bounds import OK, BROWN, DEAD
 from .model import _apply, _successors
-from .policies import Dominance, follow, restart_policy, online_policy, static_sram_policy, JitTaskRule
+from .policies import Dominance, follow, restart_policy, online_policy, static_sram_policy, finish_policy, JitTaskRule
 
 
 # ------------------------------------------------------------------------------------------------
@@ -20,6 +20,14 @@ def member_policies(model):
         out["jit-task"] = JitTaskRule(model, m["jit_task_v_ckpt"], model.storage.v_on_v)
     if "groups" in m:
         out["static-sram"] = static_sram_policy(model, m["groups"], m["charge_v"])
+    return out
+
+
+def rollout_policies(model):
+    """The rules the rollout completes each deviation with: the members' and the finishing rule
+    (:func:`~intersim.sched.optimal.policies.finish_policy`), fresh objects."""
+    out = {"finish": finish_policy(model)}
+    out.update(member_policies(model))
     return out
 
 
@@ -146,7 +154,7 @@ def _rollout(model, start, best_t, best_path, max_failures, budget=math.inf, bes
                 continue
             if model.lower_bound(t1, e1, i1) >= best_t:
                 continue
-            for rule in member_policies(model).values():
+            for rule in rollout_policies(model).values():
                 states = []
                 t_r, tail = follow(model, (t1, e1, i1, c1, sl1), rule, max_failures - fails - df, best_t,
                                    steps_end - model.steps, states, ref)

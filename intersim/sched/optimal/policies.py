@@ -113,6 +113,28 @@ def online_policy(ops, v_floor=None):
     return decide
 
 
+def finish_policy(ops, v_floor=None):
+    """The rollout's finishing rule (not a member, no claim): the online rule until the first
+    boundary ``i`` from which the remaining tasks and the finish fit below ``V_max`` with zero
+    harvest (``need_fin[i] <= E_max``); there, sleep to the least threshold holding them (if
+    below it, and this boundary has not slept) and run them straight through, with no
+    checkpoint. Where the rest never fits, it is the online rule."""
+    online = online_policy(ops, v_floor)
+
+    def decide(t, e, i, c, slept):
+        need = ops.need_fin[i]
+        if need <= ops.e_max:
+            if e >= need:
+                return CONT
+            if not slept:
+                for v, ev in ops.thresholds[i]:
+                    if ev >= need:
+                        return v
+        return online(t, e, i, c, slept)
+
+    return decide
+
+
 def static_sram_groups(setup, fixed_j, margin=Static.margin):
     """iNAS-style groups (``static``'s rule, :func:`~intersim.sched.grouping.inas_groups`) for the
     SRAM design: a group re-executes from the last checkpoint, so there is no NVM write-after-read

@@ -32,7 +32,7 @@ def rollout_policies(model):
 
 
 def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=100_000,
-                 rollout_budget=300_000):
+                 rollout_budget=300_000, blind_budget=None):
     """Earliest completion of the request from an awake state, over the class (docs/optimal.md).
 
     Parameters
@@ -45,6 +45,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     exact_budget : int  kernel calls the exact search may make (a few us each); past it the
         result is the rollout's, ``exact = False``
     rollout_budget : int  kernel calls the rollout may make
+    blind_budget : int or None  kernel calls the exact search may make when no member completes
+        (no incumbent: the search must exhaust the tree to prove anything); None: ``exact_budget``
 
     Returns a dict: ``t_done_s`` [s] (inf: nothing completes before the horizon), ``path`` (list
     of ``(op, c, failures, boots)``), ``exact`` (True: proven the minimum over the class),
@@ -111,6 +113,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget, best_states)
     steps["rollout"], s0 = model.steps - s0, model.steps
     # 3. exact best-first search, pruned by the admissible bound against the incumbent
+    if best_t == math.inf and blind_budget is not None:
+        exact_budget = min(exact_budget, blind_budget)
     found = _astar(model, (t, e, i, c), left, exact_budget, best_t)
     steps["exact"] = model.steps - s0
     if found is None:

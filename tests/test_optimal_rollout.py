@@ -44,7 +44,7 @@ def test_finish_rule_sleeps_once_to_the_rest_and_runs_it(seed, granularity, capa
                                                          i_frac, slept):
     """Where the rest fits below V_max with zero harvest the rule continues from that energy on,
     else sleeps to the least threshold holding the rest; where it never fits, or the boundary
-    has slept below it, it is the online rule."""
+    has slept below it, it is the lazy online rule (sleep before checkpointing)."""
     setup = small_setup(seed, granularity, capacitance_f, v_off_v, 2e6, 1e-3, 0.05)
     assume(setup is not None)
     model = Engine(setup, Optimal).plan["model"]
@@ -61,7 +61,7 @@ def test_finish_rule_sleeps_once_to_the_rest_and_runs_it(seed, granularity, capa
         held = [u for u, ev in model.thresholds[i] if ev >= need]
         assert got == held[0] and model.threshold_energy[i][got] > e
     else:
-        assert got == online_policy(model)(0.0, e, i, c, slept)
+        assert got == online_policy(model, lazy=True)(0.0, e, i, c, slept)
 
 
 def test_rollout_finds_the_finishing_plan_from_a_low_start():

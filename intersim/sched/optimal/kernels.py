@@ -263,11 +263,11 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
                 for j in range(I[I[M_TH_OFF] + i], I[I[M_TH_OFF] + i + 1]):
                     if F[I[M_TH_E] + j] >= need:
                         return j
-        kind = ONLINE
-    if kind == ONLINE:
+    if kind == ONLINE or kind == FINISH:  # FINISH: the lazy online rule (sleep, then checkpoint)
+        lazy = kind == FINISH
         if e >= F[I[M_NEEDF] + i] or (i < n and e >= F[I[M_NEED1] + i]):
             return K_CONT
-        if c < i and e >= par[P_E_CK]:
+        if c < i and e >= par[P_E_CK] and not (lazy and not slept):
             return K_CKPT
         if not slept:
             need = F[I[M_NEED1] + i] if i < n else F[I[M_NEEDF] + i]
@@ -280,6 +280,8 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
                     last = j
             if last != K_NONE:  # the least that would do is above V_max: charge to V_max
                 return last
+        if lazy and c < i and e >= par[P_E_CK]:
+            return K_CKPT
         return K_CONT
     if kind == JIT_TASK:
         if state[1]:

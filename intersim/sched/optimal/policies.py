@@ -87,18 +87,19 @@ def restart_policy(model):
     return lambda t, e, i, c, slept: CONT
 
 
-def online_policy(ops, v_floor=None):
+def online_policy(ops, v_floor=None, lazy=False):
     """The zero-harvest rule of ``optimal-online``: continue while the next task and a checkpoint
     (or the rest and the finish) fit the stored energy; else checkpoint new progress if that
     fits, then sleep to the least threshold that holds the next task and its checkpoint, at least
-    ``v_floor`` [V] (default V_on); continue after the sleep."""
+    ``v_floor`` [V] (default V_on); continue after the sleep. ``lazy``: sleep first, checkpoint
+    only where this boundary cannot sleep (the finishing rule's first phase)."""
     v_floor = ops.storage.v_on_v if v_floor is None else v_floor
     e_floor = cap.energy_j(ops.c_f, v_floor)
 
     def decide(t, e, i, c, slept):
         if e >= ops.need_fin[i] or (i < ops.n and e >= ops.need1[i]):
             return CONT
-        if c < i and e >= ops.e_ck:
+        if c < i and e >= ops.e_ck and not (lazy and not slept):
             return CKPT
         if not slept:
             want = max(e_floor, ops.need1[i] if i < ops.n else ops.need_fin[i])
@@ -108,18 +109,20 @@ def online_policy(ops, v_floor=None):
                     return v
             if above:  # the least that would do is above V_max: charge to V_max
                 return above[-1][0]
+        if lazy and c < i and e >= ops.e_ck:
+            return CKPT
         return CONT
 
     return decide
 
 
 def finish_policy(ops, v_floor=None):
-    """The rollout's finishing rule (not a member, no claim): the online rule until the first
-    boundary ``i`` from which the remaining tasks and the finish fit below ``V_max`` with zero
-    harvest (``need_fin[i] <= E_max``); there, sleep to the least threshold holding them (if
-    below it, and this boundary has not slept) and run them straight through, with no
-    checkpoint. Where the rest never fits, it is the online rule."""
-    online = online_policy(ops, v_floor)
+    """The rollout's finishing rule (not a member, no claim): the lazy online rule (sleep before
+    checkpointing) until the first boundary ``i`` from which the remaining tasks and the finish
+    fit below ``V_max`` with zero harvest (``need_fin[i] <= E_max``); there, sleep to the least
+    threshold holding them (if below it, and this boundary has not slept) and run them straight
+    through, with no checkpoint. Where the rest never fits, it is the lazy online rule."""
+    online = online_policy(ops, v_floor, lazy=True)
 
     def decide(t, e, i, c, slept):
         need = ops.need_fin[i]

@@ -1,7 +1,9 @@
 """intersim: simulate batteryless, intermittently powered MCUs running int8 inference.
 
-Commands: run a scenario, sweep a parameter grid, plot a sweep's results, trace inspect a trace
-file, check-scheduler (property-test your own scheduler). `intersim COMMAND --help` for each."""
+Commands: run a scenario, sweep a parameter grid, plot a sweep's results, codesign (model x
+execution design x scheduler under a latency requirement), explore (iNAS's design explorer), trace
+inspect a trace file, check-scheduler (property-test your own scheduler). `intersim COMMAND --help`
+for each."""
 from __future__ import annotations
 
 import argparse

@@ -65,7 +65,7 @@ def test_compiled_cycles_equal_stepped_cycles(case):
         kw = dict(n_requests=3, period_s=10.0, drain_s=60.0, record_timeline=timeline)
         fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
-        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0, "arrivals": 0}
+        assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0, "arrivals": 0, "handovers": 0}
         assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["taken"] += fast.compiled_cycles[kernel] > 0
@@ -107,6 +107,30 @@ def test_kernels_run_across_arrivals(case):
     assert taken["across"] >= 0.15 * n, f"the {kernel} kernel ran across arrivals in {taken['across']}/{n} examples"
 
 
+def test_checkpoint_kernel_takes_request_boundaries():
+    """Busy event-dense workloads (a queue that is never empty at Done): the checkpoint kernel
+    takes the request boundaries too -- the result copy, Done, the next request handed over and
+    its run -- settling the arrivals itself; the run, every request column and the events count
+    included, is the one stepped in Python."""
+    taken = Counter()
+
+    @given(name=st.sampled_from(["jit", "jit-task"]), network=NETWORKS, granularity=GRANULARITIES,
+           storage=storages([1e-6, 2.2e-6, 10e-6]), trace=traces([3e-3, 10e-3]),
+           period_s=st.sampled_from([0.02, 0.05, 0.13]), queue=st.integers(2, 4))
+    def prop(name, network, granularity, storage, trace, period_s, queue):
+        kw = dict(n_requests=int(12.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=False,
+                  queue_capacity=queue)
+        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
+        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
+        assert_same_run(fast, slow)
+        taken["examples"] += 1
+        taken["handovers"] += fast.compiled_cycles["handovers"] > 0
+
+    prop()
+    n = taken["examples"]
+    assert taken["handovers"] >= 0.3 * n, f"the kernel took request boundaries in {taken['handovers']}/{n} examples"
+
+
 def _small_case():
     rng = np.random.default_rng(7)
     storage = Storage(capacitance_f=2.2e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
@@ -129,6 +153,53 @@ def test_kernels_python_versions_agree(monkeypatch, name):
     python, _ = run_case(SCHEDULERS[name], network, "channel", trace, storage, n_requests=2, period_s=10.0)
     assert python.compiled_cycles == compiled.compiled_cycles
     assert_same_run(python, compiled)
+
+
+def test_handover_kernel_python_version_agrees(monkeypatch):
+    """The checkpoint kernel taking request boundaries, as plain Python (``.py_func``, its
+    hand-over included), gives the compiled kernel's run."""
+    storage = Storage(capacitance_f=1e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                      leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+    network = random_network(np.random.default_rng(0))
+    trace = random_trace(np.random.default_rng(100), duration_s=40.0, mean_power_w=3e-3)
+    kw = dict(n_requests=240, period_s=0.05, drain_s=8.0, queue_capacity=4, record_timeline=False)
+    compiled, _ = run_case(SCHEDULERS["jit"], network, "layer", trace, storage, **kw)
+    assert compiled.compiled_cycles["handovers"] > 0
+    monkeypatch.setattr(cycles, "_checkpoint_cycles", cycles._checkpoint_cycles.py_func)
+    monkeypatch.setattr(cycles, "_handover", cycles._handover.py_func)
+    python, _ = run_case(SCHEDULERS["jit"], network, "layer", trace, storage, **kw)
+    assert python.compiled_cycles == compiled.compiled_cycles
+    assert_same_run(python, compiled)
+
+
+def test_a_scheduler_answering_otherwise_at_a_boundary_the_kernel_took_is_refused():
+    """A class that declares ``nvm_determined`` but answers differently at a later request
+    boundary (here: the result copied twice for even sequence numbers) cannot have had that
+    boundary replayed: the engine refuses it, naming the class, instead of giving another run."""
+    from intersim.sched.jit import JIT
+
+    class TwiceOnEven(JIT):
+        name = "twice-on-even"
+        nvm_determined = True
+
+        def next_action(self, dev):
+            action = super().next_action(dev)
+            if type(action).__name__ == "Done" and dev.request_seq % 2 == 0 and not getattr(self, "again", False):
+                self.again = True
+                return self.last_copy
+            if type(action).__name__ == "Copy":
+                self.last_copy, self.again = action, False
+            return action
+
+    storage = Storage(capacitance_f=1e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
+                      leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
+    network = random_network(np.random.default_rng(0))
+    trace = random_trace(np.random.default_rng(100), duration_s=40.0, mean_power_w=3e-3)
+    kw = dict(n_requests=240, period_s=0.05, drain_s=8.0, queue_capacity=4, record_timeline=False)
+    slow, _ = run_case(TwiceOnEven, network, "layer", trace, storage, fast_cycles=False, **kw)
+    assert (slow.requests["status"] == "done").sum() > 2
+    with pytest.raises(SchedulerError, match="twice-on-even.*declares nvm_determined"):
+        run_case(TwiceOnEven, network, "layer", trace, storage, **kw)
 
 
 def test_boot_replay_is_not_inherited():

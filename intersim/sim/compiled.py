@@ -6,7 +6,9 @@ floating-point book-keeping of the Python path in the same order, and stop *befo
 cycle that would end differently (it is then stepped in Python):
 
 - :meth:`CompiledCycles.fast_checkpoints`: the comparator -> checkpoint -> sleep -> resume cycles
-  of a :class:`~intersim.sched.contract.CheckpointedRun`;
+  of a :class:`~intersim.sched.contract.CheckpointedRun`, and, with a request queued behind the
+  one in service, the request boundaries too (result copy, ``Done``, the next request handed
+  over and its run: :meth:`CompiledCycles._handover_copy`, :meth:`CompiledCycles._handed_over`);
 - :meth:`CompiledCycles.replay_boots`: after a brown-out inside a run, the identical boots that
   follow (off, boot, the sleeps, the run cut by V_off), for NVM-determined schedulers.
 
@@ -22,9 +24,10 @@ import numpy as np
 
 from ..energy import capacitor as cap
 from ..hw.memory import SRAM, words_done
+from ..errors import SchedulerError
 from ..sched.contract import (
-    CHECKPOINT_FLAG, CHECKPOINT_WORDS, checkpoint_buffer, REQUEST_SEQ_WORD, SRAM_IMAGE, Copy, RunTask, RunTasks, Sleep,
-    task_nvm_regions, writes_into,
+    CHECKPOINT_FLAG, CHECKPOINT_WORDS, DONE_SEQ_WORD, checkpoint_buffer, REQUEST_SEQ_WORD, SRAM_IMAGE, CheckpointedRun,
+    Copy, Done, RunTask, RunTasks, Sleep, task_nvm_regions, writes_into,
 )
 from . import power_cycles as cycles
 from . import task_runs as runner
@@ -46,6 +49,13 @@ class CheckpointCycles(NamedTuple):
     n_meta: int         #: kernel action records written
 
 
+#: most request boundaries one checkpoint-kernel call takes (the size of its per-request records).
+#: [EST] 1024: bounds the records (40 kB), not the results -- a call that reaches it ends where that
+#: request's run completed and the engine goes on as after any completed run; the dense hour's
+#: 9,294 requests then take about ten calls, whose fixed cost is negligible beside 1024 requests
+HANDOVERS_PER_CALL = 1024
+
+
 class CompiledCycles:
     """Runs of identical power cycles taken in one kernel call, for one engine.
 
@@ -59,7 +69,7 @@ class CompiledCycles:
         self.eng = eng
         self.replays_boots = replays_boots
         #: power cycles taken by the kernels, by kind -- a diagnostic: the results are the same without
-        #: ("arrivals": the arrivals they ran across)
+        #: ("arrivals": the arrivals they ran across; "handovers": the request boundaries taken)
         self.taken = {"checkpoint": 0, "boot": 0, "arrivals": 0}
         self._hazard_free = {}      # (first, stop) -> the run reads nothing it or a later task writes
         self._e_prefix = {}         # (first, stop, resume) -> pin energies of its first k tasks
@@ -77,6 +87,18 @@ class CompiledCycles:
         self._ev = np.zeros(2, np.int64)    # (events counted, index of the pending arrival)
         self._ev_ts = np.zeros(2)           # its event time [s]; simpy's clock [s]
         self._no_arrivals = np.zeros(0)
+        # request hand-overs inside the checkpoint kernel (see _handover_copy)
+        self.handovers_ok = bool(eng.cls.__dict__.get("nvm_determined", False))
+        self._ho = np.zeros(cycles.N_HO, np.int64)
+        self._ho_f = np.zeros(3)
+        cap = eng.setup.workload.queue_capacity
+        self._queue = np.zeros(max(1, min(cap, eng.arrivals.size + 1)), np.int64)
+        self._fate = np.zeros(eng.arrivals.size, np.int8)
+        self._ho_out = np.zeros((HANDOVERS_PER_CALL, cycles.N_HO_OUT))
+        self._ho_req = np.zeros(HANDOVERS_PER_CALL, np.int64)
+        self._slot_req = np.zeros(2, np.int64)
+        #: request boundaries the checkpoint kernel took (a diagnostic)
+        self.taken["handovers"] = 0
 
     def _arrival_args(self):
         """``(t_event, arrival times)`` for a cycle kernel: arrivals only queue or drop while a
@@ -235,13 +257,167 @@ class CompiledCycles:
             eng.horizon, t_event, arr_t, self._ev, self._ev_ts, eng.suspends_task,
             copy_cost.time_s, copy_cost.power_w, int(copy_words),
             eng._word_t, eng._word_p, eng.setup.platform.sleep_power_w, int(flag), 10_000_000,
-            acc, words, slot_task, slot_cycles, self._cycle_scratch))
-        if out.n == 0 and not out.completed:
+            acc, words, slot_task, slot_cycles, self._cycle_scratch,
+            self._handover_args(start, stop, until_v, arr_t, base), self._ho_f, self._queue, self._fate,
+            self._ho_out, self._ho_req, self._slot_req))
+        m = int(self._ho[cycles.HO_N])
+        if out.n == 0 and not out.completed and m == 0:
             return task, resume
         self._count_arrivals(arr_t)
         self.taken["checkpoint"] += out.n
+        head0 = eng.requests.head
+        if m:
+            self._settle_arrivals(m)
         self._write_back(out, n_seg0, p_pin, copy_cost)
+        if m:
+            return self._handed_over(out, m, head0, start, stop, task, until_v)
         return self._apply_memory(out, start, stop, task)
+
+    def _handover_copy(self, start, stop, until_v, arr_t):
+        """The result copy the kernel may replay at request boundaries, or None.
+
+        The checkpoint kernel may take a request boundary itself (the result copy, ``Done``, the
+        next queued request handed over, its run started: :func:`~intersim.sim.power_cycles._handover`)
+        when the scheduler class itself declares ``nvm_determined``, the run is a whole request's
+        (tasks ``0..n``), the kernel runs across arrivals (it settles them: queued or dropped), no
+        timeline is recorded, and the boundary before this run went exactly so in this boot:
+        ``Copy`` (not a restore), ``Done``, then this ``CheckpointedRun(0, n, ...)``. Afterwards
+        the scheduler is asked at every boundary the kernel took and must answer the same
+        (:meth:`_handed_over`)."""
+        eng = self.eng
+        if (not self.handovers_ok or arr_t is not eng.arrivals or eng.timeline.record or start != 0
+                or stop != len(eng.setup.tasks)):
+            return None
+        acts = eng.boot_actions
+        if len(acts) < 3 or type(acts[-2]) is not Done or type(acts[-3]) is not Copy:
+            return None
+        run = acts[-1]
+        if not (type(run) is CheckpointedRun and run.start == 0 and run.stop == stop and run.until_v == until_v):
+            return None
+        copy = acts[-3]
+        if eng.taskmem.copy_spec(copy)[2]:  # (a restore is not a result copy)
+            return None
+        return copy
+
+    def _handover_args(self, start, stop, until_v, arr_t, base):
+        """The kernel's hand-over state (``ho``; ``_ho_f``, ``_queue`` filled): hand-overs allowed
+        only where :meth:`_handover_copy` finds the boundary."""
+        eng = self.eng
+        ho = self._ho
+        ho[:] = 0
+        copy = self._handover_copy(start, stop, until_v, arr_t)
+        self._copy_action = copy
+        if copy is None:
+            return ho
+        _, cost, _, words = eng.taskmem.copy_spec(copy)
+        queue = eng.requests.queue
+        if len(queue) > self._queue.size:
+            return ho
+        self._queue[:len(queue)] = list(queue)
+        ho[cycles.HO_MAX] = HANDOVERS_PER_CALL
+        ho[cycles.HO_QLEN] = len(queue)
+        ho[cycles.HO_QCAP] = eng.setup.workload.queue_capacity
+        ho[cycles.HO_SETTLED] = self._ev[1]
+        ho[cycles.HO_RES_WORDS] = words
+        self._ho_f[:] = (cost.time_s, cost.power_w, base.e_pin_run)
+        self._settled0 = int(self._ev[1])
+        return ho
+
+    def _settle_arrivals(self, m):
+        """After a kernel call that handed ``m`` requests over: the arrivals it settled (dropped
+        ones marked, the queue as it left it; simpy processes their events without effect)."""
+        eng = self.eng
+        ho = self._ho
+        settled = int(ho[cycles.HO_SETTLED])
+        fate = self._fate[self._settled0:settled]
+        dropped = np.flatnonzero(fate == cycles.FATE_DROPPED) + self._settled0
+        eng.requests.req["status"][dropped] = "dropped"
+        eng.arrivals_settled = settled
+        q0, qlen, size = int(ho[cycles.HO_Q0]), int(ho[cycles.HO_QLEN]), self._queue.size
+        eng.requests.queue.clear()
+        eng.requests.queue.extend(int(self._queue[(q0 + j) % size]) for j in range(qlen))
+        eng.requests.head = int(self._ho_req[m - 1])
+
+    def _handed_over(self, out, m, head0, start, stop, task, until_v):
+        """The memory and the requests of a kernel call that took ``m`` request boundaries, in the
+        order they happened: per request, the tasks (each slot's last checkpoint of the call where
+        it was taken), the result copy, ``Done`` (its word, the request's columns, ``correct`` from
+        the result it left), the next request handed over; the scheduler asked at each boundary
+        (it must answer as at the boundary the kernel replayed). Returns the position ``(task,
+        cycles)`` of the request now in service."""
+        eng = self.eng
+        mem, taskmem, requests = eng.memory, eng.taskmem, eng.requests
+        req = requests.req
+        sched, dev = eng.sched, eng.dev
+        copy = self._copy_action
+        src = taskmem.copy_spec(copy)[0]
+        result = mem.view(eng.result_buffer)
+        run = CheckpointedRun(0, stop, 0, until_v)
+        slot_task, slot_cycles = self._cycle_slots
+        slot_req = self._slot_req
+        last = out.flag_next & 1
+        order = () if out.n == 0 else (last,) if out.n == 1 else (1 - last, last)
+        final_head = requests.head
+        final_queue = list(requests.queue)
+        requests.queue.clear()  # (complete() hands over nothing: the kernel did)
+        requests.head = head0
+        ho_out, ho_req = self._ho_out, self._ho_req
+        acts = eng.boot_actions
+        done = task
+        h = head0
+        for q in range(m + 1):
+            if q:
+                h = int(ho_req[q - 1])
+                requests.hand_over(h, float(ho_out[q - 1, cycles.HO_DONE_T]))
+                answer = sched.next_action(dev)
+                self._check_answer(answer, run, q)
+                acts.append(answer)
+                done = 0
+            seq = mem.read_word(REQUEST_SEQ_WORD)
+            for s in order:
+                if int(slot_req[s]) != q:
+                    continue
+                upto = start + int(slot_task[s])
+                taskmem.compute_tasks(done, upto)
+                done = upto
+                mem.raw(checkpoint_buffer(s))[:] = mem.arena[SRAM]
+                c = int(slot_cycles[s])
+                for w, v in zip(CHECKPOINT_WORDS, (seq, upto, c & 0xFFFF, (c >> 16) & 0xFFFF)):
+                    mem.write_word(checkpoint_buffer(s, w), v)
+            if q == m:
+                break
+            if done == 0:  # a whole request's run (stop is the last task): one memo entry per input
+                taskmem.compute_run()
+            else:
+                taskmem.compute_tasks(done, stop)
+            for expected in (copy, Done()):
+                answer = sched.next_action(dev)
+                self._check_answer(answer, expected, q)
+                acts.append(answer)
+            taskmem.write_raw(copy.dst, src.copy())
+            mem.write_word(DONE_SEQ_WORD, seq)
+            row = ho_out[q]
+            req["compute_s"][h] = row[cycles.HO_COMPUTE]
+            req["preserve_s"][h] = row[cycles.HO_PRESERVE]
+            req["off_s"][h] = row[cycles.HO_OFF]
+            requests.complete(float(row[cycles.HO_DONE_T]), result)
+        requests.queue.extend(final_queue)
+        assert requests.head == final_head
+        if out.n:
+            mem.write_word(CHECKPOINT_FLAG, out.flag_next)
+        eng.counts["commits"] += m
+        self.taken["handovers"] += m
+        if out.completed:
+            eng.books.pending.append(("compute", out.x_done, out.t_done, requests.head))
+            taskmem.compute_tasks(done, stop)
+            return stop, 0
+        return start + int(out.i_next), int(out.resume_next)
+
+    def _check_answer(self, answer, expected, q):
+        if answer != expected:
+            raise SchedulerError(
+                f"scheduler {self.eng.cls.name!r} declares nvm_determined but answered {answer!r} at a request "
+                f"boundary where it answered {expected!r} before (request boundary {q} of a compiled run)")
 
     def _write_back(self, out, n_seg0, p_pin, copy_cost):
         """The engine's state after the kernel's cycles: clock, energy, timeline, books, the

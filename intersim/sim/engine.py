@@ -83,6 +83,10 @@ class Engine:
         # an idle sleep's timeout outlives a wake-up by an arrival: (event, its time [s]) of those
         # that may still be pending
         self._idle_timeouts = deque()
+        # arrivals before this index were queued or dropped by a cycle kernel that handed requests
+        # over (simpy still processes their events, without effect)
+        self.arrivals_settled = 0
+        self.boot_actions = []
         # arrivals while a request is in service only queue or drop; a scheduler that does not
         # listen to them (the contract's on_arrival) lets the cycle kernels run across them
         self.quiet_arrivals = scheduler_cls.on_arrival is Scheduler.on_arrival
@@ -336,18 +340,22 @@ class Engine:
 
     def _arrivals(self):
         cap_q = self.setup.workload.queue_capacity
-        for k, ta in enumerate(self.arrivals):
-            if ta > self.env.now:
-                self.arrival_k, self.arrival_ts = k, self.env.now + (ta - self.env.now)
-                yield self.env.timeout(ta - self.env.now)
-            in_system = len(self.requests.queue) + (self.requests.head is not None)
-            if in_system >= cap_q:
-                self.requests.req["status"][k] = "dropped"
+        env, requests = self.env, self.requests
+        status, queue = requests.req["status"], requests.queue
+        for k, ta in enumerate(self._arrival_list):
+            now = env.now
+            if ta > now:
+                self.arrival_k, self.arrival_ts = k, now + (ta - now)
+                yield env.timeout(ta - now)
+            if k < self.arrivals_settled:  # a cycle kernel queued or dropped it already
                 continue
-            self.requests.queue.append(k)
+            if len(queue) + (requests.head is not None) >= cap_q:
+                status[k] = "dropped"
+                continue
+            queue.append(k)
             # delivery happens only when no request is in service (the device is off or idle),
             # so writing the input into NVM now cannot disturb a running task
-            self.requests.deliver(self.env.now)
+            requests.deliver(env.now)
             if self.sched is not None:  # powered: the scheduler hears of it (informational)
                 self.sched.on_arrival(self.dev)
             if self._idle_wake is not None and not self._idle_wake.triggered:
@@ -391,7 +399,8 @@ class Engine:
             self.sched = sched
             sched.on_boot(self.dev)
             armed = self.e_threshold is not None
-            boot_actions = []
+            # (the boot's actions so far: the boot replay and the kernels' request hand-overs read them)
+            self.boot_actions = boot_actions = []
             while True:
                 action = sched.next_action(self.dev)
                 boot_actions.append(action)
@@ -597,15 +606,16 @@ class Engine:
                 return True
             # predict the sleep up to the next scheduled arrival (or the horizon); another process
             # may still wake the device earlier, then the interval is redone up to that moment
-            k = bisect.bisect_right(self._arrival_list, self.env.now)
+            now = self.env.now
+            k = bisect.bisect_right(self._arrival_list, now)
             t_next = min(self._arrival_list[k], self.horizon) if k < len(self._arrival_list) else self.horizon
             saved = (self.t, self.e, self.books.cap.copy(), self.timeline.n_seg, len(self.timeline.meta))
             reason, dt = self._advance(p, t_next, self._e_off, math.inf, "idle")
-            timeout = self.env.timeout(self.t - self.env.now)
+            timeout = self.env.timeout(self.t - now)
             idle = self._idle_timeouts
             while idle and idle[0][0].processed:  # (kept: only those that may still be pending)
                 idle.popleft()
-            idle.append((timeout, self.env.now + (self.t - self.env.now)))
+            idle.append((timeout, now + (self.t - now)))
             self.events += 1
             yield wake | timeout
             if reason == cap.STOP_TIME and self.t < self.horizon and not wake.triggered:

@@ -92,6 +92,11 @@ class TaskMemory:
         self.plans = [self._task_plan(t) for t in tasks]
         self._last = {}
         self._run_end = self._sliced_runs(tasks)
+        # layer keys that several sliced tasks share (only those gain from the last-output check)
+        keys = [p[7] for p in self.plans if p[9]]
+        self._shared = {k for k in keys if keys.count(k) > 1}
+        self._tasks = tasks
+        self._whole_outs = None  # see compute_run
 
     def _sliced_runs(self, tasks):
         """Per task ``i``: the end of the run of tasks from ``i`` that :meth:`compute_tasks` may
@@ -145,7 +150,7 @@ class TaskMemory:
         read the same bytes), so such a task costs one comparison of its input bytes and a slice."""
         task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
         if sliced:
-            return self._layer_output(index)[a:b]
+            return self._layer_output(self.plans[index])[a:b]
         data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
         seen = (key, data)
         tile = self.memo.get(seen)
@@ -157,20 +162,24 @@ class TaskMemory:
             self.memo.put(seen, tile)
         return tile
 
-    def _layer_output(self, index):
-        """The whole output of sliced task ``index``'s layer for the memory's current input bytes
-        [read-only uint8 array], through the memo; the last one per layer is checked first."""
-        task, layer, inputs, reads, dst, a, b, key, in_sram, sliced = self.plans[index]
+    def _layer_output(self, plan):
+        """The whole output of the layer of the sliced task planned as ``plan`` for the memory's
+        current input bytes [read-only uint8 array], through the memo; for a layer several tasks
+        share, the last one is checked first."""
+        reads, key = plan[3], plan[7]
         data = reads[0].tobytes() if len(reads) == 1 else b"".join([r.tobytes() for r in reads])
-        last = self._last.get(key)
-        if last is not None and last[0] == data:
-            self.memo.hits += 1
-            return last[1]
+        shared = key in self._shared
+        if shared:
+            last = self._last.get(key)
+            if last is not None and last[0] == data:
+                self.memo.hits += 1
+                return last[1]
         whole = self.memo.get((key, data))
         if whole is None:
-            whole = self._layer_arithmetic(layer, inputs, dst)
+            whole = self._layer_arithmetic(plan[1], plan[2], plan[4])
             self.memo.put((key, data), whole)
-        self._last[key] = (data, whole)
+        if shared:
+            self._last[key] = (data, whole)
         return whole
 
     def compute_tasks(self, start, stop):
@@ -178,16 +187,69 @@ class TaskMemory:
         each, but a run of sliced tasks of one layer (:meth:`_sliced_runs`) is one write of its
         bytes from the layer's output (the memo counts a hit per further task, as one by one)."""
         i = start
+        plans, run_end = self.plans, self._run_end
         while i < stop:
-            k = min(self._run_end[i], stop)
-            if k - i == 1:
+            plan = plans[i]
+            if not plan[9]:  # not sliced: the task's own tile
                 self.compute_task(i, 1.0)
                 i += 1
                 continue
-            dst, a, b = self.plans[i][4], self.plans[i][5], self.plans[k - 1][6]
-            self.memory.raw(dst)[a:b] = self._layer_output(i)[a:b]
+            k = run_end[i]
+            if k > stop:
+                k = stop
+            a, b = plan[5], plans[k - 1][6]
+            self.memory.raw(plan[4])[a:b] = self._layer_output(plan)[a:b]
             self.memo.hits += k - i - 1
             i = k
+
+    def compute_run(self):
+        """``compute_tasks(0, n)``: every task, in order, on the memory's current contents -- as
+        one memo entry per input when the whole run reads only the input buffer and bytes it wrote
+        before, and writes whole buffers (:meth:`_whole_run_buffers`, checked once): its output is
+        then a function of the input bytes alone, kept as the written buffers' bytes end to end."""
+        outs = self._whole_outs
+        if outs is None:
+            outs = self._whole_outs = self._whole_run_buffers()
+        if not outs:
+            self.compute_tasks(0, len(self.plans))
+            return
+        key = (self._whole_key, self.memory.raw(INPUT_BUFFER).tobytes())
+        whole = self.memo.get(key)
+        if whole is None:
+            self.compute_tasks(0, len(self.plans))
+            self.memo.put(key, np.concatenate(outs))
+            return
+        off = 0
+        for raw in outs:
+            raw[:] = whole[off:off + raw.size]
+            off += raw.size
+
+    def _whole_run_buffers(self):
+        """The buffers the run of every task writes, as byte views, if each task reads only the
+        input buffer and bytes earlier tasks wrote, and every buffer written is written whole;
+        else ``[]``."""
+        mem = self.memory
+        covered = {}
+        for task, plan in zip(self._tasks, self.plans):
+            reads = [self.tensor_buf(name) for name in task.inputs]
+            if task.kind in ("accumulate", "finalize", "final") and task.psum_src is not None:
+                reads.append(task.psum_src)
+            for name in reads:
+                if name != INPUT_BUFFER and not (name in covered and covered[name].all()):
+                    return []
+            dst, a, b = plan[4], plan[5], plan[6]
+            mask = covered.setdefault(dst, np.zeros(mem.raw(dst).size, bool))
+            if isinstance(a, np.ndarray):
+                mask[a] = True
+            else:
+                mask[a:b] = True
+        if not covered or not all(m.all() for m in covered.values()):
+            return []
+        self._whole_key = self.memo.task_id(("whole run", tuple((self._tasks[i].layer, self._tasks[i].kind,
+                                                                  self._tasks[i].out_byte_start)
+                                                                 for i in range(len(self._tasks))),
+                                             tuple(sorted((k, mem.raw(k).size) for k in covered))))
+        return [mem.raw(name) for name in sorted(covered)]
 
     def compute_task(self, index, fraction=1.0, words=None):
         """Run task ``index``'s int8 kernel on memory. Its output lands whole, or, cut by a

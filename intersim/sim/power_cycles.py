@@ -6,7 +6,9 @@ of actions stepped in Python. The kernels here carry out such cycles exactly as 
 Python path would (the same :func:`intersim.energy.capacitor._advance` calls in the same order, the same
 floating-point book-keeping, Neumaier sums included) and stop *before* any cycle that would end
 differently: that cycle is rolled back and handed to the Python path, which then takes it
-step by step. The tests check both ways give identical results, bit for bit.
+step by step. The tests check both ways give identical results, bit for bit. With a request
+queued behind the one in service, the checkpoint kernel also takes the request boundary
+(:func:`_handover`): the result copy, ``Done``, the hand-over and the next request's run.
 
 Accumulator layout (``acc``, float64 ``(N_ACC, 2)``, column 0 the sum, 1 the Neumaier
 compensation for the books that have one): see the ``ACC_*`` constants.
@@ -20,6 +22,7 @@ from numba import njit
 
 from ..compensated import neumaier_add as _book
 from ..energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME, _advance
+from ..energy.linear_kernel import _advance_inline
 from .task_runs import _advance_tasks
 
 ACC_OUTPUT_LOSS = 0   #: the output converter's loss (Neumaier)
@@ -43,6 +46,30 @@ CODE_FLAG = -3    #: the checkpoint's flag word ("preserve")
 CODE_SLEEP = -4   #: a sleep ("sleep")
 CODE_OFF = -5     #: off, charging to V_on ("off")
 CODE_BOOT = -6    #: the boot ("boot")
+
+#: hand-over state of :func:`_checkpoint_cycles` (``ho``, int64): the most requests it may hand
+#: over (0: none, the call ends where the run completes), the requests handed over, the queue (a
+#: ring ``queue`` of the workload's queue capacity: its first slot, length, that capacity), the
+#: arrivals settled so far (index of the first not settled; ``fate`` of those settled in the call)
+#: and the NVM words of the result copy
+HO_MAX = 0
+HO_N = 1
+HO_Q0 = 2
+HO_QLEN = 3
+HO_QCAP = 4
+HO_SETTLED = 5
+HO_RES_WORDS = 6
+N_HO = 7
+#: ``fate`` of an arrival the kernel settled
+FATE_QUEUED = 1
+FATE_DROPPED = 2
+#: per request handed over (``ho_out`` rows, float64): its Done's time [s], its ``compute_s``,
+#: ``preserve_s`` and ``off_s`` [s] then
+HO_DONE_T = 0
+HO_COMPUTE = 1
+HO_PRESERVE = 2
+HO_OFF = 3
+N_HO_OUT = 4
 
 #: counters of :func:`_boot_cycles` (``counts``, int64): the furthest cut ``(task, cycles)``
 #: over the cycles taken, the cycles re-executed, and NVM words written in the last boot
@@ -170,6 +197,83 @@ def _fsum(x, n, partials):
     return hi
 
 
+@njit(cache=True)
+def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
+              seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, eta_out, e_off, e_threshold, horizon_s, t_event,
+              arr_t, ev, ev_ts, acc, words, x_done, t_done, word_time_s, word_pin_w,
+              ho, ho_f, queue, fate, ho_out, ho_req):
+    """After a run completed at ``(t, e)`` with its pin energy ``x_done`` [J] over ``t_done`` [s]
+    pending: the scheduler's request boundary as the engine steps it -- the result copy
+    (``ho_f``: its time [s], pin power [W]; ``ho[HO_RES_WORDS]`` NVM words) and ``Done`` (one
+    word), each a load that must complete followed by its sync; the commit (the pending entries in
+    order: the run, the copy, the word); the request completes; the arrivals simpy processed by
+    then are settled (queued, or dropped when the queue is full: ``fate``); the next queued
+    request is handed over (its latency parts start at 0) and its run starts in the kernel if the
+    comparator may fire in it (stored energy minus the run's, ``ho_f[2]``, at most
+    ``e_threshold``), as the engine's ``_checkpointed_run`` decides. Returns ``(handed over, t, e,
+    n_seg)``; when not handed over the caller restores its state (nothing here is final)."""
+    xs0 = 0.0
+    dt0 = 0.0
+    x = 0.0
+    dt = 0.0
+    for m in range(2):
+        if m == 0:
+            p, dur, nw = ho_f[1], ho_f[0], ho[HO_RES_WORDS]
+        else:
+            p, dur, nw = word_pin_w, word_time_s, 1
+        t_target = t + dur
+        t_stop = t_target if t_target < horizon_s else horizon_s
+        t_start = t
+        t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                       t, e, t_stop, p / eta_out, e_off, math.inf, books,
+                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+        dt = t - t_start
+        if reason != STOP_TIME or t_target > horizon_s or t >= t_event:
+            return False, t, e, n_seg
+        acc[ACC_ACTIVE, 0] += dt
+        words[0] += nw
+        x = p * dt
+        _regulator_loss(acc, x, eta_out)
+        _sync_arrivals(t, arr_t, ev, ev_ts)
+        if m == 0:
+            xs0 = x
+            dt0 = dt
+    # the commit: the run's pending work, the copy, the done word (in their order)
+    _book(acc, ACC_COMPUTE, x_done)
+    acc[ACC_REQ_COMPUTE, 0] += t_done
+    _book(acc, ACC_CHECKPOINT, xs0)
+    acc[ACC_REQ_PRESERVE, 0] += dt0
+    _book(acc, ACC_CHECKPOINT, x)
+    acc[ACC_REQ_PRESERVE, 0] += dt
+    # the arrivals simpy processed meanwhile, with this request still in service
+    cap = ho[HO_QCAP]  # the workload's queue capacity (requests queued or in service)
+    k = ho[HO_SETTLED]
+    while k < ev[1] and k < arr_t.size:
+        if ho[HO_QLEN] + 1 >= cap:
+            fate[k] = FATE_DROPPED
+        else:
+            queue[(ho[HO_Q0] + ho[HO_QLEN]) % queue.size] = k
+            ho[HO_QLEN] += 1
+            fate[k] = FATE_QUEUED
+        k += 1
+    ho[HO_SETTLED] = k
+    if ho[HO_QLEN] == 0 or e - ho_f[2] / eta_out > e_threshold:
+        return False, t, e, n_seg
+    q = ho[HO_N]
+    ho_out[q, HO_DONE_T] = t
+    ho_out[q, HO_COMPUTE] = acc[ACC_REQ_COMPUTE, 0]
+    ho_out[q, HO_PRESERVE] = acc[ACC_REQ_PRESERVE, 0]
+    ho_out[q, HO_OFF] = acc[ACC_REQ_OFF, 0]
+    ho_req[q] = queue[ho[HO_Q0]]
+    ho[HO_Q0] = (ho[HO_Q0] + 1) % queue.size
+    ho[HO_QLEN] -= 1
+    ho[HO_N] = q + 1
+    for c in (ACC_REQ_COMPUTE, ACC_REQ_PRESERVE, ACC_REQ_OFF):
+        acc[c, 0] = 0.0
+        acc[c, 1] = 0.0
+    return True, t, e, n_seg
+
+
 # One function on purpose (numba kernel): a cycle is run -> comparator -> checkpoint -> sleep ->
 # resume, carried out with exactly the Python path's advances and book-keeping in the same order;
 # keeping it in one loop keeps that order visible and the state (books, slots, counters) local.
@@ -179,7 +283,8 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                        task_cycles, pin_w, loads_w, task_words, i, resume, clock_hz, eta_out,
                        e_threshold, e_off, e_target, horizon_s, t_event, arr_t, ev, ev_ts, suspend,
                        copy_time_s, copy_pin_w, copy_words, word_time_s, word_pin_w, sleep_pin_w,
-                       flag, max_cycles, acc, words, slot_task, slot_cycles, scratch):
+                       flag, max_cycles, acc, words, slot_task, slot_cycles, scratch,
+                       ho, ho_f, queue, fate, ho_out, ho_req, slot_req):
     """Normal ``jit`` cycles of a run of tasks (``task_cycles``, pin powers ``pin_w``, capacitor
     loads ``loads_w``, NVM words ``task_words``), from task ``i`` with ``resume`` [cycles] of it
     done, at ``(t, e)`` [s, J]: tasks run (and complete) until the comparator (``e_threshold``)
@@ -189,7 +294,11 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     simpy event other than an arrival; arrivals ``arr_t`` [s] are crossed, their events counted as
     the engine's syncs would count them: :func:`_sync_arrivals`, state ``ev``, ``ev_ts``). A cycle
     in which the run completes ends the call there (the completed tasks' pin energy ``x_done``
-    [J] over ``t_done`` [s] is returned: the engine keeps it pending). The
+    [J] over ``t_done`` [s] is returned: the engine keeps it pending) -- unless the request
+    boundary is taken too (:func:`_handover`, at most ``ho[HO_MAX]`` times, never while a
+    timeline is recorded): then the next request's run goes on from its first task, and per
+    request handed over ``ho_out`` and ``ho_req`` (the request that followed it) say what
+    happened; ``slot_req[s]``: how many had been handed over at slot ``s``'s last checkpoint. The
     first cycle that would go otherwise (a brown-out, the horizon, the event) is rolled back and
     not taken.
 
@@ -205,6 +314,12 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     acc_save = acc.copy()
     ev_save = ev.copy()
     ev_ts_save = ev_ts.copy()
+    # (the state where a run completed, restored when its request boundary is not taken)
+    books_c = books.copy()
+    acc_c = acc.copy()
+    ev_c = ev.copy()
+    ev_ts_c = ev_ts.copy()
+    ho_c = ho.copy()
     n = task_cycles.size
     record = seg_t0.size > 0
     n_meta = 0
@@ -250,9 +365,9 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
                 d = task_cycles[j] / clock_hz
             t_end = t + d
             stop = t_end if t_end < horizon_s else horizon_s
-            t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                           t, e, stop, loads_w[j], e_threshold, math.inf, books,
-                                           seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+            t, e, reason, n_seg = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                  t, e, stop, loads_w[j], e_threshold, math.inf, books,
+                                                  seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
             n_meta = _note(meta, n_meta, record, n_seg, j)
             if reason != STOP_TIME or stop < t_end:
                 break
@@ -269,6 +384,29 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
             _sync_arrivals(t, arr_t, ev, ev_ts)
+            if ho[HO_N] < ho[HO_MAX] and not record:
+                books_c[:] = books
+                acc_c[:] = acc
+                ev_c[:] = ev
+                ev_ts_c[:] = ev_ts
+                ho_c[:] = ho
+                words_c = words[0]
+                handed, t_h, e_h, n_seg_h = _handover(
+                    time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
+                    seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, eta_out, e_off, e_threshold, horizon_s,
+                    t_event, arr_t, ev, ev_ts, acc, words, x_done, t_done, word_time_s, word_pin_w,
+                    ho, ho_f, queue, fate, ho_out, ho_req)
+                if handed:  # the next request's run, from its first task
+                    t, e, n_seg = t_h, e_h, n_seg_h
+                    i = 0
+                    r = 0
+                    continue
+                books[:] = books_c
+                acc[:] = acc_c
+                ev[:] = ev_c
+                ev_ts[:] = ev_ts_c
+                ho[:] = ho_c
+                words[0] = words_c
             return t, e, done, n, 0, flag, True, x_done, t_done, n_seg, n_meta
         if reason == STOP_LOW:
             k = j - i
@@ -386,6 +524,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
         flag = (epoch << 1) | s
         slot_task[s] = j
         slot_cycles[s] = c
+        slot_req[s] = ho[HO_N]
         i = j
         r = c
         done += 1
@@ -558,7 +697,8 @@ def warm():
                        np.zeros(0), np.zeros(2, np.int64), np.array([np.inf, 0.0]),
                        True, 1e-4, 1e-3, 10, 1e-6, 1e-3, 1e-6, 0, 2,
                        np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64),
-                       np.zeros(65))
+                       np.zeros(65), np.zeros(N_HO, np.int64), np.zeros(3), np.zeros(1, np.int64),
+                       np.zeros(0, np.int8), np.zeros((0, N_HO_OUT)), np.zeros(0, np.int64), np.zeros(2, np.int64))
     _boot_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3,
                  0.0, 0.0, np.zeros((6, 2)), z, z, z, z, z, 0, 1.0, meta,
                  4.5e-4, 2.4e-4, 0.9, 1e-3, 1e-3, 1e-6, z, one, one, one,

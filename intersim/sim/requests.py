@@ -73,7 +73,10 @@ class RequestLog:
         """The environment hands the next queued request to the device (no cost) at ``now`` [s]."""
         if self.head is not None or not self.queue:
             return
-        k = self.queue.popleft()
+        self.hand_over(self.queue.popleft(), now)
+
+    def hand_over(self, k, now):
+        """Request ``k`` enters service at ``now`` [s]: its input written into NVM, ``req_seq`` set."""
         self.head = k
         self.req["service_s"][k] = now
         rows = self._input_rows

@@ -18,7 +18,8 @@ import bisect
 from itertools import accumulate
 
 from ..energy import capacitor as cap
-from ..energy.capacitor import STOP_FULL, STOP_TIME, _advance
+from ..energy.capacitor import STOP_FULL, STOP_TIME
+from ..energy.linear_kernel import _advance_inline
 from ..hw.memory import cycles_for_words, words_done
 from .setup import _Horizon
 
@@ -83,9 +84,9 @@ def _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     for k in range(n):
         t_end = t + durations_s[k]
         stop = t_end if t_end < t_cut else t_cut
-        t, e, reason, n_seg = _advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                       t, e, stop, loads_w[k], e_low, math.inf, books,
-                                       seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+        t, e, reason, n_seg = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                              t, e, stop, loads_w[k], e_low, math.inf, books,
+                                              seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
         seg_end[k] = n_seg
         if reason == STOP_FULL or reason != STOP_TIME:
             return k, t, e, reason, n_seg

@@ -22,7 +22,8 @@ from test_optimal import small_setup
        leakage_ohm=st.sampled_from([math.inf, 2e6]), mean_power_w=st.sampled_from([0.3e-3, 1e-3]),
        period_s=st.sampled_from([0.01, 0.05, 0.5]), v_start=st.floats(0.0, 1.0), t_start=st.floats(0.0, 20.0),
        c_frac=st.floats(0.0, 1.0), restore=st.booleans(), max_cycles=st.sampled_from([None, 1, 3]),
-       budgets=st.sampled_from([(10**6, 10**6), (100, 50), (0, 300), (0, 100_000)]))
+       budgets=st.sampled_from([(10**6, 10**6), (100, 50), (0, 300), (0, 100_000), (10**6, 10**6, 0),
+                                (10**6, 300, 50)]))
 def test_compiled_planner_equals_python_planner(seed, granularity, capacitance_f, v_off_v, leakage_ohm,
                                                 mean_power_w, period_s, v_start, t_start, c_frac, restore,
                                                 max_cycles, budgets):

@@ -9,21 +9,25 @@ import numpy as np
 from numba import njit
 from .bounds import CONT, CKPT
 from .kernels import (
-    OK, BROWN, DEAD, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, k_allowed, k_apply,
-    k_follow, k_lower_bound, k_reboot, k_run, new_boots, new_path, pack,
+    OK, BROWN, DEAD, FINISH, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, k_allowed,
+    k_apply,
+    k_follow, k_lower_bound, k_reboot, k_run, k_set_ref, new_boots, new_path, new_states, pack,
 )
 
 
 @njit(cache=True)
-def _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, max_failures, budget):
+def _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, best_states, max_failures, budget):
     """``planner._rollout`` (see there)."""
     if len(best_path) == 0 or best_t == math.inf:
         return best_t, best_path
     n = int(F[P_N])
+    ref_t, ref_e, ref_c = np.full(n + 1, math.nan), np.zeros(n + 1), np.zeros(n + 1, np.int64)
+    k_set_ref(ref_t, ref_e, ref_c, best_path, best_states)
     slept, fails, k = False, 0, 0
     steps_end = cnt[0] + budget
     while k < len(best_path) and cnt[0] < steps_end:
         left = max_failures - fails
+        here = (t, e, np.int64(i), np.int64(c))
         for op in k_allowed(F, I, e, i, c, slept):
             s, t1, e1, i1, c1, sl1, df, b0, nb = k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, left)
             if s != OK:
@@ -31,21 +35,27 @@ def _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, m
             step = (op, np.int64(c), np.int64(df), np.int64(b0), np.int64(nb))
             if i1 > n:
                 if t1 < best_t:
-                    best_t, best_path = t1, best_path[:k]
+                    best_t, best_path, best_states = t1, best_path[:k], best_states[:k]
                     best_path.append(step)
+                    best_states.append(here)
+                    k_set_ref(ref_t, ref_e, ref_c, best_path, best_states)
                 continue
             if k_lower_bound(F, I, t1, e1, i1) >= best_t:
                 continue
             for kind in kinds:
                 tail = new_path()
+                states = new_states()
                 t_r = k_follow(F, I, tt, tp, cnt, boots, kind, t1, e1, i1, c1, sl1, max_failures - fails - df, best_t,
-                               steps_end - cnt[0], tail)
+                               steps_end - cnt[0], tail, states, True, ref_t, ref_e, ref_c)
                 if cnt[1]:
                     return math.nan, best_path
                 if t_r < best_t:
-                    best_t, best_path = t_r, best_path[:k]
+                    best_t, best_path, best_states = t_r, best_path[:k], best_states[:k]
                     best_path.append(step)
                     best_path.extend(tail)
+                    best_states.append(here)
+                    best_states.extend(states)
+                    k_set_ref(ref_t, ref_e, ref_c, best_path, best_states)
         op = best_path[k][0]
         s, t, e, i, c, slept, df, _, _ = k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, max_failures - fails)
         fails += df
@@ -100,7 +110,7 @@ def _astar_k(F, I, tt, tp, cnt, boots, t0, e0, i0, c0, max_failures, budget, bes
 
 
 @njit(cache=True)
-def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_budget, rollout_budget):
+def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_budget, rollout_budget, blind_budget):
     """``planner.plan_request`` from its restore on. Returns ``(t_done, path, exact, expanded,
     lower_bound, members t_done (nan: not run), steps (-1: stage not run), start (t, e, i, c),
     prefix boots (b0, nb), boots)``; one function as the Python one is, so both read alike."""
@@ -128,33 +138,45 @@ def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_b
     s0 = cnt[0]
     # restart (kinds[0]) first, up to its first brown-out; then the others, each cut at the best
     # so far; then restart in full, cut at their best (planner.plan_request)
-    path = new_path()
-    t_m = k_follow(F, I, tt, tp, cnt, boots, RESTART, t, e, i, c, False, 0.0, math.inf, math.inf, path)
+    ref_none = np.zeros(0)
+    ref_nc = np.zeros(0, np.int64)
+    path, states = new_path(), new_states()
+    t_m = k_follow(F, I, tt, tp, cnt, boots, RESTART, t, e, i, c, False, 0.0, math.inf, math.inf, path, states,
+                   False, ref_none, ref_none, ref_nc)
     if t_m < math.inf:
         members[0] = t_m
         steps[0] = cnt[0] - s0
         return t_m, path, True, 0, t_m, members, steps, (t, e, i, c), (pb0, pnb), boots
     best_t = math.inf
+    best_states = new_states()
     for m in range(1, kinds.size):
-        path = new_path()
-        t_m = k_follow(F, I, tt, tp, cnt, boots, kinds[m], t, e, i, c, False, left, best_t, math.inf, path)
+        path, states = new_path(), new_states()
+        t_m = k_follow(F, I, tt, tp, cnt, boots, kinds[m], t, e, i, c, False, left, best_t, math.inf, path, states,
+                       False, ref_none, ref_none, ref_nc)
         if cnt[1]:
             return math.nan, best_path, False, 0, lb, members, steps, (t, e, i, c), (pb0, pnb), boots
         if t_m < best_t or best_t == math.inf:
             members[m] = t_m
         if t_m < best_t:
-            best_t, best_path = t_m, path
-    path = new_path()
-    t_m = k_follow(F, I, tt, tp, cnt, boots, RESTART, t, e, i, c, False, left, best_t, math.inf, path)
+            best_t, best_path, best_states = t_m, path, states
+    path, states = new_path(), new_states()
+    t_m = k_follow(F, I, tt, tp, cnt, boots, RESTART, t, e, i, c, False, left, best_t, math.inf, path, states,
+                   False, ref_none, ref_none, ref_nc)
     if t_m <= best_t:
         members[0] = t_m
         if t_m < math.inf:
-            best_t, best_path = t_m, path
+            best_t, best_path, best_states = t_m, path, states
     steps[0], s0 = cnt[0] - s0, cnt[0]
-    best_t, best_path = _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, left, rollout_budget)
+    rkinds = np.empty(kinds.size + 1, np.int64)  # the rollout's rules: finish, then the members
+    rkinds[0] = FINISH
+    rkinds[1:] = kinds
+    best_t, best_path = _rollout_k(F, I, tt, tp, cnt, boots, rkinds, t, e, i, c, best_t, best_path, best_states, left,
+                                   rollout_budget)
     if cnt[1]:
         return math.nan, best_path, False, 0, lb, members, steps, (t, e, i, c), (pb0, pnb), boots
     steps[1], s0 = cnt[0] - s0, cnt[0]
+    if best_t == math.inf and blind_budget < exact_budget:
+        exact_budget = blind_budget
     found, t_f, path, expanded = _astar_k(F, I, tt, tp, cnt, boots, t, e, i, c, left, exact_budget, best_t)
     steps[2] = cnt[0] - s0
     exact = found != 0
@@ -177,7 +199,7 @@ def packed(model):
 
 
 def plan_request_compiled(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=100_000,
-                          rollout_budget=300_000):
+                          rollout_budget=300_000, blind_budget=None):
     """:func:`~intersim.sched.optimal.planner.plan_request` compiled: the same arguments, the same
     result (dict, path and counts), ``model.steps`` advanced by the same kernel calls."""
     M, kinds = packed(model)
@@ -187,7 +209,7 @@ def plan_request_compiled(model, t, e, i=0, c=0, restore=False, max_cycles=None,
     origin = (t, e, i, c, restore)
     (t_done, path, exact, expanded, lb, members, steps, start, (pb0, pnb), boots) = _plan_k(
         *M, cnt, kinds, float(t), float(e), int(i), int(c), restore, max_failures, float(exact_budget),
-        float(rollout_budget))
+        float(rollout_budget), math.inf if blind_budget is None else float(blind_budget))
     model.steps += int(cnt[0])
     boots = list(boots)
     if cnt[1]:

@@ -27,10 +27,12 @@ K_CONT, K_CKPT, K_NONE = -1, -2, -3
 #: member rules, in the order of :func:`~intersim.sched.optimal.planner.member_policies`
 RESTART, ONLINE, JIT_TASK, STATIC_SRAM = 0, 1, 2, 3
 MEMBER_NAMES = ("restart", "online", "jit-task", "static-sram")
+#: the rollout's finishing rule (``policies.finish_policy``; not a member)
+FINISH = 4
 
 # indices into the packed scalars par (the head of F); 0-5 are bounds._step's
 P_HORIZON, P_E_OFF, P_E_ON, P_SLEEP, P_BOOT_L, P_BOOT_D, P_REST_L, P_REST_D = 6, 7, 8, 9, 10, 11, 12, 13
-P_E_CK, P_SLACK, P_TABLED, P_E_VON, P_E_JCK, P_N = 14, 15, 16, 17, 18, 19
+P_E_CK, P_SLACK, P_TABLED, P_E_VON, P_E_JCK, P_N, P_RATE = 14, 15, 16, 17, 18, 19, 20
 # the packed model: F (float64) holds the scalars (par, above) then one region per float table,
 # I (int64) a header of region starts (I[M_X]; a float region ends at I[M_X + 1]), then the int
 # tables; the float regions follow each other in this order, so a region's end is the next start
@@ -43,8 +45,9 @@ def pack(model):
     """The packed model ``M`` of ``model`` (a :class:`~intersim.sched.optimal.model.Model` with
     its ``members`` set), and the member rule codes it has."""
     n = model.n
-    par = np.zeros(20)
+    par = np.zeros(21)
     par[:6] = model._par
+    par[P_RATE] = model.gain_rate
     e_von = cap.energy_j(model.c_f, model.storage.v_on_v)
     par[6:20] = (model.horizon, model.e_off, model.e_on, model.sleep_load, *model.boot, *model.restore,
                  model.e_ck, model._gain_slack, float(model._tabled), e_von, 0.0, n)
@@ -251,10 +254,20 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
     sleep_due); one function for the four rules so that :func:`k_follow` is one loop."""
     par = F
     n = int(par[P_N])
-    if kind == ONLINE:
+    if kind == FINISH:
+        need = F[I[M_NEEDF] + i]
+        if need <= par[5]:
+            if e >= need:
+                return K_CONT
+            if not slept:
+                for j in range(I[I[M_TH_OFF] + i], I[I[M_TH_OFF] + i + 1]):
+                    if F[I[M_TH_E] + j] >= need:
+                        return j
+    if kind == ONLINE or kind == FINISH:  # FINISH: the lazy online rule (sleep, then checkpoint)
+        lazy = kind == FINISH
         if e >= F[I[M_NEEDF] + i] or (i < n and e >= F[I[M_NEED1] + i]):
             return K_CONT
-        if c < i and e >= par[P_E_CK]:
+        if c < i and e >= par[P_E_CK] and not (lazy and not slept):
             return K_CKPT
         if not slept:
             need = F[I[M_NEED1] + i] if i < n else F[I[M_NEEDF] + i]
@@ -267,6 +280,8 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
                     last = j
             if last != K_NONE:  # the least that would do is above V_max: charge to V_max
                 return last
+        if lazy and c < i and e >= par[P_E_CK]:
+            return K_CKPT
         return K_CONT
     if kind == JIT_TASK:
         if state[1]:
@@ -295,15 +310,42 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
     return K_CONT
 
 
+@njit(cache=True, inline='always')
+def k_beats(F, ref_t, ref_e, ref_c, t, e, i, c):
+    """``policies.Dominance.beats`` (the reference in ``ref_t``, ``ref_e``, ``ref_c``; nan: none)."""
+    t_ref = ref_t[i]
+    if t_ref != t_ref or c > ref_c[i]:
+        return False
+    rate = F[P_RATE]
+    if rate > 0.0:
+        return (t - t_ref) * rate >= e - ref_e[i]
+    return t >= t_ref and e <= ref_e[i]
+
+
 @njit(cache=True)
-def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_cap, max_steps, path):
-    """``policies.follow`` of member rule ``kind``: appends the steps to ``path``, returns the
-    completion [s] (inf: none). On a rule leaving the class sets ``cnt[1:4]`` and returns nan."""
+def k_set_ref(ref_t, ref_e, ref_c, path, states):
+    """``policies.Dominance.set_path``."""
+    ref_t[:] = math.nan
+    for j in range(len(path)):
+        if path[j][0] == K_CONT:
+            t, e, i, c = states[j]
+            ref_t[i], ref_e[i], ref_c[i] = t, e, c
+
+
+@njit(cache=True)
+def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_cap, max_steps, path, states,
+             use_ref, ref_t, ref_e, ref_c):
+    """``policies.follow`` of member rule ``kind``: appends the steps to ``path`` and the states
+    before them to ``states``, returns the completion [s] (inf: none; with ``use_ref``, also where
+    the reference beats the state). On a rule leaving the class sets ``cnt[1:4]`` and returns nan."""
     n = int(F[P_N])
     state = np.array([1, 0, 0], np.int64)
     fails = 0
     steps_end = cnt[0] + max_steps
     while t < t_cap and cnt[0] <= steps_end:
+        if use_ref and k_beats(F, ref_t, ref_e, ref_c, t, e, i, c):
+            return math.inf
+        states.append((t, e, np.int64(i), np.int64(c)))
         op = _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept)
         if not _is_allowed(F, I, op, e, i, c, slept):
             cnt[1], cnt[2], cnt[3] = 1, op, i
@@ -327,6 +369,12 @@ def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_
 def new_path():
     """An empty path (typed list of steps)."""
     return [(np.int64(0), np.int64(0), np.int64(0), np.int64(0), np.int64(0)) for _ in range(0)]
+
+
+@njit(cache=True)
+def new_states():
+    """An empty list of states ``(t, e, i, c)``."""
+    return [(0.0, 0.0, np.int64(0), np.int64(0)) for _ in range(0)]
 
 
 @njit(cache=True)

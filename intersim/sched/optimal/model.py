@@ -134,6 +134,9 @@ class Model(Ops):
         tt, p, first, period, loop = self.tr
         self._tt, self._tp = np.ascontiguousarray(tt, np.float64), np.ascontiguousarray(p, np.float64)
         self._par = np.array([first, period, 1.0 if loop else 0.0, self.eta_in, self.b, self.e_max])
+        #: the most the capacitor can gain per second [W]: ``eta_in`` times the largest harvest power
+        #: (the rollout's exchange rate of stored energy against time, ``policies.Dominance``)
+        self.gain_rate = self.eta_in * float(np.max(p)) if len(p) else 0.0
         self.steps = 0     # kernel calls so far (the exact search's budget counts them)
         self.members = {}  # member policies' parameters (Optimal.prepare sets them)
         self._bound_tables()

@@ -5,7 +5,7 @@ import heapq
 import math
 from .bounds import OK, BROWN, DEAD
 from .model import _apply, _successors
-from .policies import follow, restart_policy, online_policy, static_sram_policy, JitTaskRule
+from .policies import Dominance, follow, restart_policy, online_policy, static_sram_policy, finish_policy, JitTaskRule
 
 
 # ------------------------------------------------------------------------------------------------
@@ -23,8 +23,16 @@ def member_policies(model):
     return out
 
 
+def rollout_policies(model):
+    """The rules the rollout completes each deviation with: the members' and the finishing rule
+    (:func:`~intersim.sched.optimal.policies.finish_policy`), fresh objects."""
+    out = {"finish": finish_policy(model)}
+    out.update(member_policies(model))
+    return out
+
+
 def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=100_000,
-                 rollout_budget=300_000):
+                 rollout_budget=300_000, blind_budget=None):
     """Earliest completion of the request from an awake state, over the class (docs/optimal.md).
 
     Parameters
@@ -37,6 +45,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     exact_budget : int  kernel calls the exact search may make (a few us each); past it the
         result is the rollout's, ``exact = False``
     rollout_budget : int  kernel calls the rollout may make
+    blind_budget : int or None  kernel calls the exact search may make when no member completes
+        (no incumbent: the search must exhaust the tree to prove anything); None: ``exact_budget``
 
     Returns a dict: ``t_done_s`` [s] (inf: nothing completes before the horizon), ``path`` (list
     of ``(op, c, failures, boots)``), ``exact`` (True: proven the minimum over the class),
@@ -82,25 +92,29 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
         out["members"]["restart"] = t_m
         out.update(t_done_s=t_m, path=path, lower_bound_s=t_m)
         return out
-    best_t, best_path = math.inf, []
+    best_t, best_path, best_states = math.inf, [], []
     for name, rule in rules.items():
         if name == "restart":
             continue
-        t_m, path = follow(model, start, rule, left, best_t)
+        states = []
+        t_m, path = follow(model, start, rule, left, best_t, states=states)
         if t_m < best_t or best_t == math.inf:
             out["members"][name] = t_m
         if t_m < best_t:
-            best_t, best_path = t_m, path
-    t_m, path = follow(model, start, restart_policy(model), left, best_t)
+            best_t, best_path, best_states = t_m, path, states
+    states = []
+    t_m, path = follow(model, start, restart_policy(model), left, best_t, states=states)
     if t_m <= best_t:
         out["members"]["restart"] = t_m
         if t_m < math.inf:
-            best_t, best_path = t_m, path
+            best_t, best_path, best_states = t_m, path, states
     steps["members"], s0 = model.steps - s0, model.steps
     # 2. fortified rollout of the members: never worse than the incumbent, usually much better
-    best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget)
+    best_t, best_path = _rollout(model, (t, e, i, c), best_t, best_path, left, rollout_budget, best_states)
     steps["rollout"], s0 = model.steps - s0, model.steps
     # 3. exact best-first search, pruned by the admissible bound against the incumbent
+    if best_t == math.inf and blind_budget is not None:
+        exact_budget = min(exact_budget, blind_budget)
     found = _astar(model, (t, e, i, c), left, exact_budget, best_t)
     steps["exact"] = model.steps - s0
     if found is None:
@@ -114,38 +128,63 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     return out
 
 
-def _rollout(model, start, best_t, best_path, max_failures, budget=math.inf):
+def _rollout(model, start, best_t, best_path, max_failures, budget=math.inf, best_states=None):
     """Fortified rollout: walk along the incumbent path; at each boundary, apply every allowed
     operation and complete it with each member rule; whenever that completes earlier, it becomes
-    the incumbent. Stops improving after ``budget`` kernel calls. Returns ``(t_done, path)``,
-    never later than the incumbent given."""
+    the incumbent. A completion is given up where the incumbent beats it (:class:`Dominance`,
+    the heuristic cut; ``best_states``: the incumbent's states, ``follow``'s ``states``; None:
+    recomputed by replaying the path, uncounted). Stops improving after ``budget`` kernel calls.
+    Returns ``(t_done, path)``, never later than the incumbent given."""
     if not best_path or best_t == math.inf:
         return best_t, best_path
     t, e, i, c = start
+    if best_states is None:
+        best_states = _states(model, start, best_path, max_failures)
+    ref = Dominance(model.n, model.gain_rate)
+    ref.set_path(best_path, best_states)
     slept, fails, k = False, 0, 0
     steps_end = model.steps + budget
     while k < len(best_path) and model.steps < steps_end:
         left = max_failures - fails
+        here = (t, e, i, c)
         for op, s, t1, e1, i1, c1, sl1, df, boots in _successors(model, t, e, i, c, slept, left):
             if s != OK:
                 continue
             step = (op, c, df, boots)
             if i1 > model.n:
                 if t1 < best_t:
-                    best_t, best_path = t1, best_path[:k] + [step]
+                    best_t, best_path, best_states = t1, best_path[:k] + [step], best_states[:k] + [here]
+                    ref.set_path(best_path, best_states)
                 continue
             if model.lower_bound(t1, e1, i1) >= best_t:
                 continue
-            for rule in member_policies(model).values():
+            for rule in rollout_policies(model).values():
+                states = []
                 t_r, tail = follow(model, (t1, e1, i1, c1, sl1), rule, max_failures - fails - df, best_t,
-                                   steps_end - model.steps)
+                                   steps_end - model.steps, states, ref)
                 if t_r < best_t:
                     best_t, best_path = t_r, best_path[:k] + [step] + tail
+                    best_states = best_states[:k] + [here] + states
+                    ref.set_path(best_path, best_states)
         op = best_path[k][0]
         op, s, t, e, i, c, slept, df, _ = _apply(model, op, t, e, i, c, slept, max_failures - fails)
         fails += df
         k += 1
     return best_t, best_path
+
+
+def _states(model, start, path, max_failures):
+    """The state ``(t, e, i, c)`` before each step of ``path`` from ``start``, by replaying it (its
+    kernel calls not counted)."""
+    steps = model.steps
+    t, e, i, c = start
+    slept, fails, out = False, 0, []
+    for op, *_ in path:
+        out.append((t, e, i, c))
+        op, s, t, e, i, c, slept, df, _ = _apply(model, op, t, e, i, c, slept, max_failures - fails)
+        fails += df
+    model.steps = steps
+    return out
 
 
 def _astar(model, start, max_failures, budget, best_t):

@@ -45,10 +45,7 @@ def _run(args) -> int:
         if row["verdict"] not in ("ok", "error"):
             print(f"{row['scheduler']}: {row['verdict']}: {row['verdict_detail']}")
     for name, p in results.setting.get("plannings", {}).items():
-        print(f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, {p['exact']} proven minimal; "
-              f"the others stopped at the budget of {p['budget_calls']} kernel calls and keep the "
-              f"rollout's plan (docs/optimal.md)" if p["exact"] < p["plannings"] else
-              f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, every one proven minimal")
+        print(_plannings_line(name, p))
     for failure in results.failures:  # their bug: their traceback, then one line
         print(failure.traceback_text.rstrip(), file=sys.stderr)
         print(f"error: {failure.line()}; its row has verdict = error, the other schedulers' results "
@@ -56,6 +53,21 @@ def _run(args) -> int:
     written = results.write(out, plot=not args.no_plot, timeline=not args.no_timeline)
     print("wrote " + ", ".join(str(p) for p in written))
     return 1 if results.failures else 0
+
+
+def _plannings_line(name, p):
+    """One line on a planning scheduler's plannings: how many were proven minimal, and why the
+    others were not (the exact search not attempted, or stopped at its budget)."""
+    head = f"{name}: {p['plannings']} plannings in {p['plan_s']:.1f} s, "
+    if p["exact"] == p["plannings"]:
+        return head + "every one proven minimal"
+    if not p.get("exact_calls", 1):
+        why = (f"the exact search is not attempted on a model of {p['tasks']} tasks (it cannot finish "
+               f"there); each keeps its rollout's plan, of {p['rollout_calls']} kernel calls at most")
+    else:
+        why = (f"the others stopped at the exact search's budget of {p['exact_calls']} kernel calls "
+               f"and keep their rollout's plan")
+    return head + f"{p['exact']} proven minimal; {why} (docs/optimal.md)"
 
 
 def _print_warnings(caught):

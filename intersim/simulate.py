@@ -263,6 +263,8 @@ def simulate(scenario, schedulers=None, *, network=None, inputs=None, record_tim
         plan = engine.plan if isinstance(engine.plan, dict) else {}
         if "budget_calls" in plan and "requests" in plan:  # a planning scheduler (optimal)
             plannings[run.scheduler] = {"plannings": len(plan["requests"]), "budget_calls": plan["budget_calls"],
+                                        "rollout_calls": plan["rollout_calls"], "exact_calls": plan["exact_calls"],
+                                        "tasks": plan["model"].n,
                                         "exact": sum(bool(r["exact"]) for r in plan["requests"]),
                                         "plan_s": plan["plan_s"]}
         columns = request_columns(run, labels)

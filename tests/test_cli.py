@@ -132,3 +132,30 @@ def test_missing_key_and_bad_trace_file(tmp_path, capsys):
 def test_python_dash_m_and_console_script_agree():
     out = subprocess.run([sys.executable, "-m", "intersim", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout and "trace" in out.stdout
+
+
+def test_plannings_line_says_why_plans_are_not_proven():
+    """The run's line on ``optimal``'s plannings names the real reason a plan is not proven minimal:
+    the exact search not attempted on a large model, or stopped at its budget."""
+    from intersim.cli import _plannings_line
+    big = {"plannings": 60, "plan_s": 0.2, "exact": 0, "budget_calls": 200_000, "rollout_calls": 5_000,
+           "exact_calls": 0, "tasks": 122}
+    line = _plannings_line("optimal", big)
+    assert "not attempted on a model of 122 tasks" in line and "5000 kernel calls" in line
+    small = dict(big, exact=3, exact_calls=100_000, tasks=6)
+    line = _plannings_line("optimal", small)
+    assert "3 proven minimal" in line and "budget of 100000 kernel calls" in line
+    assert _plannings_line("optimal", dict(small, exact=60)).endswith("every one proven minimal")
+
+
+def test_simulate_records_optimal_budget_split():
+    """``simulate``'s planning record carries the per-planning split ``_plannings_line`` reads, as
+    ``Optimal.prepare`` computed it from ``[schedulers] optimal_budget_calls``."""
+    import intersim
+    from intersim.sched.optimal import Optimal
+    sc = intersim.load_scenario(REPO / "scenarios" / "default.toml")
+    sc = sc.with_value("workload", "duration_s", 20.0).with_value("schedulers", "optimal_budget_calls", 4_000)
+    res = intersim.simulate(sc, schedulers=["optimal"], record_timeline=False)
+    p = res.setting["plannings"]["optimal"]
+    assert p["budget_calls"] == 4_000 and p["rollout_calls"] == min(Optimal.rollout_budget, 2_000)
+    assert p["tasks"] == 122 and p["exact_calls"] == 0 and p["exact"] == 0 and p["plannings"] >= 1

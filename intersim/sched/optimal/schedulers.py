@@ -153,8 +153,13 @@ class Optimal(_Planned):
         model.members = {"jit_task_v_ckpt": plan["jit_task_v_ckpt"], "groups": plan["groups"],
                          "charge_v": plan["charge_v"]}
         budget = getattr(setup, "optimal_budget_calls", None)
+        budget = cls.budget_calls if budget is None else int(budget)
+        # each planning's split of the budget (the exact search's, where no member completes, is
+        # cut further to blind_budget): the same for every planning of the run
+        rollout = min(cls.rollout_budget, budget // 2)
+        exact = min(cls.exact_budget, budget - rollout) if model.n <= cls.exact_max_tasks else 0
         plan.update(model=model, output_name=setup.network.output_name, plan_s=0.0, requests=[], live=None,
-                    budget_calls=cls.budget_calls if budget is None else int(budget))
+                    budget_calls=budget, rollout_calls=rollout, exact_calls=exact)
         return plan
 
 
@@ -194,9 +199,7 @@ class Optimal(_Planned):
         plan = self.plan
         t, e = dev.oracle_state()
         wall = time.perf_counter()
-        rollout = min(self.rollout_budget, plan["budget_calls"] // 2)
-        exact = (min(self.exact_budget, plan["budget_calls"] - rollout)
-                 if plan["model"].n <= self.exact_max_tasks else 0)
+        rollout, exact = plan["rollout_calls"], plan["exact_calls"]
         # the search makes many small acyclic objects (freed by reference counting): the cyclic
         # collector only costs time while it runs
         collecting = gc.isenabled()

@@ -11,14 +11,20 @@ from ._version import __version__  # noqa: E402
 
 
 def _numba_cache_dir():
-    """numba caches next to the package; where that is read-only, use a user cache directory."""
+    """numba caches next to the package; where that is read-only, use a user cache directory.
+    Either is emptied when intersim's sources changed since its caches were written (numba would
+    otherwise keep kernels that call an edited kernel of another module: :mod:`._numba_cache`). A
+    ``NUMBA_CACHE_DIR`` set by the user is left alone (it may hold other projects' caches)."""
+    from ._numba_cache import drop_stale_caches
     if "NUMBA_CACHE_DIR" in _os.environ:
         return
     pkg = _Path(__file__).resolve().parent
+    cache = None
     if not _os.access(pkg, _os.W_OK):
         cache = _Path(_os.environ.get("XDG_CACHE_HOME", _Path.home() / ".cache")) / "intersim" / "numba"
         cache.mkdir(parents=True, exist_ok=True)
         _os.environ["NUMBA_CACHE_DIR"] = str(cache)
+    drop_stale_caches(pkg, cache)
 
 
 _numba_cache_dir()

@@ -522,7 +522,7 @@ class CompiledCycles:
         eng = self.eng
         self.synced = self.crossed = False
         requests = eng.requests
-        if (requests.head is not None or requests.queue or eng.books.pending or eng.timeline.record
+        if (requests.head is not None or requests.queue or eng.books.pending
                 or eng._inject_s is not None or eng._inject_words is not None or eng.setup.progress is not None):
             return 0
         found = self._request_template(armed)
@@ -543,10 +543,12 @@ class CompiledCycles:
         words = self._cycle_words
         words[0] = eng._words
         e_thr = eng.e_threshold if eng.e_threshold is not None else -math.inf
-        t, e, m = cycles._request_cycles(
+        timeline = eng.timeline
+        n_seg0 = timeline.n_seg
+        t, e, m, n_seg, n_meta = cycles._request_cycles(
             eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
             eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap,
-            eng._eta_out, eng._e_off, eng.horizon, eng.arrivals, ev, ev_ts, eng.setup.platform.sleep_power_w,
+            *timeline.kernel_args(eng.min_sample_s), eng._eta_out, eng._e_off, eng.horizon, eng.arrivals, ev, ev_ts, eng.setup.platform.sleep_power_w,
             kind, p, dur, words_, cat, commit, guard,
             base.loads, base.dur, base.e_pin_run, base.words_run, e_low, e_thr,
             REQUESTS_PER_CALL, acc, words, self._rq_out, self._rq_req)
@@ -555,7 +557,12 @@ class CompiledCycles:
         eng.events += int(ev[0])
         eng._stalled = 0
         self.taken["requests"] += m
-        eng.t, eng.e = t, e
+        eng.t, eng.e, timeline.n_seg = t, e, n_seg
+        if n_meta:  # the states and pin loads the engine's handlers book
+            codes = {cycles.CODE_IDLE: ("idle", eng.setup.platform.sleep_power_w)}
+            codes.update({cycles.CODE_STEP - s: ("preserve", float(p[s]))
+                          for s in range(kind.size) if kind[s] != cycles.STEP_RUN})
+            timeline.record_kernel_actions(n_seg0, n_meta, base.p_pin, codes)
         eng._state = "preserve"  # (Done's)
         (loss, compute, checkpoint, sleep, _, _, _, active) = acc[:cycles.ACC_ACTIVE + 1].tolist()
         eng.books.output_loss.s, eng.books.output_loss.c = loss

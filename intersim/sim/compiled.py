@@ -297,13 +297,13 @@ class CompiledCycles:
         The checkpoint kernel may take a request boundary itself (the result copy, ``Done``, the
         next queued request handed over, its run started: :func:`~intersim.sim.power_cycles._handover`)
         when the scheduler class itself declares ``nvm_determined``, the run is a whole request's
-        (tasks ``0..n``), the kernel runs across arrivals (it settles them: queued or dropped), no
-        timeline is recorded, and the boundary before this run went exactly so in this boot:
+        (tasks ``0..n``), the kernel runs across arrivals (it settles them: queued or dropped), and
+        the boundary before this run went exactly so in this boot:
         ``Copy`` (not a restore), ``Done``, then this ``CheckpointedRun(0, n, ...)``. Afterwards
         the scheduler is asked at every boundary the kernel took and must answer the same
         (:meth:`_handed_over`)."""
         eng = self.eng
-        if (not self.handovers_ok or arr_t is not eng.arrivals or eng.timeline.record or start != 0
+        if (not self.handovers_ok or arr_t is not eng.arrivals or start != 0
                 or stop != len(eng.setup.tasks)):
             return None
         acts = eng.boot_actions
@@ -644,7 +644,9 @@ class CompiledCycles:
             eng.timeline.record_kernel_actions(n_seg0, out.n_meta, p_pin, {
                 cycles.CODE_COPY: ("preserve", copy_cost.power_w), cycles.CODE_HEADER: ("preserve", eng._word_p),
                 cycles.CODE_FLAG: ("preserve", eng._word_p),
-                cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w)})
+                cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w),
+                # (a request boundary taken: the result copy and Done, as _do_copy and _do_done book them)
+                cycles.CODE_RESULT: ("preserve", float(self._ho_f[1])), cycles.CODE_DONE: ("preserve", eng._word_p)})
         eng._state = "compute" if out.completed else "sleep"
         (loss, compute, checkpoint, sleep, req_compute, req_preserve, req_off,
          active) = self._cycle_acc[:cycles.ACC_ACTIVE + 1].tolist()

@@ -207,7 +207,7 @@ def _fsum(x, n, partials):
 def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, eta_out, e_off, e_threshold, horizon_s, t_event,
               arr_t, ev, ev_ts, acc, words, x_done, t_done, word_time_s, word_pin_w,
-              ho, ho_f, queue, fate, ho_out, ho_req):
+              ho, ho_f, queue, fate, ho_out, ho_req, meta, n_meta):
     """After a run completed at ``(t, e)`` with its pin energy ``x_done`` [J] over ``t_done`` [s]
     pending: the scheduler's request boundary as the engine steps it -- the result copy
     (``ho_f``: its time [s], pin power [W]; ``ho[HO_RES_WORDS]`` NVM words) and ``Done`` (one
@@ -216,8 +216,12 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
     then are settled (queued, or dropped when the queue is full: ``fate``); the next queued
     request is handed over (its latency parts start at 0) and its run starts in the kernel if the
     comparator may fire in it (stored energy minus the run's, ``ho_f[2]``, at most
-    ``e_threshold``), as the engine's ``_checkpointed_run`` decides. Returns ``(handed over, t, e,
-    n_seg)``; when not handed over the caller restores its state (nothing here is final)."""
+    ``e_threshold``), as the engine's ``_checkpointed_run`` decides. Timeline segments from
+    ``n_seg`` on, and ``meta`` rows from ``n_meta`` on (:data:`CODE_RESULT`, :data:`CODE_DONE`), as
+    in :func:`_checkpoint_cycles`; a load that fills the segment buffer is not taken. Returns
+    ``(handed over, t, e, n_seg, n_meta)``; when not handed over the caller restores its state
+    (nothing here is final)."""
+    record = seg_t0.size > 0
     xs0 = 0.0
     dt0 = 0.0
     x = 0.0
@@ -235,7 +239,8 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
                                        seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
         dt = t - t_start
         if reason != STOP_TIME or t_target > horizon_s or t >= t_event:
-            return False, t, e, n_seg
+            return False, t, e, n_seg, n_meta
+        n_meta = _note(meta, n_meta, record, n_seg, CODE_RESULT if m == 0 else CODE_DONE)
         acc[ACC_ACTIVE, 0] += dt
         words[0] += nw
         x = p * dt
@@ -264,7 +269,7 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
         k += 1
     ho[HO_SETTLED] = k
     if ho[HO_QLEN] == 0 or e - ho_f[2] / eta_out > e_threshold:
-        return False, t, e, n_seg
+        return False, t, e, n_seg, n_meta
     q = ho[HO_N]
     ho_out[q, HO_DONE_T] = t
     ho_out[q, HO_COMPUTE] = acc[ACC_REQ_COMPUTE, 0]
@@ -277,7 +282,7 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
     for c in (ACC_REQ_COMPUTE, ACC_REQ_PRESERVE, ACC_REQ_OFF):
         acc[c, 0] = 0.0
         acc[c, 1] = 0.0
-    return True, t, e, n_seg
+    return True, t, e, n_seg, n_meta
 
 
 # One function on purpose (numba kernel): a cycle is run -> comparator -> checkpoint -> sleep ->
@@ -301,8 +306,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     the engine's syncs would count them: :func:`_sync_arrivals`, state ``ev``, ``ev_ts``). A cycle
     in which the run completes ends the call there (the completed tasks' pin energy ``x_done``
     [J] over ``t_done`` [s] is returned: the engine keeps it pending) -- unless the request
-    boundary is taken too (:func:`_handover`, at most ``ho[HO_MAX]`` times, never while a
-    timeline is recorded): then the next request's run goes on from its first task, and per
+    boundary is taken too (:func:`_handover`, at most ``ho[HO_MAX]`` times): then the next request's run goes on from its first task, and per
     request handed over ``ho_out`` and ``ho_req`` (the request that followed it) say what
     happened; ``slot_req[s]``: how many had been handed over at slot ``s``'s last checkpoint. The
     first cycle that would go otherwise (a brown-out, the horizon, the event) is rolled back and
@@ -390,20 +394,20 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
             _sync_arrivals(t, arr_t, ev, ev_ts)
-            if ho[HO_N] < ho[HO_MAX] and not record:
+            if ho[HO_N] < ho[HO_MAX]:
                 books_c[:] = books
                 acc_c[:] = acc
                 ev_c[:] = ev
                 ev_ts_c[:] = ev_ts
                 ho_c[:] = ho
                 words_c = words[0]
-                handed, t_h, e_h, n_seg_h = _handover(
+                handed, t_h, e_h, n_seg_h, n_meta_h = _handover(
                     time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
                     seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, eta_out, e_off, e_threshold, horizon_s,
                     t_event, arr_t, ev, ev_ts, acc, words, x_done, t_done, word_time_s, word_pin_w,
-                    ho, ho_f, queue, fate, ho_out, ho_req)
+                    ho, ho_f, queue, fate, ho_out, ho_req, meta, n_meta)
                 if handed:  # the next request's run, from its first task
-                    t, e, n_seg = t_h, e_h, n_seg_h
+                    t, e, n_seg, n_meta = t_h, e_h, n_seg_h, n_meta_h
                     i = 0
                     r = 0
                     continue

@@ -32,9 +32,20 @@ class Timeline:
         self._no_segments = np.empty(0)
         self._cycle_meta = np.zeros((0, 2), np.int64)   # the cycle kernels' action records
 
+    def _resize(self, size):
+        """Buffers of ``size`` segments holding the ``n_seg`` recorded (only those are copied: what
+        lies beyond was never kept, and the new room is left untouched until written)."""
+        n = self.n_seg
+        grown = []
+        for a in self.seg:
+            b = np.empty(size)
+            b[:n] = a[:n]
+            grown.append(b)
+        self.seg = grown
+
     def grow(self):
         """Double the buffers (a kernel stopped with them full)."""
-        self.seg = [np.concatenate([a, np.empty(a.size)]) for a in self.seg]
+        self._resize(2 * self.seg[0].size)
 
     def ensure(self, extra):
         """Room for ``extra`` more segments."""
@@ -42,8 +53,7 @@ class Timeline:
             return
         need = self.n_seg + extra
         if need > self.seg[0].size:
-            size = max(need, 2 * self.seg[0].size)
-            self.seg = [np.concatenate([a, np.empty(size - a.size)]) for a in self.seg]
+            self._resize(max(need, 2 * self.seg[0].size))
 
     def ideal_segment(self, t0, t1, state, load_w):
         """A segment of the ideal supply: ``[t0, t1]`` [s], no harvest, full storage."""

@@ -12,6 +12,7 @@ from intersim.energy.capacitor import Storage
 from intersim.errors import SchedulerError
 from intersim.sched.registry import SCHEDULERS
 from intersim.sim import power_cycles as cycles
+from intersim.sim.timeline import Timeline
 from intersim.testing import random_network, random_trace, run_case
 
 from test_cycles import GRANULARITIES, NETWORKS, assert_same_run, storages, traces
@@ -71,18 +72,30 @@ def test_request_kernel_python_version_agrees(monkeypatch, name, timeline):
 
 
 @pytest.mark.parametrize("name", ["static", "jit"])
-def test_request_kernel_records_the_timeline(name):
+def test_request_kernel_records_the_timeline(monkeypatch, name):
     """With a timeline recorded the request kernel takes the request cycles it takes without, and
     the timeline -- its segments, states ("idle", "compute", "preserve") and pin loads -- is the
     one stepped in Python; 450 requests write more segments than the buffer first holds (4096),
     so the buffer grows between kernel calls where the stepped run grows it. The rest of the run
-    is the one without a timeline."""
+    is the one without a timeline. The buffer grows at the same segment count either way (where
+    the stepped run grows it: before a run of tasks, ``Timeline.ensure``, or when an advance fills
+    it), so the capacitor's books are flushed at the same points."""
     network, trace, storage, kw = _idle_case()
     kw["n_requests"] = 450
     bare, _ = run_case(SCHEDULERS[name], network, "layer", trace, storage, **kw)
     kw["record_timeline"] = True
+    growths = []
+    resize = Timeline._resize
+
+    def logged(self, size):
+        growths.append((self.n_seg, self.seg[0].size, size))
+        resize(self, size)
+
+    monkeypatch.setattr(Timeline, "_resize", logged)
     recorded, _ = run_case(SCHEDULERS[name], network, "layer", trace, storage, **kw)
+    grown_recorded, growths[:] = list(growths), []
     stepped, _ = run_case(SCHEDULERS[name], network, "layer", trace, storage, fast_cycles=False, **kw)
+    assert grown_recorded == growths and len(growths) >= 1
     assert recorded.compiled_cycles["requests"] > 400
     assert recorded.timeline["state"].size > 4096
     assert set(recorded.timeline["state"]) >= {"idle", "compute", "preserve"}

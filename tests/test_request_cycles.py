@@ -144,3 +144,25 @@ def test_simpy_reaches_a_wake_time_only_the_arrivals_chain_reaches():
     slow, _ = run_case(SCHEDULERS["jit"], network, "layer", trace, storage, fast_cycles=False, **kw)
     assert fast.compiled_cycles["requests"] > 50
     assert_same_run(fast, slow)
+
+
+def test_request_kernel_runs_with_a_progress_callback(monkeypatch):
+    """``intersim run`` passes a progress bar (``Setup.progress``): the request kernel still takes
+    the request cycles, the run is the one without a callback, and the callback hears increasing
+    simulated times up to the run's end, at most about once per thousandth of the run."""
+    import importlib
+    from intersim.sim.engine import Setup
+
+    simulate = importlib.import_module("intersim.simulate")  # (the package's ``simulate`` is the function)
+
+    network, trace, storage, kw = _idle_case()
+    kw["record_timeline"] = True
+    bare, _ = run_case(SCHEDULERS["static"], network, "layer", trace, storage, **kw)
+    heard = []
+    monkeypatch.setattr(simulate, "Setup", lambda **k: Setup(**k, progress=heard.append))
+    with_bar, _ = run_case(SCHEDULERS["static"], network, "layer", trace, storage, **kw)
+    assert with_bar.compiled_cycles["requests"] == bare.compiled_cycles["requests"] > 30
+    assert_same_run(with_bar, bare)
+    assert len(heard) >= 2 and heard == sorted(heard)
+    span = with_bar.horizon_s - heard[0]
+    assert heard[-1] >= with_bar.horizon_s - 10.0 and np.all(np.diff(heard) >= span / 1000.0 * (1 - 1e-9))

@@ -523,7 +523,7 @@ class CompiledCycles:
         self.synced = self.crossed = False
         requests = eng.requests
         if (requests.head is not None or requests.queue or eng.books.pending
-                or eng._inject_s is not None or eng._inject_words is not None or eng.setup.progress is not None):
+                or eng._inject_s is not None or eng._inject_words is not None):
             return 0
         found = self._request_template(armed)
         if found is None or eng.other_event_s() != math.inf:
@@ -558,6 +558,11 @@ class CompiledCycles:
         eng._stalled = 0
         self.taken["requests"] += m
         eng.t, eng.e, timeline.n_seg = t, e, n_seg
+        progress = eng.setup.progress
+        if progress is not None and t >= eng._progress_next_s:
+            # (informational, as Engine._sync calls it: once, at the time after the cycles taken)
+            eng._progress_next_s = t + (eng.horizon - eng.t0) / 1000.0
+            progress(t)
         if n_meta:  # the states and pin loads the engine's handlers book
             codes = {cycles.CODE_IDLE: ("idle", eng.setup.platform.sleep_power_w)}
             codes.update({cycles.CODE_STEP - s: ("preserve", float(p[s]))

@@ -9,11 +9,12 @@ same run, and per scheduler ``wall_x_simpy_rate``: the wall time times that rate
 time in units of raw simpy events (a figure that moves less from machine to machine than
 seconds). Medians over ``--repeats`` runs. Ends with one JSON line.
 
-``--dense`` runs the event-dense case of issue 17 instead (``scenarios/dense_hour.toml``: the
+``--timeline`` records the timeline, as ``intersim run`` and ``intersim.simulate`` do by default
+(without it the runs record none). ``--dense`` runs the event-dense case of issue 17 instead (``scenarios/dense_hour.toml``: the
 cloudy solar hour, 47 uF, ``jit``, a request every 0.1 s). ``benchmarks/bench_against.py`` runs
 this script against another checkout of intersim, round-robin, and reports the ratios.
 
-    python benchmarks/bench_engine.py [--repeats 5] [--scheduler NAME ...] [--dense]
+    python benchmarks/bench_engine.py [--repeats 5] [--scheduler NAME ...] [--dense] [--timeline]
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scheduler", action="append")
     ap.add_argument("--dense", action="store_true", help="the event-dense hour (scenarios/dense_hour.toml)")
+    ap.add_argument("--timeline", action="store_true", help="record the timeline (as `intersim run` does)")
     args = ap.parse_args(argv)
     if args.dense:
         args.scenario = str(REPO / "scenarios" / "dense_hour.toml")
@@ -70,7 +72,8 @@ def main(argv=None) -> int:
     intersim.warmup()
     rate = statistics.median(simpy_event_rate() for _ in range(3))
     print(f"scenario {sc.name}: {len(tasks)} tasks per inference, {workload.arrival_times().size} requests, "
-          f"{sim_s:.0f} s simulated; raw simpy {rate:,.0f} events/s")
+          f"{sim_s:.0f} s simulated, timeline {'recorded' if args.timeline else 'not recorded'}; "
+          f"raw simpy {rate:,.0f} events/s")
     out, plan_s = {}, 0.0
     walls = {name: [] for name in names}
     runs = {}
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
         for name in names:
             setup = Setup(network=net, tasks=tasks, platform=platform, storage=storage, trace=trace,
                           workload=workload, inputs=inputs, labels=labels, references=refs,
-                          record_timeline=False)
+                          record_timeline=args.timeline)
             t = time.perf_counter()
             engine = Engine(setup, get_scheduler(name))
             run = engine.run()
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
         print(f"{name:>15}: wall {wall:7.3f} s (median of {args.repeats}, min {min(walls[name]):.3f}), "
               f"= {wall * rate:,.0f} raw simpy events, {run.events:>8,d} events, {sim_s / wall:12,.0f} x real "
               f"time, {done} requests done, verdict {run.verdict}")
-    result = {"scenario": sc.name, "schedulers": out, "max_wall_s": max(v["wall_s"] for v in out.values()),
+    result = {"scenario": sc.name, "timeline": args.timeline, "schedulers": out, "max_wall_s": max(v["wall_s"] for v in out.values()),
               "plan_s": plan_s, "simpy_events_per_s": rate}
     print(json.dumps(result))
     return 0

@@ -116,19 +116,21 @@ def test_checkpoint_kernel_takes_request_boundaries():
 
     @given(name=st.sampled_from(["jit", "jit-task"]), network=NETWORKS, granularity=GRANULARITIES,
            storage=storages([1e-6, 2.2e-6, 10e-6]), trace=traces([3e-3, 10e-3]),
-           period_s=st.sampled_from([0.02, 0.05, 0.13]), queue=st.integers(2, 4))
-    def prop(name, network, granularity, storage, trace, period_s, queue):
-        kw = dict(n_requests=int(12.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=False,
+           period_s=st.sampled_from([0.02, 0.05, 0.13]), queue=st.integers(2, 4), timeline=st.booleans())
+    def prop(name, network, granularity, storage, trace, period_s, queue, timeline):
+        kw = dict(n_requests=int(12.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=timeline,
                   queue_capacity=queue)
         fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
         assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["handovers"] += fast.compiled_cycles["handovers"] > 0
+        taken["with timeline"] += timeline and fast.compiled_cycles["handovers"] > 0
 
     prop()
     n = taken["examples"]
     assert taken["handovers"] >= 0.3 * n, f"the kernel took request boundaries in {taken['handovers']}/{n} examples"
+    assert taken["with timeline"] >= 1, "the kernel never took request boundaries while recording a timeline"
 
 
 def _small_case():
@@ -155,16 +157,21 @@ def test_kernels_python_versions_agree(monkeypatch, name):
     assert_same_run(python, compiled)
 
 
-def test_handover_kernel_python_version_agrees(monkeypatch):
+@pytest.mark.parametrize("timeline", [False, True])
+def test_handover_kernel_python_version_agrees(monkeypatch, timeline):
     """The checkpoint kernel taking request boundaries, as plain Python (``.py_func``, its
-    hand-over included), gives the compiled kernel's run."""
+    hand-over included), gives the compiled kernel's run (with a timeline recorded: the same
+    timeline, which is also the one stepped in Python)."""
     storage = Storage(capacitance_f=1e-6, v_on_v=3.0, v_off_v=2.2, v_max_v=3.6, v_initial_v=0.0,
                       leakage_ohm=2e6, input_efficiency=0.8, output_efficiency=0.9)
     network = random_network(np.random.default_rng(0))
     trace = random_trace(np.random.default_rng(100), duration_s=40.0, mean_power_w=3e-3)
-    kw = dict(n_requests=240, period_s=0.05, drain_s=8.0, queue_capacity=4, record_timeline=False)
+    kw = dict(n_requests=240, period_s=0.05, drain_s=8.0, queue_capacity=4, record_timeline=timeline)
     compiled, _ = run_case(SCHEDULERS["jit"], network, "layer", trace, storage, **kw)
     assert compiled.compiled_cycles["handovers"] > 0
+    if timeline:
+        stepped, _ = run_case(SCHEDULERS["jit"], network, "layer", trace, storage, fast_cycles=False, **kw)
+        assert_same_run(compiled, stepped)
     monkeypatch.setattr(cycles, "_checkpoint_cycles", cycles._checkpoint_cycles.py_func)
     monkeypatch.setattr(cycles, "_handover", cycles._handover.py_func)
     python, _ = run_case(SCHEDULERS["jit"], network, "layer", trace, storage, **kw)

@@ -297,13 +297,13 @@ class CompiledCycles:
         The checkpoint kernel may take a request boundary itself (the result copy, ``Done``, the
         next queued request handed over, its run started: :func:`~intersim.sim.power_cycles._handover`)
         when the scheduler class itself declares ``nvm_determined``, the run is a whole request's
-        (tasks ``0..n``), the kernel runs across arrivals (it settles them: queued or dropped), no
-        timeline is recorded, and the boundary before this run went exactly so in this boot:
+        (tasks ``0..n``), the kernel runs across arrivals (it settles them: queued or dropped), and
+        the boundary before this run went exactly so in this boot:
         ``Copy`` (not a restore), ``Done``, then this ``CheckpointedRun(0, n, ...)``. Afterwards
         the scheduler is asked at every boundary the kernel took and must answer the same
         (:meth:`_handed_over`)."""
         eng = self.eng
-        if (not self.handovers_ok or arr_t is not eng.arrivals or eng.timeline.record or start != 0
+        if (not self.handovers_ok or arr_t is not eng.arrivals or start != 0
                 or stop != len(eng.setup.tasks)):
             return None
         acts = eng.boot_actions
@@ -522,8 +522,8 @@ class CompiledCycles:
         eng = self.eng
         self.synced = self.crossed = False
         requests = eng.requests
-        if (requests.head is not None or requests.queue or eng.books.pending or eng.timeline.record
-                or eng._inject_s is not None or eng._inject_words is not None or eng.setup.progress is not None):
+        if (requests.head is not None or requests.queue or eng.books.pending
+                or eng._inject_s is not None or eng._inject_words is not None):
             return 0
         found = self._request_template(armed)
         if found is None or eng.other_event_s() != math.inf:
@@ -543,10 +543,12 @@ class CompiledCycles:
         words = self._cycle_words
         words[0] = eng._words
         e_thr = eng.e_threshold if eng.e_threshold is not None else -math.inf
-        t, e, m = cycles._request_cycles(
+        timeline = eng.timeline
+        n_seg0 = timeline.n_seg
+        t, e, m, n_seg, n_meta = cycles._request_cycles(
             eng.tr_t, eng.tr_p, eng.tr_first, eng.tr_period, eng.tr_loop,
             eng._eta_in, eng._leak_b, eng._e_max, eng.t, eng.e, eng.books.cap,
-            eng._eta_out, eng._e_off, eng.horizon, eng.arrivals, ev, ev_ts, eng.setup.platform.sleep_power_w,
+            *timeline.kernel_args(eng.min_sample_s), eng._eta_out, eng._e_off, eng.horizon, eng.arrivals, ev, ev_ts, eng.setup.platform.sleep_power_w,
             kind, p, dur, words_, cat, commit, guard,
             base.loads, base.dur, base.e_pin_run, base.words_run, e_low, e_thr,
             REQUESTS_PER_CALL, acc, words, self._rq_out, self._rq_req)
@@ -555,7 +557,17 @@ class CompiledCycles:
         eng.events += int(ev[0])
         eng._stalled = 0
         self.taken["requests"] += m
-        eng.t, eng.e = t, e
+        eng.t, eng.e, timeline.n_seg = t, e, n_seg
+        progress = eng.setup.progress
+        if progress is not None and t >= eng._progress_next_s:
+            # (informational, as Engine._sync calls it: once, at the time after the cycles taken)
+            eng._progress_next_s = t + (eng.horizon - eng.t0) / 1000.0
+            progress(t)
+        if n_meta:  # the states and pin loads the engine's handlers book
+            codes = {cycles.CODE_IDLE: ("idle", eng.setup.platform.sleep_power_w)}
+            codes.update({cycles.CODE_STEP - s: ("preserve", float(p[s]))
+                          for s in range(kind.size) if kind[s] != cycles.STEP_RUN})
+            timeline.record_kernel_actions(n_seg0, n_meta, base.p_pin, codes)
         eng._state = "preserve"  # (Done's)
         (loss, compute, checkpoint, sleep, _, _, _, active) = acc[:cycles.ACC_ACTIVE + 1].tolist()
         eng.books.output_loss.s, eng.books.output_loss.c = loss
@@ -637,7 +649,9 @@ class CompiledCycles:
             eng.timeline.record_kernel_actions(n_seg0, out.n_meta, p_pin, {
                 cycles.CODE_COPY: ("preserve", copy_cost.power_w), cycles.CODE_HEADER: ("preserve", eng._word_p),
                 cycles.CODE_FLAG: ("preserve", eng._word_p),
-                cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w)})
+                cycles.CODE_SLEEP: ("sleep", eng.setup.platform.sleep_power_w),
+                # (a request boundary taken: the result copy and Done, as _do_copy and _do_done book them)
+                cycles.CODE_RESULT: ("preserve", float(self._ho_f[1])), cycles.CODE_DONE: ("preserve", eng._word_p)})
         eng._state = "compute" if out.completed else "sleep"
         (loss, compute, checkpoint, sleep, req_compute, req_preserve, req_off,
          active) = self._cycle_acc[:cycles.ACC_ACTIVE + 1].tolist()

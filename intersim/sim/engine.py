@@ -205,7 +205,7 @@ class Engine:
             self.t, self.e = t, e
             if reason != cap.STOP_FULL:
                 break
-            self.timeline.seg = [np.concatenate([a, np.empty(a.size)]) for a in self.timeline.seg]
+            self.timeline.grow()
         return reason, self.t - t_start
 
     # ------------------------------------------------------------------ loads

@@ -48,6 +48,10 @@ CODE_FLAG = -3    #: the checkpoint's flag word ("preserve")
 CODE_SLEEP = -4   #: a sleep ("sleep")
 CODE_OFF = -5     #: off, charging to V_on ("off")
 CODE_BOOT = -6    #: the boot ("boot")
+CODE_IDLE = -7    #: an idle sleep up to the next arrival ("idle")
+CODE_RESULT = -8  #: a hand-over's result copy ("preserve")
+CODE_DONE = -9    #: a hand-over's ``Done`` word ("preserve")
+CODE_STEP = -10   #: step ``s`` of a request cycle (a load: ``CODE_STEP - s``, "preserve")
 
 #: hand-over state of :func:`_checkpoint_cycles` (``ho``, int64): the most requests it may hand
 #: over (0: none, the call ends where the run completes), the requests handed over, the queue (a
@@ -203,7 +207,7 @@ def _fsum(x, n, partials):
 def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
               seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, eta_out, e_off, e_threshold, horizon_s, t_event,
               arr_t, ev, ev_ts, acc, words, x_done, t_done, word_time_s, word_pin_w,
-              ho, ho_f, queue, fate, ho_out, ho_req):
+              ho, ho_f, queue, fate, ho_out, ho_req, meta, n_meta):
     """After a run completed at ``(t, e)`` with its pin energy ``x_done`` [J] over ``t_done`` [s]
     pending: the scheduler's request boundary as the engine steps it -- the result copy
     (``ho_f``: its time [s], pin power [W]; ``ho[HO_RES_WORDS]`` NVM words) and ``Done`` (one
@@ -212,8 +216,12 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
     then are settled (queued, or dropped when the queue is full: ``fate``); the next queued
     request is handed over (its latency parts start at 0) and its run starts in the kernel if the
     comparator may fire in it (stored energy minus the run's, ``ho_f[2]``, at most
-    ``e_threshold``), as the engine's ``_checkpointed_run`` decides. Returns ``(handed over, t, e,
-    n_seg)``; when not handed over the caller restores its state (nothing here is final)."""
+    ``e_threshold``), as the engine's ``_checkpointed_run`` decides. Timeline segments from
+    ``n_seg`` on, and ``meta`` rows from ``n_meta`` on (:data:`CODE_RESULT`, :data:`CODE_DONE`), as
+    in :func:`_checkpoint_cycles`; a load that fills the segment buffer is not taken. Returns
+    ``(handed over, t, e, n_seg, n_meta)``; when not handed over the caller restores its state
+    (nothing here is final)."""
+    record = seg_t0.size > 0
     xs0 = 0.0
     dt0 = 0.0
     x = 0.0
@@ -231,7 +239,8 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
                                        seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
         dt = t - t_start
         if reason != STOP_TIME or t_target > horizon_s or t >= t_event:
-            return False, t, e, n_seg
+            return False, t, e, n_seg, n_meta
+        n_meta = _note(meta, n_meta, record, n_seg, CODE_RESULT if m == 0 else CODE_DONE)
         acc[ACC_ACTIVE, 0] += dt
         words[0] += nw
         x = p * dt
@@ -260,7 +269,7 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
         k += 1
     ho[HO_SETTLED] = k
     if ho[HO_QLEN] == 0 or e - ho_f[2] / eta_out > e_threshold:
-        return False, t, e, n_seg
+        return False, t, e, n_seg, n_meta
     q = ho[HO_N]
     ho_out[q, HO_DONE_T] = t
     ho_out[q, HO_COMPUTE] = acc[ACC_REQ_COMPUTE, 0]
@@ -273,7 +282,7 @@ def _handover(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, bo
     for c in (ACC_REQ_COMPUTE, ACC_REQ_PRESERVE, ACC_REQ_OFF):
         acc[c, 0] = 0.0
         acc[c, 1] = 0.0
-    return True, t, e, n_seg
+    return True, t, e, n_seg, n_meta
 
 
 # One function on purpose (numba kernel): a cycle is run -> comparator -> checkpoint -> sleep ->
@@ -297,8 +306,7 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
     the engine's syncs would count them: :func:`_sync_arrivals`, state ``ev``, ``ev_ts``). A cycle
     in which the run completes ends the call there (the completed tasks' pin energy ``x_done``
     [J] over ``t_done`` [s] is returned: the engine keeps it pending) -- unless the request
-    boundary is taken too (:func:`_handover`, at most ``ho[HO_MAX]`` times, never while a
-    timeline is recorded): then the next request's run goes on from its first task, and per
+    boundary is taken too (:func:`_handover`, at most ``ho[HO_MAX]`` times): then the next request's run goes on from its first task, and per
     request handed over ``ho_out`` and ``ho_req`` (the request that followed it) say what
     happened; ``slot_req[s]``: how many had been handed over at slot ``s``'s last checkpoint. The
     first cycle that would go otherwise (a brown-out, the horizon, the event) is rolled back and
@@ -386,20 +394,20 @@ def _checkpoint_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
             words[0] += int(w_done)
             acc[ACC_ACTIVE, 0] += t - t0
             _sync_arrivals(t, arr_t, ev, ev_ts)
-            if ho[HO_N] < ho[HO_MAX] and not record:
+            if ho[HO_N] < ho[HO_MAX]:
                 books_c[:] = books
                 acc_c[:] = acc
                 ev_c[:] = ev
                 ev_ts_c[:] = ev_ts
                 ho_c[:] = ho
                 words_c = words[0]
-                handed, t_h, e_h, n_seg_h = _handover(
+                handed, t_h, e_h, n_seg_h, n_meta_h = _handover(
                     time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
                     seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, eta_out, e_off, e_threshold, horizon_s,
                     t_event, arr_t, ev, ev_ts, acc, words, x_done, t_done, word_time_s, word_pin_w,
-                    ho, ho_f, queue, fate, ho_out, ho_req)
+                    ho, ho_f, queue, fate, ho_out, ho_req, meta, n_meta)
                 if handed:  # the next request's run, from its first task
-                    t, e, n_seg = t_h, e_h, n_seg_h
+                    t, e, n_seg, n_meta = t_h, e_h, n_seg_h, n_meta_h
                     i = 0
                     r = 0
                     continue
@@ -705,6 +713,7 @@ MAX_STEPS = 16
 # actions -> Done, each the Python path's own advance, booking and sync, in its order.
 @njit(cache=True)
 def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t, e, books,
+                    seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, min_sample_s, meta,
                     eta_out, e_off, horizon_s, arr_t, ev, ev_ts, sleep_pin_w,
                     step_kind, step_p, step_dur, step_words, step_cat, step_commit, step_guard,
                     run_loads, run_dur, run_e_pin, run_words, run_e_low, e_threshold,
@@ -729,9 +738,15 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
     is scheduled, none counted), every step completes before the horizon, and the next arrival
     is not the last. The first cycle that would go otherwise is rolled back and not taken.
 
+    Timeline segments (``seg_*``, empty: none) are recorded from ``n_seg`` on, with ``meta`` rows
+    ``(segment count after, action code)``: :data:`CODE_IDLE` the idle, ``j >= 0`` task ``j`` of the
+    run, ``CODE_STEP - s`` the load of step ``s``. A cycle in which the engine would grow the
+    segment buffer (a run that :meth:`~intersim.sim.timeline.Timeline.ensure` would grow it for, or
+    an advance that fills it: ``STOP_FULL``) or that would fill ``meta`` is not taken.
+
     Updates ``books``, ``acc`` (rows ``ACC_OUTPUT_LOSS``, ``ACC_COMPUTE``, ``ACC_CHECKPOINT``,
     ``ACC_SLEEP``, ``ACC_ACTIVE``), ``words[0]``, ``ev``, ``ev_ts`` in place; per request taken a
-    row of ``rq_out`` and ``rq_req``. Returns ``(t, e, cycles_taken)``.
+    row of ``rq_out`` and ``rq_req``. Returns ``(t, e, cycles_taken, n_seg, n_meta)``.
     """
     books_save = books.copy()
     acc_save = acc.copy()
@@ -741,11 +756,14 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
     n_arr = arr_t.size
     n_steps = step_kind.size
     n_run = run_loads.size
-    seg = np.empty(0)
     seg_end = np.empty(n_run, np.int64)
+    record = seg_t0.size > 0
+    n_meta = 0
     done = 0
     while done < max_cycles:
-        t_save, e_save, words_save = t, e, words[0]
+        t_save, e_save, words_save, n_seg_save, n_meta_save = t, e, words[0], n_seg, n_meta
+        if record and n_meta + 1 + n_run + n_steps > meta.shape[0]:
+            break
         books_save[:] = books
         acc_save[:] = acc
         now = ev_ts[1]
@@ -756,9 +774,10 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
             # the idle: the sleep predicted up to the arrival, its timeout at now + (t - now)
             t_next = arr_t[j]
             t_start = t
-            t, e, reason, _ = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                              t, e, t_next, sleep_pin_w / eta_out, e_off, math.inf, books,
-                                              seg, seg, seg, seg, seg, 0)
+            t, e, reason, n_seg = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                  t, e, t_next, sleep_pin_w / eta_out, e_off, math.inf, books,
+                                                  seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
+            n_meta = _note(meta, n_meta, record, n_seg, CODE_IDLE)
             dt = t - t_start
             t_to = now + (t - now)
             if reason != STOP_TIME or t != t_next or t >= horizon_s or t_to != ts or ts != t:
@@ -784,15 +803,22 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
                     ok = False
                     break
                 t0 = t
-                k, t, e, reason, _ = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                                    t0, e, run_loads, run_dur, horizon_s, run_e_low, books,
-                                                    seg, seg, seg, seg, seg, 0, seg_end)
-                if k < n_run or reason != STOP_TIME:
-                    ok = False
-                    break
                 t_k = t0  # the run's end as the engine sums it (its task end times, in order)
                 for m in range(n_run):
                     t_k = t_k + run_dur[m]
+                # the engine sizes the segment buffer before the run (Timeline.ensure): a run it
+                # would grow the buffer for is left to it
+                if record and n_seg + n_run + 2 + int((t_k - t0) / min_sample_s) > seg_t0.size:
+                    ok = False
+                    break
+                k, t, e, reason, n_seg = _advance_tasks(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                        t0, e, run_loads, run_dur, horizon_s, run_e_low, books,
+                                                        seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg, seg_end)
+                if k < n_run or reason != STOP_TIME:
+                    ok = False
+                    break
+                for m in range(n_run):
+                    n_meta = _note(meta, n_meta, record, seg_end[m], m)
                 t_done = t_k - t0
                 x = (run_e_pin / t_done if t_done > 0 else 0.0) * t_done
                 _regulator_loss(acc, x, eta_out)
@@ -808,13 +834,14 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
                 t_target = t + dur
                 t_stop = t_target if t_target < horizon_s else horizon_s
                 t_start = t
-                t, e, reason, _ = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
-                                                  t, e, t_stop, p / eta_out, e_off, math.inf, books,
-                                                  seg, seg, seg, seg, seg, 0)
+                t, e, reason, n_seg = _advance_inline(time_s, power_w, t_first, period, loop, eta_in, b, e_max,
+                                                      t, e, t_stop, p / eta_out, e_off, math.inf, books,
+                                                      seg_t0, seg_t1, seg_h, seg_e0, seg_e1, n_seg)
                 dt = t - t_start
                 if reason != STOP_TIME or t_target > horizon_s:
                     ok = False
                     break
+                n_meta = _note(meta, n_meta, record, n_seg, CODE_STEP - s)
                 acc[ACC_ACTIVE, 0] += dt
                 words[0] += step_words[s]
                 x = p * dt
@@ -841,7 +868,7 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
             books[:] = books_save
             acc[:] = acc_save
             words[0] = words_save
-            return t_save, e_save, done
+            return t_save, e_save, done, n_seg_save, n_meta_save
         rq_out[q, RQ_SERVICE_T] = now
         rq_out[q, RQ_DONE_T] = t
         rq_out[q, RQ_COMPUTE] = rq_compute
@@ -852,7 +879,7 @@ def _request_cycles(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t,
         ev_ts[0] = ts
         ev_ts[1] = now
         done += 1
-    return t, e, done
+    return t, e, done, n_seg, n_meta
 
 
 def warm():
@@ -879,7 +906,7 @@ def warm():
                  np.zeros((N_ACC, 2)), np.full(N_CNT, -1, np.int64), np.zeros(1, np.int64))
     i1 = np.ones(1, np.int64)
     _request_cycles(tr_t, tr_p, 0.0, 10.0, False, 0.8, 0.0, 1e-3, 0.0, 5e-5, np.zeros((6, 2)),
-                    0.9, 2e-5, 1.0, np.array([0.5, 0.7]), np.zeros(2, np.int64), np.array([0.5, 0.0]), 1e-6,
+                    z, z, z, z, z, 0, 1.0, meta, 0.9, 2e-5, 1.0, np.array([0.5, 0.7]), np.zeros(2, np.int64), np.array([0.5, 0.0]), 1e-6,
                     np.full(1, STEP_DONE, np.int64), one, one, i1, i1, i1, np.zeros(1, np.int64),
                     one, one, 1e-3, 1, 2e-5, -math.inf, 2,
                     np.zeros((N_ACC, 2)), np.zeros(1, np.int64), np.zeros((2, N_RQ_OUT)), np.zeros(2, np.int64))

@@ -25,14 +25,27 @@ class Timeline:
         cap0 = 4096 if record else 0
         self.seg = [np.empty(cap0) for _ in range(5)]
         self.n_seg = 0
-        self.meta = []  # (n_from, n_to, state, load_w)
+        # per action (n_from, n_to, state, load_w), or per kernel call one block of actions
+        # (n_from, n_to, states, loads_w, segment counts): see record_kernel_actions
+        self.meta = []
         self._e_ideal = e_ideal_j
         self._no_segments = np.empty(0)
         self._cycle_meta = np.zeros((0, 2), np.int64)   # the cycle kernels' action records
 
+    def _resize(self, size):
+        """Buffers of ``size`` segments holding the ``n_seg`` recorded (only those are copied: what
+        lies beyond was never kept, and the new room is left untouched until written)."""
+        n = self.n_seg
+        grown = []
+        for a in self.seg:
+            b = np.empty(size)
+            b[:n] = a[:n]
+            grown.append(b)
+        self.seg = grown
+
     def grow(self):
         """Double the buffers (a kernel stopped with them full)."""
-        self.seg = [np.concatenate([a, np.empty(a.size)]) for a in self.seg]
+        self._resize(2 * self.seg[0].size)
 
     def ensure(self, extra):
         """Room for ``extra`` more segments."""
@@ -40,8 +53,7 @@ class Timeline:
             return
         need = self.n_seg + extra
         if need > self.seg[0].size:
-            size = max(need, 2 * self.seg[0].size)
-            self.seg = [np.concatenate([a, np.empty(size - a.size)]) for a in self.seg]
+            self._resize(max(need, 2 * self.seg[0].size))
 
     def ideal_segment(self, t0, t1, state, load_w):
         """A segment of the ideal supply: ``[t0, t1]`` [s], no harvest, full storage."""
@@ -68,13 +80,28 @@ class Timeline:
         """The (segments, state, load) entries of the actions a cycle kernel took, from its records
         ``(segment count after, code)``: a code >= 0 is that task of the run, computing at
         ``p_pin[code]`` [W]; the others are in ``codes``. As the Python path, an action that wrote
-        no segment leaves no entry."""
-        a = n_seg0
-        for n_end, code in self._cycle_meta[:n_meta].tolist():
-            if n_end > a:
-                state, load = ("compute", p_pin[code]) if code >= 0 else codes[code]
-                self.meta.append((a, n_end, state, load))
-            a = n_end
+        no segment leaves no entry. The actions' segments are contiguous (each starts where the
+        previous one ended), so they are kept as one block: per action its state, pin load and
+        segment count (``columns`` spreads them, as it spreads single entries)."""
+        rec = self._cycle_meta[:n_meta]
+        ends, code = rec[:, 0], rec[:, 1]
+        counts = np.diff(ends, prepend=n_seg0)
+        if counts.min() < 0:
+            raise RuntimeError(f"kernel action records go back: segment counts {ends.tolist()} from {n_seg0}")
+        states = np.empty(n_meta, dtype=object)
+        loads = np.empty(n_meta)
+        task = code >= 0
+        states[task] = "compute"
+        loads[task] = p_pin[code[task]]
+        known = task.copy()
+        for c, (state, load) in codes.items():
+            mine = code == c
+            states[mine] = state
+            loads[mine] = load
+            known |= mine
+        if not known.all():
+            raise RuntimeError(f"kernel action codes {sorted(set(code[~known].tolist()))} have no state")
+        self.meta.append((n_seg0, int(ends[-1]), states, loads, counts))
 
     def columns(self, capacitance_f) -> dict:
         """The recorded timeline as columns (``{}`` when none was recorded)."""
@@ -83,9 +110,15 @@ class Timeline:
         n = self.n_seg
         state = np.empty(n, dtype=object)
         load = np.zeros(n)
-        for a, b, s, w in self.meta:
-            state[a:b] = s
-            load[a:b] = w
+        for entry in self.meta:
+            if len(entry) == 4:
+                a, b, s, w = entry
+                state[a:b] = s
+                load[a:b] = w
+            else:  # a kernel call's actions
+                a, b, states, loads, counts = entry
+                state[a:b] = np.repeat(states, counts)
+                load[a:b] = np.repeat(loads, counts)
         return {"t_start_s": self.seg[0][:n].copy(), "t_end_s": self.seg[1][:n].copy(),
                 "state": state, "harvest_w": self.seg[2][:n].copy(), "load_w": load,
                 "v_start_v": cap.voltage_v(capacitance_f, self.seg[3][:n]),

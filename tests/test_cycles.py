@@ -52,6 +52,16 @@ def assert_same_run(a, b):
         assert np.array_equal(x, b.timeline[k]), k
 
 
+def compiled_and_stepped(scheduler_cls, network, granularity, trace, storage, **kw):
+    """The case run with the kernels and stepped in Python (``fast_cycles=False``, where no
+    kernel may take anything), checked to be the same run; returns both runs."""
+    fast, _ = run_case(scheduler_cls, network, granularity, trace, storage, **kw)
+    slow, _ = run_case(scheduler_cls, network, granularity, trace, storage, fast_cycles=False, **kw)
+    assert not any(slow.compiled_cycles.values()), slow.compiled_cycles
+    assert_same_run(fast, slow)
+    return fast, slow
+
+
 @pytest.mark.parametrize("case", sorted(KERNEL_CASES))
 def test_compiled_cycles_equal_stepped_cycles(case):
     names, capacitances, means_w = KERNEL_CASES[case]
@@ -63,10 +73,8 @@ def test_compiled_cycles_equal_stepped_cycles(case):
            storage=storages(capacitances), trace=traces(means_w), timeline=st.booleans())
     def prop(name, network, granularity, storage, trace, timeline):
         kw = dict(n_requests=3, period_s=10.0, drain_s=60.0, record_timeline=timeline)
-        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
-        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
+        fast, slow = compiled_and_stepped(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         assert slow.compiled_cycles == {"checkpoint": 0, "boot": 0, "arrivals": 0, "handovers": 0, "requests": 0}
-        assert_same_run(fast, slow)
         taken["examples"] += 1
         taken["taken"] += fast.compiled_cycles[kernel] > 0
         taken["with timeline"] += timeline and fast.compiled_cycles[kernel] > 0
@@ -96,9 +104,7 @@ def test_kernels_run_across_arrivals(case):
     def prop(name, network, granularity, storage, trace, timeline, period_s, queue):
         kw = dict(n_requests=int(12.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=timeline,
                   queue_capacity=queue)
-        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
-        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
-        assert_same_run(fast, slow)
+        fast, _ = compiled_and_stepped(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         taken["examples"] += 1
         taken["across"] += fast.compiled_cycles[kernel] > 0 and fast.compiled_cycles["arrivals"] > 0
 
@@ -122,9 +128,7 @@ def test_checkpoint_kernel_takes_request_boundaries():
     def prop(name, network, granularity, storage, trace, period_s, queue, timeline):
         kw = dict(n_requests=int(12.0 / period_s), period_s=period_s, drain_s=8.0, record_timeline=timeline,
                   queue_capacity=queue)
-        fast, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, **kw)
-        slow, _ = run_case(SCHEDULERS[name], network, granularity, trace, storage, fast_cycles=False, **kw)
-        assert_same_run(fast, slow)
+        fast, _ = compiled_and_stepped(SCHEDULERS[name], network, granularity, trace, storage, **kw)
         taken["examples"] += 1
         taken["handovers"] += fast.compiled_cycles["handovers"] > 0
         taken["with timeline"] += timeline and fast.compiled_cycles["handovers"] > 0

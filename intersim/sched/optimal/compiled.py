@@ -194,7 +194,10 @@ def packed(model):
     key = (model.horizon, id(model.members), len(model.members))
     cached = getattr(model, "_packed", None)
     if cached is None or cached[0] != key:
-        cached = model._packed = (key, *pack(model))
+        M, kinds = pack(model)
+        # the Python planner's operation of each sleep code (index: the code), for the results
+        sleeps = [float(v) for v in M[0][M[1][M_TH_V]:M[1][M_TH_V + 1]]]
+        cached = model._packed = (key, M, kinds, sleeps)
     return cached[1], cached[2]
 
 
@@ -215,7 +218,10 @@ def plan_request_compiled(model, t, e, i=0, c=0, restore=False, max_cycles=None,
     if cnt[1]:
         op = _op(M, int(cnt[2]))
         raise ValueError(f"policy op {op!r} at task {int(cnt[3])} is outside the class")
-    out = {"t_done_s": t_done, "path": [(_op(M, op), int(cc), int(df), tuple(boots[b0:b0 + nb]))
+    sleeps = model._packed[3]
+    # (numba returns the steps' codes as Python ints already)
+    out = {"t_done_s": t_done, "path": [(CONT if op == K_CONT else CKPT if op == K_CKPT else sleeps[op], cc, df,
+                                         tuple(boots[b0:b0 + nb]) if nb else ())
                                         for op, cc, df, b0, nb in path],
            "exact": bool(exact), "expanded": int(expanded), "members": {}, "origin": origin,
            "prefix_boots": () if pb0 < 0 else boots[pb0:pb0 + pnb]}  # a list after a reboot, as there

@@ -1,6 +1,7 @@
 """The schedulers optimal (executes the plan of each request) and optimal-online (decides
 from the voltage it reads, assuming zero harvest)."""
 from __future__ import annotations
+import bisect
 import gc
 import time
 from ...energy import capacitor as cap
@@ -36,6 +37,19 @@ def compile_plan(result):
             cycles.append({"t": tb, "e": eb, "i": c_durable, "c": c_durable, "restore": c_durable > 0,
                            "ops": []})
     return cycles
+
+
+def _predicted_cycle(live, t, e, c, tol_t, tol_e):
+    """The first power cycle after the origin of the live plan whose boot matches the state
+    ``(t [s], e [J], c)`` within ``tol_t`` [s] and ``tol_e`` [J], or None. The boots are in time
+    order, so only those near ``t`` are looked at (a plan may predict thousands); the window is
+    twice the tolerance so that its rounding never drops a match the test below takes."""
+    boot_t, cycles = live["boot_t"], live["cycles"]
+    for k in range(bisect.bisect_left(boot_t, t - 2.0 * tol_t), bisect.bisect_right(boot_t, t + 2.0 * tol_t)):
+        cycle = cycles[k + 1]
+        if cycle["c"] == c and abs(cycle["t"] - t) <= tol_t and abs(cycle["e"] - e) <= tol_e:
+            return cycle
+    return None
 
 
 def _checkpoint_actions(sched, i):
@@ -185,12 +199,11 @@ class Optimal(_Planned):
         fresh, self.fresh, self.seq = self.fresh, False, seq
         if fresh and live is not None and live["seq"] == seq:
             t, e = dev.oracle_state()
-            tol_t = self.match_rtol * max(1.0, abs(t))
-            tol_e = self.match_rtol * self.plan["model"].e_max
-            for cycle in live["cycles"][1:]:
-                if cycle["c"] == c and abs(cycle["t"] - t) <= tol_t and abs(cycle["e"] - e) <= tol_e:
-                    self._start(cycle)
-                    return
+            cycle = _predicted_cycle(live, t, e, c, self.match_rtol * max(1.0, abs(t)),
+                                     self.match_rtol * self.plan["model"].e_max)
+            if cycle is not None:
+                self._start(cycle)
+                return
             self._plan(dev, c, c, c > 0, "boot off plan")
         else:
             self._plan(dev, c, c, c > 0, "request" if c == 0 else "boot off plan")
@@ -215,7 +228,7 @@ class Optimal(_Planned):
         cycles = compile_plan(result)
         if not result["path"]:  # nothing completes before the horizon: compute on regardless
             cycles = [dict(cycles[0], ops=[CONT] * (plan["model"].n - cycles[0]["i"] + 1))]
-        plan["live"] = {"seq": self.seq, "cycles": cycles}
+        plan["live"] = {"seq": self.seq, "cycles": cycles, "boot_t": [cycle["t"] for cycle in cycles[1:]]}
         plan["requests"].append({
             "seq": self.seq, "why": why, "t_s": t, "t_done_s": result["t_done_s"], "exact": result["exact"],
             "expanded": result["expanded"], "lower_bound_s": result["lower_bound_s"],

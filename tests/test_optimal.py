@@ -119,12 +119,16 @@ def test_optimal_no_slower_than_members_and_correct():
                 tally[f"strictly faster than {name}"] += done < t_other - 1e-9 * abs(t_other)
         if record is not None and req["status"].iloc[0] == "done":
             assert record["t_done_s"] == done  # the planning model is the engine
+            # ... so every boot the plan predicted is found in it: planned once
+            assert [r["why"] for r in Spy.plans[0]["requests"]] == ["request"]
+            tally["planned brown-outs"] += record["power_cycles"] > 1
             tally["exact"] += record["exact"]
             event("exact plan" if record["exact"] else "rollout plan")
         tally["examples"] += 1
 
     prop()
     assert tally["strictly faster than jit-task"] > 0, tally
+    assert tally["planned brown-outs"] > 0, tally
 
 
 def test_optimal_and_online_correct_under_injected_failures():

@@ -23,7 +23,7 @@ from test_optimal import small_setup
        period_s=st.sampled_from([0.01, 0.05, 0.5]), v_start=st.floats(0.0, 1.0), t_start=st.floats(0.0, 20.0),
        c_frac=st.floats(0.0, 1.0), restore=st.booleans(), max_cycles=st.sampled_from([None, 1, 3]),
        budgets=st.sampled_from([(10**6, 10**6), (100, 50), (0, 300), (0, 100_000), (10**6, 10**6, 0),
-                                (10**6, 300, 50)]))
+                                (10**6, 300, 50), (10**6, 10**6, None, 1), (10**6, 300, None, 2)]))
 def test_compiled_planner_equals_python_planner(seed, granularity, capacitance_f, v_off_v, leakage_ohm,
                                                 mean_power_w, period_s, v_start, t_start, c_frac, restore,
                                                 max_cycles, budgets):
@@ -64,3 +64,42 @@ def test_planner_advance_is_the_engine_kernel(seed, loop, t0, v0, dur, load, lea
     got = (advance.py_func if py else advance)(*args)
     assert tuple(got) == tuple(want)
 
+
+
+def test_exact_search_skipped_above_exact_max_cycles():
+    """``exact_max_cycles``: where the rollout's plan takes more power cycles than that, the exact
+    search is given no budget (as above ``Optimal.exact_max_tasks``): the plan stays the rollout's,
+    proven only if the search's first expansion proves it; a limit no plan reaches changes
+    nothing. Both planners alike."""
+    from collections import Counter
+    tally = Counter()
+
+    @given(seed=st.integers(0, 2**32 - 1), v_start=st.floats(0.0, 1.0))
+    def prop(seed, v_start):
+        setup = small_setup(seed, "layer", 4.7e-6, 2.2, math.inf, 0.3e-3, 0.05)
+        assume(setup is not None)
+        model = Engine(setup, Optimal).plan["model"]
+        s_ = setup.storage
+        v = s_.v_off_v + v_start * (s_.v_on_v - s_.v_off_v)
+        e = 0.5 * s_.capacitance_f * v * v
+        free = plan_request_compiled(model, 0.0, e, 0, 0, False, None, 10**6, 10**6)
+        assume(free["path"])
+        for planner in (plan_request, plan_request_compiled):
+            assert planner(model, 0.0, e, 0, 0, False, None, 10**6, 10**6, None, 10**6) == free
+            cut = planner(model, 0.0, e, 0, 0, False, None, 10**6, 10**6, None, 0)
+            assert cut["members"] == free["members"]
+            if "rollout" not in free["steps"]:  # restart completes at once: nothing searched
+                assert cut == free
+                continue
+            assert cut["steps"]["rollout"] == free["steps"]["rollout"]
+            assert cut["steps"]["exact"] <= free["steps"]["exact"]
+            if cut["exact"]:
+                assert cut["t_done_s"] == free["t_done_s"]
+            else:
+                assert cut["t_done_s"] >= free["t_done_s"]
+            tally[f"proof dropped ({planner.__name__})"] += free["exact"] and not cut["exact"]
+        tally["examples"] += 1
+
+    prop()
+    assert tally["proof dropped (plan_request)"] > 0, tally
+    assert tally["proof dropped (plan_request_compiled)"] > 0, tally

@@ -110,7 +110,8 @@ def _astar_k(F, I, tt, tp, cnt, boots, t0, e0, i0, c0, max_failures, budget, bes
 
 
 @njit(cache=True)
-def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_budget, rollout_budget, blind_budget):
+def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_budget, rollout_budget, blind_budget,
+            exact_max_cycles):
     """``planner.plan_request`` from its restore on. Returns ``(t_done, path, exact, expanded,
     lower_bound, members t_done (nan: not run), steps (-1: stage not run), start (t, e, i, c),
     prefix boots (b0, nb), boots)``; one function as the Python one is, so both read alike."""
@@ -177,6 +178,11 @@ def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_b
     steps[1], s0 = cnt[0] - s0, cnt[0]
     if best_t == math.inf and blind_budget < exact_budget:
         exact_budget = blind_budget
+    cycles = 1
+    for step in best_path:
+        cycles += step[2]
+    if cycles > exact_max_cycles:
+        exact_budget = 0.0
     found, t_f, path, expanded = _astar_k(F, I, tt, tp, cnt, boots, t, e, i, c, left, exact_budget, best_t)
     steps[2] = cnt[0] - s0
     exact = found != 0
@@ -202,7 +208,7 @@ def packed(model):
 
 
 def plan_request_compiled(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=100_000,
-                          rollout_budget=300_000, blind_budget=None):
+                          rollout_budget=300_000, blind_budget=None, exact_max_cycles=None):
     """:func:`~intersim.sched.optimal.planner.plan_request` compiled: the same arguments, the same
     result (dict, path and counts), ``model.steps`` advanced by the same kernel calls."""
     M, kinds = packed(model)
@@ -212,7 +218,8 @@ def plan_request_compiled(model, t, e, i=0, c=0, restore=False, max_cycles=None,
     origin = (t, e, i, c, restore)
     (t_done, path, exact, expanded, lb, members, steps, start, (pb0, pnb), boots) = _plan_k(
         *M, cnt, kinds, float(t), float(e), int(i), int(c), restore, max_failures, float(exact_budget),
-        float(rollout_budget), math.inf if blind_budget is None else float(blind_budget))
+        float(rollout_budget), math.inf if blind_budget is None else float(blind_budget),
+        math.inf if exact_max_cycles is None else float(exact_max_cycles))
     model.steps += int(cnt[0])
     boots = list(boots)
     if cnt[1]:

@@ -32,7 +32,7 @@ def rollout_policies(model):
 
 
 def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_budget=100_000,
-                 rollout_budget=300_000, blind_budget=None):
+                 rollout_budget=300_000, blind_budget=None, exact_max_cycles=None):
     """Earliest completion of the request from an awake state, over the class (docs/optimal.md).
 
     Parameters
@@ -47,6 +47,9 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     rollout_budget : int  kernel calls the rollout may make
     blind_budget : int or None  kernel calls the exact search may make when no member completes
         (no incumbent: the search must exhaust the tree to prove anything); None: ``exact_budget``
+    exact_max_cycles : int or None  the exact search is given no budget (as above
+        ``Optimal.exact_max_tasks``) where the incumbent takes more than this many power cycles;
+        None: no limit
 
     Returns a dict: ``t_done_s`` [s] (inf: nothing completes before the horizon), ``path`` (list
     of ``(op, c, failures, boots)``), ``exact`` (True: proven the minimum over the class),
@@ -115,6 +118,8 @@ def plan_request(model, t, e, i=0, c=0, restore=False, max_cycles=None, exact_bu
     # 3. exact best-first search, pruned by the admissible bound against the incumbent
     if best_t == math.inf and blind_budget is not None:
         exact_budget = min(exact_budget, blind_budget)
+    if exact_max_cycles is not None and 1 + sum(f for _, _, f, _ in best_path) > exact_max_cycles:
+        exact_budget = 0
     found = _astar(model, (t, e, i, c), left, exact_budget, best_t)
     steps["exact"] = model.steps - s0
     if found is None:

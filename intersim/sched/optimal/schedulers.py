@@ -150,6 +150,11 @@ class Optimal(_Planned):
     #: and finishing rule, 5 000 plans bench_optimal's cases within 0.9 % of the mean latency
     #: 100 000 gave without them, in a tenth of the planning time or less; docs/optimal.md)
     rollout_budget = 5_000
+    #: the exact search is not attempted where the rollout's plan takes more power cycles than
+    #: this (issue 17: of bench_optimal's cases' plannings, all 9 701 proven minimal were of plans
+    #: of 1 or 2 power cycles, and none of the 87 searches for a plan of 5 or more finished within
+    #: the budget: event_dense spent 8.7 M calls, half its planning, on them; docs/optimal.md)
+    exact_max_cycles = 4
     #: at most this many power cycles per request (None: unbounded)
     max_cycles = None
     #: relative tolerance [-] of time and energy when matching a boot to the planned one
@@ -219,7 +224,8 @@ class Optimal(_Planned):
         gc.disable()
         try:
             planner = plan_request_compiled if self.compiled else plan_request
-            result = planner(plan["model"], t, e, i, c, restore, self.max_cycles, exact, rollout, self.blind_budget)
+            result = planner(plan["model"], t, e, i, c, restore, self.max_cycles, exact, rollout, self.blind_budget,
+                             self.exact_max_cycles)
         finally:
             if collecting:
                 gc.enable()

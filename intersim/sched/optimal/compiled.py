@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 from .bounds import CONT, CKPT
 from .kernels import (
-    OK, BROWN, DEAD, FINISH, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, k_allowed,
+    OK, BROWN, DEAD, FINISH, ONLINE, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, k_allowed,
     k_apply,
     k_follow, k_lower_bound, k_reboot, k_run, k_set_ref, new_boots, new_path, new_states, pack,
 )
@@ -168,9 +168,9 @@ def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_b
         if t_m < math.inf:
             best_t, best_path, best_states = t_m, path, states
     steps[0], s0 = cnt[0] - s0, cnt[0]
-    rkinds = np.empty(kinds.size + 1, np.int64)  # the rollout's rules: finish, then the members
+    rkinds = np.empty(2, np.int64)  # the rollout's rules (planner.rollout_policies)
     rkinds[0] = FINISH
-    rkinds[1:] = kinds
+    rkinds[1] = ONLINE
     best_t, best_path = _rollout_k(F, I, tt, tp, cnt, boots, rkinds, t, e, i, c, best_t, best_path, best_states, left,
                                    rollout_budget)
     if cnt[1]:

@@ -146,10 +146,11 @@ class Optimal(_Planned):
     #: no completion in any of 467 plannings of bench_optimal's event_dense case, and spent its
     #: whole budget in 461 of them; docs/optimal.md)
     blind_budget = 5_000
-    #: kernel calls the rollout may make per planning (issue 17: with the rollout's dominance cut
-    #: and finishing rule, 5 000 plans bench_optimal's cases within 0.9 % of the mean latency
-    #: 100 000 gave without them, in a tenth of the planning time or less; docs/optimal.md)
-    rollout_budget = 5_000
+    #: kernel calls the rollout may make per planning (issue 17: with the rollout's dominance cut,
+    #: finishing rule and its two rules (``planner.rollout_policies``), 2 500 plans bench_optimal's
+    #: cases at a mean latency between -0.56 % and +0.17 % of 5 000 with every member's rule, in
+    #: about half the planning time; docs/optimal.md)
+    rollout_budget = 2_500
     #: the exact search is not attempted where the rollout's plan takes more power cycles than
     #: this (issue 17: of bench_optimal's cases' plannings, all 9 701 proven minimal were of plans
     #: of 1 or 2 power cycles, and none of the 87 searches for a plan of 5 or more finished within

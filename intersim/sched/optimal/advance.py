@@ -13,6 +13,14 @@ from numba import njit
 from ...energy.kernel_codes import STOP_COLLAPSE, STOP_LOW, STOP_TIME
 from ...energy.linear_kernel import _locate, _next_piece, _piece
 
+#: the engine kernel's helpers inlined at numba's IR level (the same Python functions, second
+#: dispatchers, as ``linear_kernel._advance_linear_inline``): called as compiled functions, each
+#: trace piece passed ``time_s`` by value with its reference count (an atomic increment and
+#: decrement per piece); inlined, the arithmetic is the same code, so the results are identical
+_locate_i = njit(cache=True, inline="always")(_locate.py_func)
+_next_piece_i = njit(cache=True, inline="always")(_next_piece.py_func)
+_piece_i = njit(cache=True, inline="always")(_piece.py_func)
+
 
 @njit(cache=True)
 def advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t0, e0, t_stop, load_w, e_low, e_high):
@@ -24,30 +32,34 @@ def advance(time_s, power_w, t_first, period, loop, eta_in, b, e_max, t0, e0, t_
     e_floor = e_low if e_low > 0.0 else 0.0
     floor_reason = STOP_LOW if e_low >= 0.0 else STOP_COLLAPSE
     upper = e_high if e_high < e_max else e_max
-    k, m, piece_end = _locate(time_s, t, t_first, period, loop)
+    k, m, piece_end = _locate_i(time_s, t, t_first, period, loop)
     while True:
         if t >= t_stop:
             return t, e, STOP_TIME
         if piece_end <= t:
-            k, m, piece_end = _next_piece(time_s, k, m, t_first, period, loop)
+            k, m, piece_end = _next_piece_i(time_s, k, m, t_first, period, loop)
             continue
         h = power_w[k] if 0 <= k < n else 0.0
         t_end = piece_end if piece_end < t_stop else t_stop
         dt = t_end - t
         a = eta_in * h - load_w
-        e1, dt, reason, _ = _piece(e, a, b, dt, e_max, e_high, e_floor, upper, floor_reason)
+        e1, dt, reason, _ = _piece_i(e, a, b, dt, e_max, e_high, e_floor, upper, floor_reason)
         t = t_end if (reason < 0 and dt == t_end - t) else t + dt
         e = e1
         if reason >= 0:
             return t, e, reason
         if t >= piece_end:
-            k, m, piece_end = _next_piece(time_s, k, m, t_first, period, loop)
+            k, m, piece_end = _next_piece_i(time_s, k, m, t_first, period, loop)
+
+
+#: :func:`advance` inlined into :func:`advance_p` (one compiled call per advance, not two)
+_advance_i = njit(cache=True, inline="always")(advance.py_func)
 
 
 @njit(cache=True)
 def advance_p(time_s, power_w, par, t, e, t_stop, load_w, e_low, e_high):
     """:func:`advance` with the constants packed as ``bounds._step``'s ``par``."""
-    return advance(time_s, power_w, par[0], par[1], par[2] != 0.0, par[3], par[4], par[5], t, e, t_stop, load_w,
+    return _advance_i(time_s, power_w, par[0], par[1], par[2] != 0.0, par[3], par[4], par[5], t, e, t_stop, load_w,
                    e_low, e_high)
 
 

@@ -170,7 +170,7 @@ def _charge(F, I, tt, tp, cnt, t, e):
     return (OK if r == STOP_HIGH else DEAD), t1, e1
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def k_reboot(F, I, tt, tp, cnt, boots, t, e, c, failures_left):
     """``Model.reboot``: returns ``(status, t, e, failures, b0, nb)``, the boots appended to
     ``boots`` from ``b0``."""
@@ -194,7 +194,7 @@ def k_reboot(F, I, tt, tp, cnt, boots, t, e, c, failures_left):
             return DEAD, t, e, failures, b0, len(boots) - b0
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, failures_left):
     """``model._apply``: returns ``(status, t, e, i, c, slept, failures, b0, nb)``."""
     n = int(F[P_N])
@@ -248,7 +248,7 @@ def _is_allowed(F, I, op, e, i, c, slept):
 # the member rules and following one
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
     """The member rule ``kind``'s operation at a boundary (``state``: jit-task's armed, pending,
     sleep_due); one function for the four rules so that :func:`k_follow` is one loop."""

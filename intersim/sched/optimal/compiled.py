@@ -9,7 +9,8 @@ import numpy as np
 from numba import njit
 from .bounds import CONT, CKPT
 from .kernels import (
-    OK, BROWN, DEAD, FINISH, ONLINE, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, k_allowed,
+    OK, BROWN, DEAD, FINISH, ONLINE, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, borrow,
+    k_allowed,
     k_apply,
     k_follow, k_lower_bound, k_reboot, k_run, k_set_ref, new_boots, new_path, new_states, pack,
 )
@@ -115,6 +116,7 @@ def _plan_k(F, I, tt, tp, cnt, kinds, t, e, i, c, restore, max_failures, exact_b
     """``planner.plan_request`` from its restore on. Returns ``(t_done, path, exact, expanded,
     lower_bound, members t_done (nan: not run), steps (-1: stage not run), start (t, e, i, c),
     prefix boots (b0, nb), boots)``; one function as the Python one is, so both read alike."""
+    F, I, tt, tp, cnt, kinds = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt), borrow(kinds)
     boots = new_boots()
     members = np.full(kinds.size, math.nan)
     steps = np.full(3, -1, np.int64)

@@ -16,6 +16,9 @@ from __future__ import annotations
 import math
 import numpy as np
 from numba import njit
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array
 from ...energy import capacitor as cap
 from ...energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME
 from .advance import advance_p
@@ -101,6 +104,23 @@ def pack(model):
     I = np.concatenate([I] + I_parts)
     M = (F, I, np.ascontiguousarray(model._tt, np.float64), np.ascontiguousarray(model._tp, np.float64))
     return M, np.array(kinds, np.int64)
+
+
+@intrinsic
+def borrow(typingctx, arr):
+    """A view of array ``arr`` with no reference count (its meminfo null): the planner's arrays
+    are held by its caller for the whole planning, so counting the references each kernel takes
+    to them (an atomic increment and decrement per array, call and loop turn: most of the
+    planner's time) is needless. Use only on an array that outlives every use of the view."""
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, value=args[0])
+        out = make_array(sig.return_type)(context, builder)
+        for name in ("data", "shape", "strides", "itemsize", "nitems"):
+            setattr(out, name, getattr(src, name))
+        out.meminfo = cgutils.get_null_value(out.meminfo.type)
+        out.parent = cgutils.get_null_value(out.parent.type)
+        return out._getvalue()
+    return arr(arr), codegen
 
 
 # ------------------------------------------------------------------------------------------------

@@ -269,9 +269,9 @@ def _is_allowed(F, I, op, e, i, c, slept):
 
 
 @njit(cache=True, inline='always')
-def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
-    """The member rule ``kind``'s operation at a boundary (``state``: jit-task's armed, pending,
-    sleep_due); one function for the four rules so that :func:`k_follow` is one loop."""
+def _decide(F, I, kind, e, i, c, slept):
+    """The operation of member rule ``kind`` (not jit-task: :func:`_decide_jit`) at a boundary;
+    one function for the rules so that :func:`k_follow` is one loop."""
     par = F
     n = int(par[P_N])
     if kind == FINISH:
@@ -303,24 +303,6 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
         if lazy and c < i and e >= par[P_E_CK]:
             return K_CKPT
         return K_CONT
-    if kind == JIT_TASK:
-        if state[1]:
-            state[1], state[2] = 0, 1
-            return K_CKPT
-        if state[2]:
-            state[2] = 0
-            if par[P_E_VON] > e and not slept:
-                return I[I[M_VON] + i]
-            state[0] = 1
-        if i < n and state[0]:
-            t_end = t + F[I[M_DUR] + i]
-            horizon = par[P_HORIZON]
-            e_ck = par[P_E_JCK]
-            _, e_d, r = _adv(F, I, tt, tp, cnt, t, e, horizon if horizon < t_end else t_end, F[I[M_LOAD] + i],
-                             e_ck if e_ck > par[P_E_OFF] else par[P_E_OFF], math.inf)
-            if r == STOP_LOW and e_d > par[P_E_OFF]:
-                state[0], state[1] = 0, 1
-        return K_CONT
     if kind == STATIC_SRAM:
         if I[I[M_END] + i] and c < i:
             return K_CKPT
@@ -328,6 +310,29 @@ def _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept):
         if j != -4 and not slept and F[I[M_CHARGE_E] + i] > e:
             return j
     return K_CONT
+
+
+@njit(cache=True, inline='always')
+def _decide_jit(F, I, tt, tp, cnt, armed, pending, sleep_due, t, e, i, slept):
+    """``policies.JitTaskRule.__call__``: returns ``(op, armed, pending, sleep_due)``."""
+    par = F
+    n = int(par[P_N])
+    if pending:
+        return K_CKPT, armed, False, True
+    if sleep_due:
+        sleep_due = False
+        if par[P_E_VON] > e and not slept:
+            return I[I[M_VON] + i], armed, pending, sleep_due
+        armed = True
+    if i < n and armed:
+        t_end = t + F[I[M_DUR] + i]
+        horizon = par[P_HORIZON]
+        e_ck = par[P_E_JCK]
+        _, e_d, r = _adv(F, I, tt, tp, cnt, t, e, horizon if horizon < t_end else t_end, F[I[M_LOAD] + i],
+                         e_ck if e_ck > par[P_E_OFF] else par[P_E_OFF], math.inf)
+        if r == STOP_LOW and e_d > par[P_E_OFF]:
+            armed, pending = False, True
+    return K_CONT, armed, pending, sleep_due
 
 
 @njit(cache=True, inline='always')
@@ -359,14 +364,17 @@ def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_
     before them to ``states``, returns the completion [s] (inf: none; with ``use_ref``, also where
     the reference beats the state). On a rule leaving the class sets ``cnt[1:4]`` and returns nan."""
     n = int(F[P_N])
-    state = np.array([1, 0, 0], np.int64)
+    armed, pending, sleep_due = True, False, False  # jit-task's state
     fails = 0
     steps_end = cnt[0] + max_steps
     while t < t_cap and cnt[0] <= steps_end:
         if use_ref and k_beats(F, ref_t, ref_e, ref_c, t, e, i, c):
             return math.inf
         states.append((t, e, np.int64(i), np.int64(c)))
-        op = _decide(F, I, tt, tp, cnt, kind, state, t, e, i, c, slept)
+        if kind == JIT_TASK:
+            op, armed, pending, sleep_due = _decide_jit(F, I, tt, tp, cnt, armed, pending, sleep_due, t, e, i, slept)
+        else:
+            op = _decide(F, I, kind, e, i, c, slept)
         if not _is_allowed(F, I, op, e, i, c, slept):
             cnt[1], cnt[2], cnt[3] = 1, op, i
             return math.nan
@@ -378,9 +386,9 @@ def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_
             return t1
         if kind == JIT_TASK:
             if df:
-                state[0], state[1], state[2] = 1, 0, 0
+                armed, pending, sleep_due = True, False, False
             elif op >= 0:
-                state[0] = 1
+                armed = True
         t, e, i, c, slept, fails = t1, e1, i1, c1, sl1, fails + df
     return math.inf
 

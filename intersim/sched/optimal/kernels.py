@@ -190,7 +190,7 @@ def _charge(F, I, tt, tp, cnt, t, e):
     return (OK if r == STOP_HIGH else DEAD), t1, e1
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def k_reboot(F, I, tt, tp, cnt, boots, t, e, c, failures_left):
     """``Model.reboot``: returns ``(status, t, e, failures, b0, nb)``, the boots appended to
     ``boots`` from ``b0``."""
@@ -214,7 +214,7 @@ def k_reboot(F, I, tt, tp, cnt, boots, t, e, c, failures_left):
             return DEAD, t, e, failures, b0, len(boots) - b0
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, failures_left):
     """``model._apply``: returns ``(status, t, e, i, c, slept, failures, b0, nb)``."""
     n = int(F[P_N])

@@ -10,8 +10,29 @@ faster than ``_advance`` called from a kernel.
 """
 from __future__ import annotations
 from numba import njit
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array
 from ...energy.kernel_codes import STOP_COLLAPSE, STOP_LOW, STOP_TIME
 from ...energy.linear_kernel import _locate, _next_piece, _piece
+
+
+@intrinsic
+def borrow(typingctx, arr):
+    """A view of array ``arr`` with no reference count (its meminfo null): the planner's arrays
+    are held by its caller for the whole planning, so counting the references each kernel takes
+    to them (an atomic increment and decrement per array, call and loop turn: most of the
+    planner's time) is needless. Use only on an array that outlives every use of the view."""
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, value=args[0])
+        out = make_array(sig.return_type)(context, builder)
+        for name in ("data", "shape", "strides", "itemsize", "nitems"):
+            setattr(out, name, getattr(src, name))
+        out.meminfo = cgutils.get_null_value(out.meminfo.type)
+        out.parent = cgutils.get_null_value(out.parent.type)
+        return out._getvalue()
+    return arr(arr), codegen
+
 
 #: the engine kernel's helpers inlined at numba's IR level (the same Python functions, second
 #: dispatchers, as ``linear_kernel._advance_linear_inline``): called as compiled functions, each
@@ -59,6 +80,7 @@ _advance_i = njit(cache=True, inline="always")(advance.py_func)
 @njit(cache=True)
 def advance_p(time_s, power_w, par, t, e, t_stop, load_w, e_low, e_high):
     """:func:`advance` with the constants packed as ``bounds._step``'s ``par``."""
+    time_s, power_w, par = borrow(time_s), borrow(power_w), borrow(par)
     return _advance_i(time_s, power_w, par[0], par[1], par[2] != 0.0, par[3], par[4], par[5], t, e, t_stop, load_w,
                    e_low, e_high)
 

@@ -19,6 +19,7 @@ from .kernels import (
 @njit(cache=True)
 def _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, best_states, max_failures, budget):
     """``planner._rollout`` (see there)."""
+    F, I, tt, tp, cnt = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt)
     if len(best_path) == 0 or best_t == math.inf:
         return best_t, best_path
     n = int(F[P_N])
@@ -69,6 +70,7 @@ def _astar_k(F, I, tt, tp, cnt, boots, t0, e0, i0, c0, max_failures, budget, bes
     """``planner._astar``: returns ``(found, t_done, path, expanded)``, ``found`` 0: over the
     budget, 1: nothing beats ``best_t``, 2: ``path`` does. The heap's ``(bound, node)`` pairs are
     a total order, so it pops the nodes in Python's order."""
+    F, I, tt, tp, cnt = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt)
     n = int(F[P_N])
     nodes = [(t0, e0, np.int64(i0), np.int64(c0), False, np.int64(0))]
     how = [(np.int64(-1), (np.int64(0), np.int64(0), np.int64(0), np.int64(0), np.int64(0)))]

@@ -16,12 +16,9 @@ from __future__ import annotations
 import math
 import numpy as np
 from numba import njit
-from numba.core import cgutils
-from numba.extending import intrinsic
-from numba.np.arrayobj import make_array
 from ...energy import capacitor as cap
 from ...energy.capacitor import STOP_HIGH, STOP_LOW, STOP_TIME
-from .advance import advance_p
+from .advance import advance_p, borrow
 from .bounds import _lower_bound_k, _never_reaches_k
 
 OK, BROWN, DEAD = 0, 1, 2
@@ -106,23 +103,6 @@ def pack(model):
     return M, np.array(kinds, np.int64)
 
 
-@intrinsic
-def borrow(typingctx, arr):
-    """A view of array ``arr`` with no reference count (its meminfo null): the planner's arrays
-    are held by its caller for the whole planning, so counting the references each kernel takes
-    to them (an atomic increment and decrement per array, call and loop turn: most of the
-    planner's time) is needless. Use only on an array that outlives every use of the view."""
-    def codegen(context, builder, sig, args):
-        src = make_array(sig.args[0])(context, builder, value=args[0])
-        out = make_array(sig.return_type)(context, builder)
-        for name in ("data", "shape", "strides", "itemsize", "nitems"):
-            setattr(out, name, getattr(src, name))
-        out.meminfo = cgutils.get_null_value(out.meminfo.type)
-        out.parent = cgutils.get_null_value(out.parent.type)
-        return out._getvalue()
-    return arr(arr), codegen
-
-
 # ------------------------------------------------------------------------------------------------
 # single operations (Model.run / seq / sleep / charge / reboot)
 
@@ -194,6 +174,7 @@ def _charge(F, I, tt, tp, cnt, t, e):
 def k_reboot(F, I, tt, tp, cnt, boots, t, e, c, failures_left):
     """``Model.reboot``: returns ``(status, t, e, failures, b0, nb)``, the boots appended to
     ``boots`` from ``b0``."""
+    F, I, tt, tp, cnt = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt)
     par = F
     failures, b0 = 0, len(boots)
     while True:
@@ -217,6 +198,7 @@ def k_reboot(F, I, tt, tp, cnt, boots, t, e, c, failures_left):
 @njit(cache=True)
 def k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, failures_left):
     """``model._apply``: returns ``(status, t, e, i, c, slept, failures, b0, nb)``."""
+    F, I, tt, tp, cnt = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt)
     n = int(F[P_N])
     if op == K_CONT:
         if i < n:
@@ -363,6 +345,7 @@ def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_
     """``policies.follow`` of member rule ``kind``: appends the steps to ``path`` and the states
     before them to ``states``, returns the completion [s] (inf: none; with ``use_ref``, also where
     the reference beats the state). On a rule leaving the class sets ``cnt[1:4]`` and returns nan."""
+    F, I, tt, tp, cnt = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt)
     n = int(F[P_N])
     armed, pending, sleep_due = True, False, False  # jit-task's state
     fails = 0

@@ -6,6 +6,7 @@ import math
 import numpy as np
 from numba import njit
 from ...energy.capacitor import _advance
+from .advance import borrow
 
 
 #: outcome of one operation in the planning model
@@ -31,6 +32,7 @@ def _step(time_s, power_w, par, t, e, t_stop, load_w, e_low, e_high):
 def _harvest_to_k(t, edges, cum, p, first, period, loop):
     """Harvested energy [J, converter input] from the trace's start to ``t`` [s] (cumulative
     table ``cum`` at the sample ``edges``)."""
+    edges, cum, p = borrow(edges), borrow(cum), borrow(p)
     total = cum[cum.size - 1]
     if loop:
         m = math.floor((t - first) / period)
@@ -49,6 +51,7 @@ def _harvest_to_k(t, edges, cum, p, first, period, loop):
 @njit(cache=True)
 def _harvest_until_k(g, edges, cum, p, period, loop):
     """Earliest time [s] by which the harvest since the trace's start reaches ``g`` [J]."""
+    edges, cum, p = borrow(edges), borrow(cum), borrow(p)
     total = cum[cum.size - 1]
     if total <= 0.0 or (not loop and g > total):
         return math.inf
@@ -62,6 +65,7 @@ def _harvest_until_k(g, edges, cum, p, period, loop):
 @njit(cache=True)
 def _lower_bound_k(t, e, rest_t, rest_e, e_off, eta_in, edges, cum, p, first, period, loop):
     """:meth:`Model.lower_bound` for one state (``rest_t``/``rest_e`` of its boundary)."""
+    edges, cum, p = borrow(edges), borrow(cum), borrow(p)
     # each part is shaded a hair early, so rounding never makes the bound inadmissible
     t_lb = t + rest_t * (1.0 - 1e-12) - 1e-12 * abs(t)
     need = rest_e - (e - e_off)
@@ -76,6 +80,7 @@ def _lower_bound_k(t, e, rest_t, rest_e, e_off, eta_in, edges, cum, p, first, pe
 def _never_reaches_k(t, e, e_target, edges, cum, p, first, period, loop, start_gain, best_gain,
                      use_table, eta_in, b, e_off, horizon, slack):
     """:meth:`Model._never_reaches` (see there for the argument)."""
+    edges, cum, p, start_gain, best_gain = borrow(edges), borrow(cum), borrow(p), borrow(start_gain), borrow(best_gain)
     need = e_target - e
     if need <= 0.0:
         return False

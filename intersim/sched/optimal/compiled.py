@@ -10,8 +10,7 @@ from numba import njit
 from .bounds import CONT, CKPT
 from .kernels import (
     OK, BROWN, DEAD, FINISH, ONLINE, K_CONT, K_CKPT, M_TH_V, P_REST_D, P_REST_L, MEMBER_NAMES, RESTART, P_N, borrow,
-    k_allowed,
-    k_apply,
+    k_apply, k_n_ops, k_op, K_NONE,
     k_follow, k_lower_bound, k_reboot, k_run, k_set_ref, new_boots, new_path, new_states, pack,
 )
 
@@ -26,11 +25,15 @@ def _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, b
     ref_t, ref_e, ref_c = np.full(n + 1, math.nan), np.zeros(n + 1), np.zeros(n + 1, np.int64)
     k_set_ref(ref_t, ref_e, ref_c, best_path, best_states)
     slept, fails, k = False, 0, 0
+    tail, states = new_path(), new_states()  # a completion's steps and states (copied where it wins)
     steps_end = cnt[0] + budget
     while k < len(best_path) and cnt[0] < steps_end:
         left = max_failures - fails
         here = (t, e, np.int64(i), np.int64(c))
-        for op in k_allowed(F, I, e, i, c, slept):
+        for q in range(k_n_ops(I, i)):
+            op = k_op(F, I, q, e, i, c, slept)
+            if op == K_NONE:
+                continue
             s, t1, e1, i1, c1, sl1, df, b0, nb = k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, left)
             if s != OK:
                 continue
@@ -45,8 +48,8 @@ def _rollout_k(F, I, tt, tp, cnt, boots, kinds, t, e, i, c, best_t, best_path, b
             if k_lower_bound(F, I, t1, e1, i1) >= best_t:
                 continue
             for kind in kinds:
-                tail = new_path()
-                states = new_states()
+                tail.clear()
+                states.clear()
                 t_r = k_follow(F, I, tt, tp, cnt, boots, kind, t1, e1, i1, c1, sl1, max_failures - fails - df, best_t,
                                steps_end - cnt[0], tail, states, True, ref_t, ref_e, ref_c)
                 if cnt[1]:
@@ -86,7 +89,10 @@ def _astar_k(F, I, tt, tp, cnt, boots, t0, e0, i0, c0, max_failures, budget, bes
         expanded += 1
         t, e, i, c, slept, fails = nodes[k]
         left = max_failures - fails
-        for op in k_allowed(F, I, e, i, c, slept):
+        for q in range(k_n_ops(I, i)):
+            op = k_op(F, I, q, e, i, c, slept)
+            if op == K_NONE:
+                continue
             s, t1, e1, i1, c1, sl1, df, b0, nb = k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, left)
             if s != OK:
                 continue

@@ -220,21 +220,25 @@ def k_apply(F, I, tt, tp, cnt, boots, op, t, e, i, c, slept, failures_left):
     return s, t1, e1, c, c, False, 1 + f, b0, nb
 
 
-@njit(cache=True)
-def k_allowed(F, I, e, i, c, slept):
-    """``model.allowed`` as an array of operation codes."""
-    ops = np.empty(2 + I[I[M_TH_OFF] + i + 1] - I[I[M_TH_OFF] + i], np.int64)
-    ops[0] = K_CONT
-    k = 1
-    if c < i:
-        ops[k] = K_CKPT
-        k += 1
-    if not slept:
-        for j in range(I[I[M_TH_OFF] + i], I[I[M_TH_OFF] + i + 1]):
-            if F[I[M_TH_E] + j] > e:
-                ops[k] = j
-                k += 1
-    return ops[:k]
+@njit(cache=True, inline='always')
+def k_n_ops(I, i):
+    """The number of candidates :func:`k_op` takes at boundary ``i``."""
+    return 2 + I[I[M_TH_OFF] + i + 1] - I[I[M_TH_OFF] + i]
+
+
+@njit(cache=True, inline='always')
+def k_op(F, I, q, e, i, c, slept):
+    """``model.allowed`` without building it: its candidate ``q`` (``0 <= q < k_n_ops(I, i)``; in
+    ``model.allowed``'s order: continue, checkpoint, the sleeps upwards) as an operation code,
+    :data:`K_NONE` where that operation is not allowed."""
+    if q == 0:
+        return K_CONT
+    if q == 1:
+        return K_CKPT if c < i else K_NONE
+    if slept:
+        return K_NONE
+    j = I[I[M_TH_OFF] + i] + q - 2
+    return j if F[I[M_TH_E] + j] > e else K_NONE
 
 
 @njit(cache=True, inline='always')
@@ -346,6 +350,7 @@ def k_follow(F, I, tt, tp, cnt, boots, kind, t, e, i, c, slept, max_failures, t_
     before them to ``states``, returns the completion [s] (inf: none; with ``use_ref``, also where
     the reference beats the state). On a rule leaving the class sets ``cnt[1:4]`` and returns nan."""
     F, I, tt, tp, cnt = borrow(F), borrow(I), borrow(tt), borrow(tp), borrow(cnt)
+    ref_t, ref_e, ref_c = borrow(ref_t), borrow(ref_e), borrow(ref_c)
     n = int(F[P_N])
     armed, pending, sleep_due = True, False, False  # jit-task's state
     fails = 0

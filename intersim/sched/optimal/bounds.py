@@ -6,7 +6,7 @@ import math
 import numpy as np
 from numba import njit
 from ...energy.capacitor import _advance
-from .advance import borrow
+from .advance import borrow, search_right
 
 
 #: outcome of one operation in the planning model
@@ -44,7 +44,7 @@ def _harvest_to_k(t, edges, cum, p, first, period, loop):
     else:
         m = 0.0
         x = t
-    k = min(max(np.searchsorted(edges, x, side="right") - 1, 0), p.size - 1)
+    k = min(max(search_right(edges, x) - 1, 0), p.size - 1)
     return m * total + cum[k] + p[k] * (x - edges[k])
 
 
@@ -86,7 +86,7 @@ def _never_reaches_k(t, e, e_target, edges, cum, p, first, period, loop, start_g
         return False
     need = need * (1.0 - 1e-9) - 1e-18
     if use_table and e >= e_off:
-        k = np.searchsorted(edges, t, side="right") - 1
+        k = search_right(edges, t) - 1
         if k < 0:
             return False  # before the trace's first sample: not tabled
         if k >= best_gain.size - 1:

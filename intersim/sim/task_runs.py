@@ -222,12 +222,17 @@ class TaskRunner:
         if reason == cap.STOP_FULL:
             raise RuntimeError("segment buffer sized too small for a run of tasks")
         if tl.record and not eng.general:  # (general: _advance recorded them)
-            a = n0
-            for j in range(min(k + 1, n)):
-                b = seg_end[j] if j < k else n1
-                if b > a:
-                    tl.meta.append((a, b, "compute", p_pin[j]))
-                a = b
+            m = min(k + 1, n)  # the tasks completed, and the one cut (if any)
+            if m == 1:
+                b = seg_end[0] if k > 0 else n1
+                if b > n0:
+                    tl.meta.append((n0, b, "compute", p_pin[0]))
+            else:  # one block (Timeline.record_kernel_actions' form): per task its segments
+                ends_j = seg_end[:m].copy()
+                if k < n:
+                    ends_j[k] = n1
+                tl.meta.append((n0, int(ends_j[-1]), np.full(m, "compute", dtype=object), p_pin[:m].copy(),
+                                np.diff(ends_j, prepend=n0)))
         tl.n_seg, eng.t, eng.e = n1, t, e
         return k, reason
 

@@ -27,6 +27,23 @@ from .setup import _Horizon
 STOP_CUT = 5
 
 
+
+def _states(size):
+    states = np.full(size, "compute", dtype=object)
+    states.flags.writeable = False  # shared by every timeline block (read by Timeline.columns)
+    return states
+
+
+_COMPUTE = _states(64)
+
+
+def _computing(m):
+    """``m`` timeline states "compute": a view of one shared read-only array, grown as needed."""
+    global _COMPUTE
+    if m > _COMPUTE.size:
+        _COMPUTE = _states(2 * m)
+    return _COMPUTE[:m]
+
 class RunArrays(NamedTuple):
     """Per-task arrays of a run of tasks ``first..stop-1`` (cached per run by the engine)."""
 
@@ -228,11 +245,12 @@ class TaskRunner:
                 if b > n0:
                     tl.meta.append((n0, b, "compute", p_pin[0]))
             else:  # one block (Timeline.record_kernel_actions' form): per task its segments
-                ends_j = seg_end[:m].copy()
-                if k < n:
-                    ends_j[k] = n1
-                tl.meta.append((n0, int(ends_j[-1]), np.full(m, "compute", dtype=object), p_pin[:m].copy(),
-                                np.diff(ends_j, prepend=n0)))
+                counts = np.empty(m, np.int64)
+                counts[0] = seg_end[0] - n0
+                np.subtract(seg_end[1:m], seg_end[:m - 1], out=counts[1:])
+                if k < n:  # the task cut: up to the call's last segment
+                    counts[k] = n1 - (seg_end[k - 1] if k else n0)
+                tl.meta.append((n0, n0 + int(counts.sum()), _computing(m), p_pin[:m].copy(), counts))
         tl.n_seg, eng.t, eng.e = n1, t, e
         return k, reason
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import gc
 import time
+from operator import itemgetter
 from ...energy import capacitor as cap
 from ...hw.cost import transfer_cost
 from ..contract import (
@@ -31,11 +32,13 @@ def compile_plan(result):
     cycles = [{"t": t, "e": e, "i": c if restore else i, "c": c, "restore": restore, "ops": []}]
     for tb, eb in result["prefix_boots"]:
         cycles.append({"t": tb, "e": eb, "i": c, "c": c, "restore": c > 0, "ops": []})
+    ops = cycles[-1]["ops"]
     for op, c_durable, _, boots in result["path"]:
-        cycles[-1]["ops"].append(op)
+        ops.append(op)
         for tb, eb in boots:
+            ops = []
             cycles.append({"t": tb, "e": eb, "i": c_durable, "c": c_durable, "restore": c_durable > 0,
-                           "ops": []})
+                           "ops": ops})
     return cycles
 
 
@@ -239,7 +242,7 @@ class Optimal(_Planned):
         plan["requests"].append({
             "seq": self.seq, "why": why, "t_s": t, "t_done_s": result["t_done_s"], "exact": result["exact"],
             "expanded": result["expanded"], "lower_bound_s": result["lower_bound_s"],
-            "members": result["members"], "power_cycles": 1 + sum(f for _, _, f, _ in result["path"]),
+            "members": result["members"], "power_cycles": 1 + sum(map(itemgetter(2), result["path"])),
             "steps": result.get("steps", {}), "plan_s": dt})
         self._start(cycles[0])
 

@@ -1,4 +1,4 @@
-"""The planner's trace look-up on evenly sampled traces (``advance.search_right``'s guess, which
+"""The trace look-up on evenly sampled traces (``linear_kernel.search_right``'s guess, which
 the uneven generated traces of ``test_optimal_compiled`` do not reach): the index is
 ``np.searchsorted``'s, and the planner's advance stays the engine kernel's bit for bit."""
 import math
@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intersim.energy.capacitor import _advance
-from intersim.sched.optimal.advance import advance, search_right
+from intersim.energy.linear_kernel import search_right
+from intersim.sched.optimal.advance import advance
 from intersim.testing import budget
 
 

@@ -13,10 +13,8 @@ from numba import njit
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
-import math
-import numpy as np
 from ...energy.kernel_codes import STOP_COLLAPSE, STOP_LOW, STOP_TIME
-from ...energy.linear_kernel import _next_piece, _piece
+from ...energy.linear_kernel import _locate, _next_piece, _piece
 
 
 @intrinsic
@@ -44,49 +42,8 @@ _next_piece_i = njit(cache=True, inline="always")(_next_piece.py_func)
 _piece_i = njit(cache=True, inline="always")(_piece.py_func)
 
 
-@njit(cache=True, inline="always")
-def search_right(a, x):
-    """``np.searchsorted(a, x, side="right")`` for a sorted array ``a``: the same index, taken from a guess on an even grid where the guess is right (every trace
-    sampled at a fixed step; O(1) against the bisection's log2(n) unpredictable branches per
-    advance), else from the bisection. Exact: for a sorted ``a``, ``a[g] <= x < a[g + 1]`` holds
-    for one ``g`` only, and the index is ``g + 1``."""
-    n = a.size
-    if n < 2:
-        return np.searchsorted(a, x, side="right")
-    a0 = a[0]
-    a1 = a[n - 1]
-    if a0 <= x < a1:  # (false for nan)
-        g = int((x - a0) / (a1 - a0) * (n - 1))
-        if g < n - 1 and a[g] <= x < a[g + 1]:
-            return g + 1
-    return np.searchsorted(a, x, side="right")
-
-
-@njit(cache=True, inline="always")
-def _locate_k(time_s, t, t_first, period, loop):
-    """``linear_kernel._locate`` (the engine's, line for line) with :func:`search_right` for its
-    bisection: the same ``(k, m, end)``."""
-    n = time_s.size
-    if loop:
-        m = math.floor((t - t_first) / period)
-        x = t - m * period
-        if x < t_first:
-            m -= 1.0
-            x = t - m * period
-        elif x >= t_first + period:
-            m += 1.0
-            x = t - m * period
-        k = search_right(time_s, x) - 1
-        if k < 0:
-            k = 0
-        end = (time_s[k + 1] if k + 1 < n else t_first + period) + m * period
-        return k, m, end
-    if t < t_first:
-        return -1, 0.0, t_first
-    if t >= t_first + period:
-        return n, 0.0, math.inf
-    k = search_right(time_s, t) - 1
-    return k, 0.0, (time_s[k + 1] if k + 1 < n else t_first + period)
+#: the engine's trace look-up inlined as well (the same function, a second dispatcher)
+_locate_k = njit(cache=True, inline="always")(_locate.py_func)
 
 
 @njit(cache=True)

@@ -6,7 +6,8 @@ import math
 import numpy as np
 from numba import njit
 from ...energy.capacitor import _advance
-from .advance import borrow, search_right
+from ...energy.linear_kernel import search_right
+from .advance import borrow
 
 
 #: outcome of one operation in the planning model

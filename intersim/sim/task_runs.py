@@ -27,8 +27,8 @@ from .setup import _Horizon
 STOP_CUT = 5
 
 
-
 def _states(size):
+    """``size`` timeline states "compute", read-only."""
     states = np.full(size, "compute", dtype=object)
     states.flags.writeable = False  # shared by every timeline block (read by Timeline.columns)
     return states
@@ -43,6 +43,7 @@ def _computing(m):
     if m > _COMPUTE.size:
         _COMPUTE = _states(2 * m)
     return _COMPUTE[:m]
+
 
 class RunArrays(NamedTuple):
     """Per-task arrays of a run of tasks ``first..stop-1`` (cached per run by the engine)."""

@@ -37,6 +37,14 @@ class Spy(Optimal):
         return plan
 
 
+def awake_energy_j(storage, frac, v_top_v=None):
+    """Stored energy [J] at the voltage ``frac`` of the way from V_off up to ``v_top_v`` [V]
+    (default V_on): a state awake anywhere in its window."""
+    top = storage.v_on_v if v_top_v is None else v_top_v
+    v = storage.v_off_v + frac * (top - storage.v_off_v)
+    return 0.5 * storage.capacitance_f * v * v
+
+
 def small_setup(seed, granularity, capacitance_f, v_off_v, leakage_ohm, mean_power_w, period_s):
     """A single-request setup of a small random network with at most 8 base tasks (None if the
     granularity gives more)."""
@@ -70,9 +78,7 @@ def test_plan_equals_exhaustive_enumeration():
         setup = small_setup(seed, granularity, capacitance_f, v_off_v, leakage_ohm, mean_power_w, period_s)
         assume(setup is not None)
         model = Engine(setup, Optimal).plan["model"]
-        s_ = setup.storage
-        v = s_.v_off_v + v_start * (s_.v_on_v - s_.v_off_v)  # awake anywhere between V_off and V_on
-        e = 0.5 * s_.capacitance_f * v * v
+        e = awake_energy_j(setup.storage, v_start)
         try:
             want = enumerate_policies(model, t_start, e, max_cycles=max_cycles, max_nodes=20_000)
         except EnumerationTooLarge:

@@ -14,7 +14,7 @@ from intersim.sched.optimal.compiled import plan_request_compiled
 from intersim.sim.engine import Engine
 from intersim.testing import budget
 
-from test_optimal import small_setup
+from test_optimal import awake_energy_j, small_setup
 
 
 @given(seed=st.integers(0, 2**32 - 1), granularity=st.sampled_from(["layer", "channels:2"]),
@@ -30,9 +30,7 @@ def test_compiled_planner_equals_python_planner(seed, granularity, capacitance_f
     setup = small_setup(seed, granularity, capacitance_f, v_off_v, leakage_ohm, mean_power_w, period_s)
     assume(setup is not None)
     model = Engine(setup, Optimal).plan["model"]
-    s_ = setup.storage
-    v = s_.v_off_v + v_start * (s_.v_on_v - s_.v_off_v)
-    e = 0.5 * s_.capacitance_f * v * v
+    e = awake_energy_j(setup.storage, v_start)
     c = int(round(c_frac * model.n))
     s0 = model.steps
     want = plan_request(model, t_start, e, c, c, restore, max_cycles, *budgets)
@@ -79,9 +77,7 @@ def test_exact_search_skipped_above_exact_max_cycles():
         setup = small_setup(seed, "layer", 4.7e-6, 2.2, math.inf, 0.3e-3, 0.05)
         assume(setup is not None)
         model = Engine(setup, Optimal).plan["model"]
-        s_ = setup.storage
-        v = s_.v_off_v + v_start * (s_.v_on_v - s_.v_off_v)
-        e = 0.5 * s_.capacitance_f * v * v
+        e = awake_energy_j(setup.storage, v_start)
         free = plan_request_compiled(model, 0.0, e, 0, 0, False, None, 10**6, 10**6)
         assume(free["path"])
         for planner in (plan_request, plan_request_compiled):

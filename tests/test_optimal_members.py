@@ -12,7 +12,7 @@ from intersim.sched.optimal import Optimal, follow, member_policies, plan_reques
 from intersim.sched.optimal.compiled import plan_request_compiled
 from intersim.sim.engine import Engine
 
-from test_optimal import small_setup
+from test_optimal import awake_energy_j, small_setup
 
 
 def full_members(model, state):
@@ -44,9 +44,7 @@ def test_members_stage_gives_the_incumbent_of_every_member_in_full(seed, granula
     setup = small_setup(seed, granularity, capacitance_f, v_off_v, 2e6, mean_power_w, period_s)
     assume(setup is not None)
     model = Engine(setup, Optimal).plan["model"]
-    s_ = setup.storage
-    v = s_.v_off_v + v_start * (s_.v_on_v - s_.v_off_v)
-    e = 0.5 * s_.capacitance_f * v * v
+    e = awake_energy_j(setup.storage, v_start)
     full = full_members(model, (t_start, e, 0, 0, False))
     name, t_best, path_best = first_best(full)
     others = min(t for n, (t, _, _) in full.items() if n != "restart")

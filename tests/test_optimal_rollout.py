@@ -12,7 +12,7 @@ from intersim.sched.optimal.planner import plan_request, rollout_policies
 from intersim.sched.optimal.policies import Dominance, finish_policy, follow, online_policy
 from intersim.sim.engine import Engine
 
-from test_optimal import small_setup
+from test_optimal import awake_energy_j, small_setup
 
 
 def test_dominance_beats_a_state_the_reference_is_ahead_of():
@@ -48,9 +48,7 @@ def test_finish_rule_sleeps_once_to_the_rest_and_runs_it(seed, granularity, capa
     setup = small_setup(seed, granularity, capacitance_f, v_off_v, 2e6, 1e-3, 0.05)
     assume(setup is not None)
     model = Engine(setup, Optimal).plan["model"]
-    s_ = setup.storage
-    v = s_.v_off_v + v_start * (s_.v_max_v - s_.v_off_v)
-    e = 0.5 * s_.capacitance_f * v * v
+    e = awake_energy_j(setup.storage, v_start, setup.storage.v_max_v)
     i = int(round(i_frac * model.n))
     c = i // 2
     got = finish_policy(model)(0.0, e, i, c, slept)

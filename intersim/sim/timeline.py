@@ -56,9 +56,9 @@ class Timeline:
             self._resize(max(need, 2 * self.seg[0].size))
 
     def ideal_segment(self, t0, t1, state, load_w):
-        """A segment of the ideal supply: ``[t0, t1]`` [s], no harvest, full storage."""
-        if self.n_seg >= self.seg[0].size:
-            self.seg = [np.concatenate([a, np.empty(max(a.size, 16))]) for a in self.seg]
+        """A segment of the ideal supply (a recorded timeline only): ``[t0, t1]`` [s], no harvest,
+        full storage."""
+        self.ensure(1)
         i = self.n_seg
         v = self._e_ideal
         for arr, x in zip(self.seg, (t0, t1, 0.0, v, v)):
